@@ -1,0 +1,24 @@
+# Writes a C++ source holding every migration file, in file-name order.
+# Usage: cmake -DOUTPUT=file.cc "-DINPUTS=a.sql;b.sql" -P EmbedMigrations.cmake
+set(_body "")
+foreach(_file IN LISTS INPUTS)
+  get_filename_component(_name "${_file}" NAME_WE)
+  file(READ "${_file}" _sql)
+  string(APPEND _body "    {\"${_name}\", R\"protomodel_sql(${_sql})protomodel_sql\"},\n")
+endforeach()
+file(WRITE "${OUTPUT}.tmp"
+"// Generated from db/migrations/*.sql by cmake/EmbedMigrations.cmake.
+#include \"db/migrations.h\"
+
+namespace protomodel::db {
+
+const std::vector<MigrationFile>& EmbeddedMigrations() {
+  static const std::vector<MigrationFile> kMigrations = {
+${_body}  };
+  return kMigrations;
+}
+
+}  // namespace protomodel::db
+")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")
