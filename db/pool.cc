@@ -1,0 +1,152 @@
+#include "db/pool.h"
+
+#include <utility>
+
+#include <pqxx/except>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "db/sql_status.h"
+
+namespace protomodel::db {
+
+Connection::Connection(std::unique_ptr<pqxx::connection> conn, bool prepare)
+    : conn_(std::move(conn)), prepare_(prepare) {}
+
+pqxx::result Connection::Exec(pqxx::transaction_base& tx,
+                              const Statement& statement, Params params) {
+  if (!prepare_ || statement.name.empty()) {
+    return tx.exec_params(statement.sql, std::move(params).Release());
+  }
+  if (!prepared_.contains(statement.name)) {
+    conn_->prepare(statement.name, statement.sql);
+    prepared_.insert(statement.name);
+  }
+  return tx.exec_prepared(statement.name, std::move(params).Release());
+}
+
+Pool::Pool(PoolOptions options)
+    : options_(std::move(options)),
+      conninfo_(ConnectionString(options_.url, options_.connect_timeout_seconds)) {}
+
+Pool::Lease::Lease(Pool* pool, std::unique_ptr<Connection> conn)
+    : pool_(pool), conn_(std::move(conn)) {}
+
+Pool::Lease::Lease(Lease&& other) noexcept
+    : pool_(other.pool_), conn_(std::move(other.conn_)) {}
+
+Pool::Lease::~Lease() {
+  if (conn_ != nullptr) pool_->Release(std::move(conn_));
+}
+
+bool Pool::CanTake() const {
+  return !idle_.empty() || open_ < options_.size;
+}
+
+absl::StatusOr<Pool::Lease> Pool::Acquire(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!CanTake()) {
+      if (waiting_ >= options_.max_waiting) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "server overloaded: ", waiting_,
+            " calls are already waiting for a database connection"));
+      }
+      ++waiting_;
+      const bool ready =
+          mu_.AwaitWithDeadline(absl::Condition(this, &Pool::CanTake), deadline);
+      --waiting_;
+      if (!ready) {
+        return absl::DeadlineExceededError(
+            "deadline passed while waiting for a database connection");
+      }
+    }
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+  }
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> raw =
+      Connect(conninfo_, options_.connect_timeout_seconds);
+  if (!raw.ok()) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+    return raw.status();
+  }
+  return Lease(this, std::make_unique<Connection>(
+                         std::move(*raw), options_.prepared_statements));
+}
+
+void Pool::Release(std::unique_ptr<Connection> conn) {
+  const bool reusable = conn->raw().is_open();
+  if (!reusable) conn.reset();
+  absl::MutexLock lock(&mu_);
+  if (reusable) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+}
+
+PoolStats Pool::Stats() const {
+  absl::MutexLock lock(&mu_);
+  PoolStats stats;
+  stats.idle = static_cast<int>(idle_.size());
+  stats.in_use = open_ - stats.idle;
+  stats.waiting = waiting_;
+  return stats;
+}
+
+std::string ConnectionString(const std::string& url,
+                             int connect_timeout_seconds) {
+  if (absl::StrContains(url, "connect_timeout")) return url;
+  const bool is_uri = absl::StartsWith(url, "postgresql://") ||
+                      absl::StartsWith(url, "postgres://");
+  if (!is_uri) {
+    return absl::StrCat(url, url.empty() ? "" : " ", "connect_timeout=",
+                        connect_timeout_seconds);
+  }
+  return absl::StrCat(url, absl::StrContains(url, "?") ? "&" : "?",
+                      "connect_timeout=", connect_timeout_seconds);
+}
+
+std::string RedactUrl(const std::string& url) {
+  std::string out = url;
+  const size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    const size_t at = out.find('@', scheme);
+    const size_t colon = out.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  const size_t password = out.find("password=");
+  if (password != std::string::npos) {
+    const size_t begin = password + sizeof("password=") - 1;
+    size_t end = out.find_first_of(" &", begin);
+    if (end == std::string::npos) end = out.size();
+    out.replace(begin, end - begin, "***");
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(
+    const std::string& url, int connect_timeout_seconds) {
+  try {
+    return std::make_unique<pqxx::connection>(
+        ConnectionString(url, connect_timeout_seconds));
+  } catch (const pqxx::broken_connection& e) {
+    std::string reason = e.what();
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) {
+      reason.pop_back();
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to the database: ", reason));
+  } catch (const std::exception& e) {
+    return StatusFromException(e, WriteKind::kRead, "connecting");
+  }
+}
+
+}  // namespace protomodel::db

@@ -1,0 +1,520 @@
+#include "db/table.h"
+
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <pqxx/nontransaction>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "db/filter.h"
+#include "db/order_by.h"
+#include "db/page_token.h"
+#include "db/sql_status.h"
+#include "db/values.h"
+
+namespace protomodel::db {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using google::protobuf::util::TimeUtil;
+
+// A fresh opaque version for etag columns, on insert (the column default in
+// the migration) and on every update.
+constexpr char kNewVersionSql[] = "gen_random_uuid()::text";
+
+// The SQL expression that reads `column` in the form ReadColumn parses.
+std::string ColumnExpr(const Column& column, absl::string_view alias) {
+  const std::string ref = alias.empty()
+                              ? column.quoted
+                              : absl::StrCat(alias, ".", column.quoted);
+  if (column.type == ColumnType::kTimestamp) {
+    return absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
+  }
+  return ref;
+}
+
+std::string SelectList(const std::vector<const Column*>& columns,
+                       absl::string_view alias) {
+  return absl::StrJoin(columns, ", ", [&](std::string* out, const Column* c) {
+    out->append(ColumnExpr(*c, alias));
+  });
+}
+
+absl::Status BadValue(const Column& column) {
+  return absl::InternalError(
+      absl::StrCat("column ", column.name, ": unexpected value from the database"));
+}
+
+// Sets one field from its text-format value.
+absl::Status ReadColumn(const pqxx::field& value, const Column& column,
+                        Message* out) {
+  const Reflection* r = out->GetReflection();
+  const FieldDescriptor* f = column.field;
+  if (value.is_null()) {
+    r->ClearField(out, f);
+    return absl::OkStatus();
+  }
+  const absl::string_view text(value.c_str(), value.size());
+  switch (column.type) {
+    case ColumnType::kBool:
+      r->SetBool(out, f, text == "t");
+      return absl::OkStatus();
+    case ColumnType::kInt32: {
+      int32_t v = 0;
+      if (!absl::SimpleAtoi(text, &v)) return BadValue(column);
+      r->SetInt32(out, f, v);
+      return absl::OkStatus();
+    }
+    case ColumnType::kInt64: {
+      int64_t v = 0;
+      if (!absl::SimpleAtoi(text, &v)) return BadValue(column);
+      r->SetInt64(out, f, v);
+      return absl::OkStatus();
+    }
+    case ColumnType::kFloat: {
+      float v = 0;
+      if (!absl::SimpleAtof(text, &v)) return BadValue(column);
+      r->SetFloat(out, f, v);
+      return absl::OkStatus();
+    }
+    case ColumnType::kDouble: {
+      double v = 0;
+      if (!absl::SimpleAtod(text, &v)) return BadValue(column);
+      r->SetDouble(out, f, v);
+      return absl::OkStatus();
+    }
+    case ColumnType::kString:
+    case ColumnType::kUuid:
+      r->SetString(out, f, std::string(text));
+      return absl::OkStatus();
+    case ColumnType::kBytes: {
+      std::string bytes;
+      if (!DecodeByteaHex(text, &bytes)) return BadValue(column);
+      r->SetString(out, f, std::move(bytes));
+      return absl::OkStatus();
+    }
+    case ColumnType::kTimestamp: {
+      int64_t micros = 0;
+      if (!absl::SimpleAtoi(text, &micros)) return BadValue(column);
+      r->MutableMessage(out, f)->CopyFrom(TimeUtil::MicrosecondsToTimestamp(micros));
+      return absl::OkStatus();
+    }
+  }
+  return BadValue(column);
+}
+
+// Reads `columns` from `row`, starting at field `offset`.
+absl::Status ReadRow(const pqxx::row& row, size_t offset,
+                     const std::vector<const Column*>& columns, Message* out) {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    absl::Status s = ReadColumn(row[static_cast<pqxx::row::size_type>(offset + i)],
+                                *columns[i], out);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<const Column*> AllColumns(const TableSchema& table) {
+  std::vector<const Column*> columns;
+  for (const Column& column : table.columns()) columns.push_back(&column);
+  return columns;
+}
+
+}  // namespace
+
+Table::Table(const Schema& schema, const TableSchema& table, Pool& pool)
+    : schema_(schema), table_(table), pool_(pool), all_columns_(AllColumns(table)) {
+  select_list_ = SelectList(all_columns_, "");
+  const std::string& t = table.quoted_name();
+  const std::string& pk = table.primary_key().quoted;
+
+  std::vector<std::string> insert_columns, insert_values;
+  for (const Column* column : all_columns_) {
+    if (!column->writable()) continue;
+    insert_columns.push_back(column->quoted);
+    insert_values.push_back(absl::StrCat("$", insert_values.size() + 1));
+  }
+  insert_ = {absl::StrCat(table.name(), ".insert"),
+             insert_columns.empty()
+                 ? absl::StrCat("INSERT INTO ", t, " DEFAULT VALUES RETURNING ",
+                                select_list_)
+                 : absl::StrCat("INSERT INTO ", t, " (",
+                                absl::StrJoin(insert_columns, ", "), ") VALUES (",
+                                absl::StrJoin(insert_values, ", "), ") RETURNING ",
+                                select_list_)};
+  get_ = {absl::StrCat(table.name(), ".get"),
+          absl::StrCat("SELECT ", select_list_, " FROM ", t, " WHERE ", pk, " = $1")};
+  exists_ = {absl::StrCat(table.name(), ".exists"),
+             absl::StrCat("SELECT ", table.etag() ? table.etag()->quoted : pk,
+                          " FROM ", t, " WHERE ", pk, " = $1")};
+  delete_ = {absl::StrCat(table.name(), ".delete"),
+             absl::StrCat("DELETE FROM ", t, " WHERE ", pk, " = $1")};
+  if (table.etag() != nullptr) {
+    delete_if_ = {absl::StrCat(table.name(), ".delete_if"),
+                  absl::StrCat("DELETE FROM ", t, " WHERE ", pk, " = $1 AND ",
+                               table.etag()->quoted, " = $2")};
+  }
+
+  // The detailed view: the row, each singular relation by a LEFT JOIN and
+  // the repeated one (at most one) by a LATERAL join, in one statement.
+  if (!table.relations().empty()) {
+    std::vector<std::string> select = {SelectList(all_columns_, "r")};
+    std::string from = absl::StrCat(t, " AS r");
+    std::string order;
+    for (size_t i = 0; i < table.relations().size(); ++i) {
+      const Relation& relation = table.relations()[i];
+      const TableSchema& target = *relation.target;
+      const std::string alias = absl::StrCat("j", i);
+      select.push_back(SelectList(AllColumns(target), alias));
+      if (!relation.field->is_repeated()) {
+        absl::StrAppend(&from, " LEFT JOIN ", target.quoted_name(), " AS ", alias,
+                        " ON ", alias, ".", target.primary_key().quoted, " = r.",
+                        relation.local->quoted);
+      } else {
+        absl::StrAppend(&from, " LEFT JOIN LATERAL (SELECT * FROM ",
+                        target.quoted_name(), " WHERE ", relation.remote->quoted,
+                        " = r.", pk, " ORDER BY ", target.primary_key().quoted,
+                        " LIMIT ", relation.limit, ") AS ", alias, " ON true");
+        order = absl::StrCat(" ORDER BY ", alias, ".", target.primary_key().quoted);
+      }
+    }
+    get_full_ = {absl::StrCat(table.name(), ".get_full"),
+                 absl::StrCat("SELECT ", absl::StrJoin(select, ", "), " FROM ", from,
+                              " WHERE r.", pk, " = $1", order)};
+  }
+}
+
+std::string Table::Describe(absl::string_view key) const {
+  return absl::StrCat(table_.name(), " ", key);
+}
+
+absl::Status Table::BindColumn(const Message& resource, const Column& column,
+                               Params* params) const {
+  const Reflection* r = resource.GetReflection();
+  const FieldDescriptor* f = column.field;
+  if (column.nullable && !r->HasField(resource, f)) {
+    params->AddNull();
+    return absl::OkStatus();
+  }
+  const std::string what = absl::StrCat(table_.name(), ".", column.name);
+  switch (column.type) {
+    case ColumnType::kBool:
+      params->AddText(r->GetBool(resource, f) ? "true" : "false");
+      break;
+    case ColumnType::kInt32:
+    case ColumnType::kInt64: {
+      const int64_t v = column.type == ColumnType::kInt32 ? r->GetInt32(resource, f)
+                                                          : r->GetInt64(resource, f);
+      if (!column.references.empty() && v <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": ids are integers > 0, not ", v));
+      }
+      params->AddText(absl::StrCat(v));
+      break;
+    }
+    case ColumnType::kFloat:
+      params->AddText(absl::StrFormat("%.9g", r->GetFloat(resource, f)));
+      break;
+    case ColumnType::kDouble:
+      params->AddText(absl::StrFormat("%.17g", r->GetDouble(resource, f)));
+      break;
+    case ColumnType::kString: {
+      std::string text = r->GetString(resource, f);
+      if (absl::Status s = CheckStorableText(text, what); !s.ok()) return s;
+      params->AddText(std::move(text));
+      break;
+    }
+    case ColumnType::kUuid: {
+      absl::StatusOr<std::string> uuid = CanonicalUuid(r->GetString(resource, f), what);
+      if (!uuid.ok()) return uuid.status();
+      params->AddText(*std::move(uuid));
+      break;
+    }
+    case ColumnType::kBytes: {
+      std::string scratch;
+      const std::string& bytes = r->GetStringReference(resource, f, &scratch);
+      params->AddBinary(bytes);
+      break;
+    }
+    case ColumnType::kTimestamp: {
+      const auto& ts =
+          static_cast<const google::protobuf::Timestamp&>(r->GetMessage(resource, f));
+      params->AddText(TimestampParam(TimeUtil::TimestampToMicroseconds(ts)));
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Table::Explain(absl::Status status, const Message* resource,
+                            absl::string_view key) const {
+  const std::string constraint = ViolatedConstraint(status);
+  if (constraint.empty()) return status;
+  const auto [owner, column] = schema_.FindConstraint(constraint);
+  if (owner == nullptr) return status;
+  if (status.code() == absl::StatusCode::kAlreadyExists) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        table_.name(), ".", column->name, ": another ",
+        table_.name(), " already has this value (it must be unique)"));
+  }
+  if (status.code() != absl::StatusCode::kFailedPrecondition) return status;
+  if (owner == &table_ && resource != nullptr) {
+    std::string value;
+    const Reflection* r = resource->GetReflection();
+    if (column->type == ColumnType::kInt64) {
+      value = absl::StrCat(r->GetInt64(*resource, column->field));
+    } else if (column->type == ColumnType::kUuid) {
+      value = r->GetString(*resource, column->field);
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        table_.name(), ".", column->name, ": ", column->references,
+        " ", value, " does not exist"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      Describe(key), " is still referenced by ", owner->name(), ".", column->name,
+      "; delete or change those ", owner->name(), " rows first"));
+}
+
+absl::Status Table::Insert(const Message& resource, absl::Time deadline,
+                           Message* out) const {
+  Params params;
+  for (const Column* column : all_columns_) {
+    if (!column->writable()) continue;
+    if (absl::Status s = BindColumn(resource, *column, &params); !s.ok()) return s;
+  }
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  if (!conn.ok()) return conn.status();
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    pqxx::result result = (*conn)->Exec(tx, insert_, std::move(params));
+    return ReadRow(result.at(0), 0, all_columns_, out);
+  } catch (const std::exception& e) {
+    return Explain(StatusFromException(e, WriteKind::kWrite,
+                                       absl::StrCat("creating ", table_.name())),
+                   &resource, "");
+  }
+}
+
+absl::Status Table::Get(const std::string& key, bool relations,
+                        absl::Time deadline, Message* out) const {
+  const bool full = relations && !get_full_.sql.empty();
+  Params params;
+  params.AddText(key);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  if (!conn.ok()) return conn.status();
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    pqxx::result result = (*conn)->Exec(tx, full ? get_full_ : get_, std::move(params));
+    if (result.empty()) {
+      return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+    }
+    if (absl::Status s = ReadRow(result[0], 0, all_columns_, out); !s.ok()) return s;
+    if (!full) return absl::OkStatus();
+    const Reflection* r = out->GetReflection();
+    size_t offset = all_columns_.size();
+    for (const Relation& relation : table_.relations()) {
+      const std::vector<const Column*> columns = AllColumns(*relation.target);
+      const size_t pk = offset + static_cast<size_t>(relation.target->ColumnIndex(
+                                     relation.target->primary_key()));
+      for (const pqxx::row& row : result) {
+        if (row[static_cast<pqxx::row::size_type>(pk)].is_null()) break;
+        Message* related = relation.field->is_repeated()
+                               ? r->AddMessage(out, relation.field)
+                               : r->MutableMessage(out, relation.field);
+        if (absl::Status s = ReadRow(row, offset, columns, related); !s.ok()) return s;
+        if (!relation.field->is_repeated()) break;
+      }
+      offset += columns.size();
+    }
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromException(e, WriteKind::kRead, Describe(key));
+  }
+}
+
+absl::StatusOr<std::string> Table::List(const ListQuery& query,
+                                        absl::Time deadline, Message* response,
+                                        const FieldDescriptor* rows) const {
+  absl::StatusOr<std::vector<OrderKey>> keys = ParseOrderBy(query.order_by, table_);
+  if (!keys.ok()) return keys.status();
+  const std::string digest = QueryDigest(table_.name(), query.filter, query.order_by);
+
+  Params params;
+  std::vector<std::string> conditions;
+  if (!query.filter.empty()) {
+    absl::StatusOr<FilterNode> filter = ParseFilter(query.filter);
+    if (!filter.ok()) return filter.status();
+    absl::StatusOr<std::string> sql = CompileFilter(*filter, table_, &params);
+    if (!sql.ok()) return sql.status();
+    conditions.push_back(*std::move(sql));
+  }
+  if (!query.page_token.empty()) {
+    absl::StatusOr<protomodel::v1::PageToken> token =
+        DecodePageToken(query.page_token, digest);
+    if (!token.ok()) return token.status();
+    absl::StatusOr<std::string> after = KeysetSql(*keys, token->keys(), &params);
+    if (!after.ok()) return after.status();
+    conditions.push_back(*std::move(after));
+  }
+
+  // The columns read: those asked for, the ordering keys and the key.
+  std::vector<bool> wanted(all_columns_.size(), query.read_columns.empty());
+  for (const Column* column : query.read_columns) {
+    wanted[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
+  }
+  wanted[static_cast<size_t>(table_.ColumnIndex(table_.primary_key()))] = true;
+  std::vector<bool> selected = wanted;
+  for (const OrderKey& key : *keys) {
+    selected[static_cast<size_t>(table_.ColumnIndex(*key.column))] = true;
+  }
+  std::vector<const Column*> columns;
+  for (size_t i = 0; i < all_columns_.size(); ++i) {
+    if (selected[i]) columns.push_back(all_columns_[i]);
+  }
+
+  params.AddText(absl::StrCat(query.page_size + 1));
+  const std::string sql = absl::StrCat(
+      "SELECT ", SelectList(columns, ""), " FROM ", table_.quoted_name(),
+      conditions.empty() ? "" : " WHERE ", absl::StrJoin(conditions, " AND "),
+      " ORDER BY ", OrderBySql(*keys), " LIMIT $", params.size());
+
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  if (!conn.ok()) return conn.status();
+  pqxx::result result;
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    result = (*conn)->Exec(tx, Statement{"", sql}, std::move(params));
+  } catch (const std::exception& e) {
+    return StatusFromException(e, WriteKind::kRead,
+                               absl::StrCat("listing ", table_.name()));
+  }
+
+  const Reflection* r = response->GetReflection();
+  size_t bytes = 0;
+  int count = 0;
+  bool more = result.size() > static_cast<size_t>(query.page_size);
+  std::vector<protomodel::v1::KeyValue> last;
+  for (const pqxx::row& row : result) {
+    if (count == query.page_size) break;
+    Message* out = r->AddMessage(response, rows);
+    if (absl::Status s = ReadRow(row, 0, columns, out); !s.ok()) return s;
+    std::vector<protomodel::v1::KeyValue> key_values = KeyValuesOf(*out, *keys);
+    for (const Column* column : columns) {
+      if (!wanted[static_cast<size_t>(table_.ColumnIndex(*column))]) {
+        out->GetReflection()->ClearField(out, column->field);
+      }
+    }
+    bytes += out->ByteSizeLong();
+    if (bytes > kMaxListBytes && count > 0) {
+      r->RemoveLast(response, rows);
+      more = true;
+      break;
+    }
+    last = std::move(key_values);
+    ++count;
+  }
+  if (!more) return std::string();
+  protomodel::v1::PageToken token;
+  token.set_query_digest(digest);
+  for (auto& value : last) *token.add_keys() = std::move(value);
+  return EncodePageToken(token);
+}
+
+absl::Status Table::MissedWrite(Connection& conn, const std::string& key,
+                                const std::optional<std::string>& etag) const {
+  if (!etag.has_value()) {
+    return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+  }
+  Params params;
+  params.AddText(key);
+  pqxx::nontransaction tx(conn.raw());
+  pqxx::result result = conn.Exec(tx, exists_, std::move(params));
+  if (result.empty()) {
+    return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+  }
+  return absl::AbortedError(absl::StrCat(
+      Describe(key), ": etag does not match (the ", table_.name(),
+      " was changed since it was read); read it again and retry"));
+}
+
+absl::Status Table::Update(const std::string& key, const Message& resource,
+                           const std::vector<const Column*>& columns,
+                           const std::optional<std::string>& etag,
+                           absl::Time deadline, Message* out) const {
+  const Column* etag_column = table_.etag();
+  if (columns.empty()) {
+    // Nothing to write: the row as it is, after the same precondition.
+    absl::Status s = Get(key, false, deadline, out);
+    if (!s.ok() || !etag.has_value() || etag_column == nullptr) return s;
+    if (out->GetReflection()->GetString(*out, etag_column->field) != *etag) {
+      return absl::AbortedError(absl::StrCat(
+          Describe(key), ": etag does not match (the ", table_.name(),
+          " was changed since it was read); read it again and retry"));
+    }
+    return absl::OkStatus();
+  }
+  Params params;
+  params.AddText(key);
+  std::vector<std::string> sets;
+  uint64_t bits = 0;
+  for (const Column* column : columns) {
+    if (absl::Status s = BindColumn(resource, *column, &params); !s.ok()) return s;
+    sets.push_back(absl::StrCat(column->quoted, " = $", params.size()));
+    bits |= uint64_t{1} << table_.ColumnIndex(*column);
+  }
+  std::string where = absl::StrCat(table_.primary_key().quoted, " = $1");
+  if (etag_column != nullptr) {
+    sets.push_back(absl::StrCat(etag_column->quoted, " = ", kNewVersionSql));
+    if (etag.has_value()) {
+      params.AddText(*etag);
+      absl::StrAppend(&where, " AND ", etag_column->quoted, " = $", params.size());
+    }
+  }
+  const Statement statement{
+      absl::StrCat(table_.name(), ".update.", absl::Hex(bits),
+                   etag.has_value() && etag_column != nullptr ? ".if" : ""),
+      absl::StrCat("UPDATE ", table_.quoted_name(), " SET ", absl::StrJoin(sets, ", "),
+                   " WHERE ", where, " RETURNING ", select_list_)};
+
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  if (!conn.ok()) return conn.status();
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    pqxx::result result = (*conn)->Exec(tx, statement, std::move(params));
+    if (result.empty()) return MissedWrite(**conn, key, etag);
+    return ReadRow(result[0], 0, all_columns_, out);
+  } catch (const std::exception& e) {
+    return Explain(StatusFromException(e, WriteKind::kWrite, Describe(key)), &resource,
+                   key);
+  }
+}
+
+absl::Status Table::Delete(const std::string& key,
+                           const std::optional<std::string>& etag,
+                           absl::Time deadline) const {
+  const bool conditional = etag.has_value() && table_.etag() != nullptr;
+  Params params;
+  params.AddText(key);
+  if (conditional) params.AddText(*etag);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  if (!conn.ok()) return conn.status();
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    pqxx::result result =
+        (*conn)->Exec(tx, conditional ? delete_if_ : delete_, std::move(params));
+    if (result.affected_rows() == 0) {
+      return MissedWrite(**conn, key, conditional ? etag : std::nullopt);
+    }
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return Explain(StatusFromException(e, WriteKind::kWrite, Describe(key)), nullptr,
+                   key);
+  }
+}
+
+}  // namespace protomodel::db

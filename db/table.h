@@ -1,0 +1,103 @@
+#ifndef PROTOMODEL_DB_TABLE_H_
+#define PROTOMODEL_DB_TABLE_H_
+
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "db/pool.h"
+#include "db/schema.h"
+
+namespace protomodel::db {
+
+// A List response stays under this size: past it fewer rows come back (at
+// least one) with a token for the rest.
+inline constexpr size_t kMaxListBytes = 16 * 1024 * 1024 - 64 * 1024;
+
+// One List call, already checked for ranges by the caller.
+struct ListQuery {
+  int page_size = 50;          // 1..1000
+  absl::string_view page_token;
+  absl::string_view filter;
+  absl::string_view order_by;
+  // The columns to return (the primary key always comes back); empty: all.
+  std::vector<const Column*> read_columns;
+};
+
+// Reads and writes one table's rows as messages, through Protobuf reflection.
+// SQL for the standard operations is built once, here; statements are
+// prepared per connection. Every value travels as a parameter. Keys are in
+// text form, already validated (integers > 0, lower-case UUIDs).
+class Table {
+ public:
+  Table(const Schema& schema, const TableSchema& table, Pool& pool);
+
+  const TableSchema& schema() const { return table_; }
+
+  // Inserts the writable columns of `resource` and fills `out` with the row
+  // as stored (server-set fields included).
+  absl::Status Insert(const google::protobuf::Message& resource,
+                      absl::Time deadline,
+                      google::protobuf::Message* out) const;
+
+  // The row with primary key `key`; with `relations`, also its relationship
+  // fields (one round trip). NOT_FOUND naming the resource when absent.
+  absl::Status Get(const std::string& key, bool relations, absl::Time deadline,
+                   google::protobuf::Message* out) const;
+
+  // Appends a page of rows to the repeated field `rows` of `response` and
+  // returns the next page token ("" on the last page).
+  absl::StatusOr<std::string> List(const ListQuery& query, absl::Time deadline,
+                                   google::protobuf::Message* response,
+                                   const google::protobuf::FieldDescriptor* rows) const;
+
+  // Writes `columns` of `resource` to the row `key` and fills `out` with the
+  // row after the update. With `etag`, the row must still carry it (ABORTED
+  // otherwise, nothing written). NOT_FOUND when absent.
+  absl::Status Update(const std::string& key,
+                      const google::protobuf::Message& resource,
+                      const std::vector<const Column*>& columns,
+                      const std::optional<std::string>& etag,
+                      absl::Time deadline,
+                      google::protobuf::Message* out) const;
+
+  // Deletes the row `key`; with `etag`, only if it still carries it.
+  absl::Status Delete(const std::string& key,
+                      const std::optional<std::string>& etag,
+                      absl::Time deadline) const;
+
+  // "hero 7": how messages name a row.
+  std::string Describe(absl::string_view key) const;
+
+ private:
+  absl::Status BindColumn(const google::protobuf::Message& resource,
+                          const Column& column, Params* params) const;
+  // NOT_FOUND or ABORTED, after a conditional write touched no row.
+  absl::Status MissedWrite(Connection& conn, const std::string& key,
+                           const std::optional<std::string>& etag) const;
+  // Names the field or resource at fault in a constraint violation.
+  absl::Status Explain(absl::Status status,
+                       const google::protobuf::Message* resource,
+                       absl::string_view key) const;
+
+  const Schema& schema_;
+  const TableSchema& table_;
+  Pool& pool_;
+  std::vector<const Column*> all_columns_;
+  std::string select_list_;  // all columns, unqualified
+  Statement insert_;
+  Statement get_;
+  Statement get_full_;
+  Statement exists_;
+  Statement delete_;
+  Statement delete_if_;
+};
+
+}  // namespace protomodel::db
+
+#endif  // PROTOMODEL_DB_TABLE_H_
