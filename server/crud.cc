@@ -1,0 +1,310 @@
+#include "server/crud.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/field_mask.pb.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "db/values.h"
+#include "server/status.h"
+
+namespace protomodel::server {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::FieldMask;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr int kMaxMaskPaths = 64;
+
+// The request field with this number; the contract fixes the numbers.
+const FieldDescriptor* FieldNumber(const Message& message, int number) {
+  return message.GetDescriptor()->FindFieldByNumber(number);
+}
+
+absl::Status Invalid(absl::string_view what) {
+  return absl::InvalidArgumentError(what);
+}
+
+// The primary key in `field` of `message` as validated text.
+absl::StatusOr<std::string> KeyOf(const Message& message,
+                                  const FieldDescriptor* field,
+                                  const db::Column& pk, absl::string_view what) {
+  const Reflection* r = message.GetReflection();
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+    const int64_t id = r->GetInt64(message, field);
+    if (id <= 0) {
+      return Invalid(absl::StrCat(what, ": ids are integers > 0, not ", id));
+    }
+    return absl::StrCat(id);
+  }
+  if (pk.type == db::ColumnType::kUuid) {
+    return db::CanonicalUuid(r->GetString(message, field), what);
+  }
+  std::string key = r->GetString(message, field);
+  if (key.empty()) return Invalid(absl::StrCat(what, " is required"));
+  return key;
+}
+
+// Whether a field holds a value: presence for optional and message fields,
+// a non-default value otherwise.
+bool IsSet(const Message& message, const db::Column& column) {
+  const Reflection* r = message.GetReflection();
+  const FieldDescriptor* f = column.field;
+  if (f->has_presence()) return r->HasField(message, f);
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      return !r->GetStringReference(message, f, &scratch).empty();
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return r->GetBool(message, f);
+    case FieldDescriptor::CPPTYPE_INT32:
+      return r->GetInt32(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_INT64:
+      return r->GetInt64(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return r->GetFloat(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return r->GetDouble(message, f) != 0;
+    default:
+      return false;
+  }
+}
+
+absl::Status CheckRequired(const Message& resource,
+                           const std::vector<const db::Column*>& columns,
+                           absl::string_view resource_name) {
+  for (const db::Column* column : columns) {
+    if (column->required && !IsSet(resource, *column)) {
+      return Invalid(absl::StrCat(resource_name, ".", column->name, " is required"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+const FieldMask* MaskIn(const Message& request, int number) {
+  const FieldDescriptor* field = FieldNumber(request, number);
+  if (field == nullptr) return nullptr;
+  return static_cast<const FieldMask*>(
+      &request.GetReflection()->GetMessage(request, field));
+}
+
+// The columns named by a mask's paths, each a top-level field.
+absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
+    const FieldMask& mask, const db::TableSchema& table, absl::string_view mask_name,
+    bool writable) {
+  if (mask.paths_size() > kMaxMaskPaths) {
+    return Invalid(absl::StrCat(mask_name, ": more than the limit of ",
+                                kMaxMaskPaths, " paths"));
+  }
+  std::vector<const db::Column*> columns;
+  for (const std::string& path : mask.paths()) {
+    const db::Column* column = table.FindColumn(path);
+    if (column == nullptr) {
+      const FieldDescriptor* field = table.descriptor()->FindFieldByName(path);
+      if (field != nullptr) {
+        return Invalid(absl::StrCat(mask_name, ": field '", path, "' is output only",
+                                    writable ? "" : " in detailed views"));
+      }
+      return Invalid(absl::StrCat(mask_name, ": unknown field '", path, "' (",
+                                  table.name(), " has no such field)"));
+    }
+    if (writable && !column->writable()) {
+      return Invalid(absl::StrCat(mask_name, ": field '", path,
+                                  "' is output only and cannot be updated"));
+    }
+    bool seen = false;
+    for (const db::Column* c : columns) seen = seen || c == column;
+    if (!seen) columns.push_back(column);
+  }
+  return columns;
+}
+
+}  // namespace
+
+Crud::Crud(const db::Table& table, absl::Duration default_deadline,
+           CreateHook create_hook)
+    : table_(table),
+      default_deadline_(default_deadline),
+      create_hook_(std::move(create_hook)) {}
+
+absl::Time Crud::Deadline(const grpc::ServerContext* context) const {
+  const auto deadline = context->deadline();
+  const absl::Time fallback = absl::Now() + default_deadline_;
+  if (deadline == std::chrono::system_clock::time_point::max()) return fallback;
+  return std::min(absl::FromChrono(deadline), fallback);
+}
+
+grpc::Status Crud::Create(grpc::ServerContext* context, const Message& request,
+                          Message* response) const {
+  return ToGrpcStatus(DoCreate(Deadline(context), request, response));
+}
+grpc::Status Crud::Get(grpc::ServerContext* context, const Message& request,
+                       Message* response) const {
+  return ToGrpcStatus(DoGet(Deadline(context), request, response));
+}
+grpc::Status Crud::List(grpc::ServerContext* context, const Message& request,
+                        Message* response) const {
+  return ToGrpcStatus(DoList(Deadline(context), request, response));
+}
+grpc::Status Crud::Update(grpc::ServerContext* context, const Message& request,
+                          Message* response) const {
+  return ToGrpcStatus(DoUpdate(Deadline(context), request, response));
+}
+grpc::Status Crud::Delete(grpc::ServerContext* context, const Message& request,
+                          google::protobuf::Empty*) const {
+  return ToGrpcStatus(DoDelete(Deadline(context), request));
+}
+
+absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,
+                            Message* response) const {
+  const FieldDescriptor* resource_field = FieldNumber(request, 1);
+  const std::string& name = table_.schema().name();
+  std::unique_ptr<Message> resource(
+      request.GetReflection()->GetMessage(request, resource_field).New());
+  resource->CopyFrom(request.GetReflection()->GetMessage(request, resource_field));
+
+  if (const FieldDescriptor* request_id = FieldNumber(request, 2)) {
+    const std::string id = request.GetReflection()->GetString(request, request_id);
+    if (!id.empty()) {
+      if (absl::Status s = db::CanonicalUuid(id, "request_id").status(); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  std::vector<const db::Column*> writable;
+  for (const db::Column& column : table_.schema().columns()) {
+    if (column.writable()) writable.push_back(&column);
+  }
+  if (absl::Status s = CheckRequired(*resource, writable, name); !s.ok()) return s;
+
+  constexpr int kAttempts = 5;
+  absl::Status status;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (create_hook_.prepare) {
+      if (absl::Status s = create_hook_.prepare(*resource); !s.ok()) return s;
+    }
+    status = table_.Insert(*resource, deadline, response);
+    if (status.ok() || !create_hook_.retry_on || !create_hook_.retry_on(status)) {
+      break;
+    }
+  }
+  return status;
+}
+
+absl::Status Crud::DoGet(absl::Time deadline, const Message& request,
+                         Message* response) const {
+  const FieldDescriptor* id_field = FieldNumber(request, 1);
+  absl::StatusOr<std::string> key =
+      KeyOf(request, id_field, table_.schema().primary_key(), "id");
+  if (!key.ok()) return key.status();
+  bool full = false;
+  if (const FieldDescriptor* view = FieldNumber(request, 2);
+      view != nullptr && view->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+    const int number = request.GetReflection()->GetEnumValue(request, view);
+    const auto* value = view->enum_type()->FindValueByNumber(number);
+    if (value == nullptr) {
+      return Invalid(absl::StrCat("view: unknown value ", number));
+    }
+    full = value->name() == "FULL";
+  }
+  return table_.Get(*key, full, deadline, response);
+}
+
+absl::Status Crud::DoList(absl::Time deadline, const Message& request,
+                          Message* response) const {
+  const Reflection* r = request.GetReflection();
+  const int page_size = r->GetInt32(request, FieldNumber(request, 1));
+  if (page_size < 0) {
+    return Invalid(absl::StrCat("page_size: must not be negative, not ", page_size));
+  }
+  const std::string page_token = r->GetString(request, FieldNumber(request, 2));
+  const std::string filter = r->GetString(request, FieldNumber(request, 3));
+  const std::string order_by = r->GetString(request, FieldNumber(request, 4));
+
+  db::ListQuery query;
+  query.page_size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  query.page_token = page_token;
+  query.filter = filter;
+  query.order_by = order_by;
+  if (const FieldMask* mask = MaskIn(request, 5)) {
+    absl::StatusOr<std::vector<const db::Column*>> columns =
+        MaskColumns(*mask, table_.schema(), "read_mask", false);
+    if (!columns.ok()) return columns.status();
+    query.read_columns = *std::move(columns);
+  }
+  const FieldDescriptor* rows = FieldNumber(*response, 1);
+  absl::StatusOr<std::string> next = table_.List(query, deadline, response, rows);
+  if (!next.ok()) return next.status();
+  response->GetReflection()->SetString(response, FieldNumber(*response, 2),
+                                       *std::move(next));
+  return absl::OkStatus();
+}
+
+absl::Status Crud::DoUpdate(absl::Time deadline, const Message& request,
+                            Message* response) const {
+  const db::TableSchema& table = table_.schema();
+  const Message& resource =
+      request.GetReflection()->GetMessage(request, FieldNumber(request, 1));
+  absl::StatusOr<std::string> key =
+      KeyOf(resource, table.primary_key().field, table.primary_key(),
+            absl::StrCat(table.name(), ".", table.primary_key().name));
+  if (!key.ok()) return key.status();
+
+  std::vector<const db::Column*> columns;
+  const FieldMask* mask = MaskIn(request, 2);
+  const bool replace_all =
+      mask != nullptr && mask->paths_size() == 1 && mask->paths(0) == "*";
+  if (mask != nullptr && mask->paths_size() > 1) {
+    for (const std::string& path : mask->paths()) {
+      if (path == "*") {
+        return Invalid("update_mask: '*' must be the only path");
+      }
+    }
+  }
+  if (replace_all || mask == nullptr || mask->paths_size() == 0) {
+    for (const db::Column& column : table.columns()) {
+      if (column.writable() && (replace_all || IsSet(resource, column))) {
+        columns.push_back(&column);
+      }
+    }
+  } else {
+    absl::StatusOr<std::vector<const db::Column*>> masked =
+        MaskColumns(*mask, table, "update_mask", true);
+    if (!masked.ok()) return masked.status();
+    columns = *std::move(masked);
+  }
+  if (absl::Status s = CheckRequired(resource, columns, table.name()); !s.ok()) {
+    return s;
+  }
+  std::optional<std::string> etag;
+  if (const db::Column* etag_column = table.etag()) {
+    std::string value = resource.GetReflection()->GetString(resource, etag_column->field);
+    if (!value.empty()) etag = std::move(value);
+  }
+  return table_.Update(*key, resource, columns, etag, deadline, response);
+}
+
+absl::Status Crud::DoDelete(absl::Time deadline, const Message& request) const {
+  absl::StatusOr<std::string> key =
+      KeyOf(request, FieldNumber(request, 1), table_.schema().primary_key(), "id");
+  if (!key.ok()) return key.status();
+  std::optional<std::string> etag;
+  if (const FieldDescriptor* etag_field = FieldNumber(request, 2);
+      etag_field != nullptr && etag_field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    std::string value = request.GetReflection()->GetString(request, etag_field);
+    if (!value.empty()) etag = std::move(value);
+  }
+  return table_.Delete(*key, etag, deadline);
+}
+
+}  // namespace protomodel::server

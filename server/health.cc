@@ -1,0 +1,103 @@
+#include "server/health.h"
+
+#include <pqxx/nontransaction>
+
+#include "absl/strings/str_join.h"
+#include "db/migrations.h"
+#include "db/pool.h"
+#include "db/sql_status.h"
+#include "server/logging.h"
+#include "spdlog/spdlog.h"
+
+namespace protomodel::server {
+
+DatabaseHealth::DatabaseHealth(HealthOptions options,
+                               grpc::HealthCheckServiceInterface* health,
+                               std::vector<std::string> services)
+    : options_(std::move(options)), health_(health), services_(std::move(services)) {}
+
+DatabaseHealth::~DatabaseHealth() { Stop(); }
+
+void DatabaseHealth::Start() {
+  health_->SetServingStatus("liveness", true);
+  Publish(Probe());
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void DatabaseHealth::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool DatabaseHealth::ready() const {
+  absl::MutexLock lock(&mu_);
+  return ready_;
+}
+
+void DatabaseHealth::Loop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.interval)) {
+        return;
+      }
+    }
+    Publish(Probe());
+  }
+}
+
+bool DatabaseHealth::Probe() {
+  if (conn_ == nullptr) {
+    auto conn = db::Connect(options_.database_url, options_.connect_timeout_seconds);
+    if (!conn.ok()) {
+      spdlog::debug("health: {}", conn.status().message());
+      return false;
+    }
+    conn_ = *std::move(conn);
+  }
+  if (options_.migrate && !migrated_) {
+    auto applied = db::ApplyMigrations(*conn_, db::EmbeddedMigrations());
+    if (!applied.ok()) {
+      spdlog::error("migrations: {}", applied.status().message());
+      conn_.reset();
+      return false;
+    }
+    if (!applied->empty()) {
+      spdlog::info("migrations applied: {}", absl::StrJoin(*applied, ", "));
+    }
+    migrated_ = true;
+  }
+  try {
+    pqxx::nontransaction tx(*conn_);
+    tx.exec("SELECT 1");
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::debug("health: {}", db::StatusFromException(e, db::WriteKind::kRead,
+                                                        "probe").message());
+    conn_.reset();
+    return false;
+  }
+}
+
+void DatabaseHealth::Publish(bool ready) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (published_ && ready == ready_) return;
+    published_ = true;
+    ready_ = ready;
+  }
+  if (ready) {
+    spdlog::info("database answers: SERVING");
+  } else {
+    spdlog::warn("database does not answer: NOT_SERVING");
+  }
+  health_->SetServingStatus("", ready);
+  for (const std::string& service : services_) {
+    health_->SetServingStatus(service, ready);
+  }
+}
+
+}  // namespace protomodel::server

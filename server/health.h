@@ -1,0 +1,65 @@
+#ifndef PROTOMODEL_SERVER_HEALTH_H_
+#define PROTOMODEL_SERVER_HEALTH_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/health_check_service_interface.h>
+#include <pqxx/connection>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace protomodel::server {
+
+struct HealthOptions {
+  std::string database_url;
+  // How often the database is probed.
+  absl::Duration interval = absl::Seconds(1);
+  int connect_timeout_seconds = 2;
+  // Apply pending migrations once the database answers, before serving.
+  bool migrate = true;
+};
+
+// Readiness that follows the database. On a connection of its own (not one
+// from the request pool: a full pool is not a dead database), it probes with
+// `SELECT 1` every interval and sets the health service's status for "" and
+// each API service: SERVING while the database answers (and, with migrate,
+// once migrations are applied), NOT_SERVING otherwise. "liveness" stays
+// SERVING while the process runs.
+class DatabaseHealth final {
+ public:
+  DatabaseHealth(HealthOptions options, grpc::HealthCheckServiceInterface* health,
+                 std::vector<std::string> services);
+  ~DatabaseHealth();
+  DatabaseHealth(const DatabaseHealth&) = delete;
+  DatabaseHealth& operator=(const DatabaseHealth&) = delete;
+
+  // Probes once, synchronously, then keeps probing on a thread.
+  void Start();
+  // Stops probing; statuses stay as they are.
+  void Stop();
+  bool ready() const;
+
+ private:
+  bool Probe();
+  void Publish(bool ready);
+  void Loop();
+
+  const HealthOptions options_;
+  grpc::HealthCheckServiceInterface* const health_;
+  const std::vector<std::string> services_;
+  std::unique_ptr<pqxx::connection> conn_;  // used by the probing thread only
+  bool migrated_ = false;
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool published_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace protomodel::server
+
+#endif  // PROTOMODEL_SERVER_HEALTH_H_

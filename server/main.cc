@@ -1,0 +1,186 @@
+// protomodel-server: flags (each with an environment fallback), logging,
+// then RunServer or `migrate`.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "db/pool.h"
+#include "server/logging.h"
+#include "server/server.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "Address to serve gRPC on, host:port. Env: PROTOMODEL_LISTEN.");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL connection URI or libpq key=value string. Env: DATABASE_URL.");
+ABSL_FLAG(int, pool_size, 8,
+          "Database connections per server, at most; keep pool_size x replicas "
+          "under PostgreSQL's max_connections. Env: PROTOMODEL_POOL_SIZE.");
+ABSL_FLAG(int, max_waiting, 1024,
+          "Calls that may wait for a database connection; past it calls fail "
+          "at once with RESOURCE_EXHAUSTED. Env: PROTOMODEL_MAX_WAITING.");
+ABSL_FLAG(bool, prepared_statements, true,
+          "Prepare statements per connection; false runs every query unnamed "
+          "(PgBouncer transaction pooling). Env: PROTOMODEL_PREPARED_STATEMENTS.");
+ABSL_FLAG(int, max_message_bytes, 64 * 1024 * 1024,
+          "Largest gRPC message received or sent. Env: PROTOMODEL_MAX_MESSAGE_BYTES.");
+ABSL_FLAG(bool, migrate, true,
+          "Apply pending migrations when the database first answers. "
+          "Env: PROTOMODEL_MIGRATE.");
+ABSL_FLAG(int, default_deadline_seconds, 30,
+          "Deadline for calls that carry none. Env: PROTOMODEL_DEFAULT_DEADLINE_SECONDS.");
+ABSL_FLAG(int, shutdown_grace_seconds, 10,
+          "On SIGTERM/SIGINT, how long in-flight calls may take to finish. "
+          "Env: PROTOMODEL_SHUTDOWN_GRACE_SECONDS.");
+ABSL_FLAG(std::string, log_level, "info",
+          "trace, debug, info, warn, error, critical or off. Env: PROTOMODEL_LOG_LEVEL.");
+ABSL_FLAG(std::string, log_format, "text",
+          "text, or json (one JSON object a line). Env: PROTOMODEL_LOG_FORMAT.");
+ABSL_FLAG(bool, log_rpcs, true,
+          "Log one line per RPC (method, code, duration, peer). "
+          "Env: PROTOMODEL_LOG_RPCS.");
+
+namespace {
+
+constexpr char kUsage[] = R"(protomodel gRPC data service.
+
+Usage:
+  protomodel-server [flags]           serve (the default; also `serve`)
+  protomodel-server migrate [flags]   apply pending migrations and exit
+
+Every flag can also be set by an environment variable (named in its help);
+a flag on the command line wins.)";
+
+const std::vector<std::string>& FlagNames() {
+  static const std::vector<std::string> kNames = {
+      "listen", "database_url", "pool_size", "max_waiting", "prepared_statements",
+      "max_message_bytes", "migrate", "default_deadline_seconds",
+      "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs"};
+  return kNames;
+}
+
+std::string EnvName(const std::string& flag) {
+  if (flag == "database_url") return "DATABASE_URL";
+  return absl::StrCat("PROTOMODEL_", absl::AsciiStrToUpper(flag));
+}
+
+// Environment values become flag values before argv is parsed.
+bool ApplyEnvironment() {
+  for (const std::string& name : FlagNames()) {
+    const std::string env = EnvName(name);
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      std::cerr << "protomodel-server: " << env << ": " << error << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+protomodel::server::ServerOptions OptionsFromFlags() {
+  protomodel::server::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.database_url = absl::GetFlag(FLAGS_database_url);
+  options.pool_size = absl::GetFlag(FLAGS_pool_size);
+  options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
+  options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.migrate = absl::GetFlag(FLAGS_migrate);
+  options.default_deadline = absl::Seconds(absl::GetFlag(FLAGS_default_deadline_seconds));
+  options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  options.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
+  return options;
+}
+
+int Serve(const protomodel::server::ServerOptions& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  // Every thread started from here on inherits the mask; this one waits.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  spdlog::info(
+      "starting: listen={} database={} pool_size={} max_waiting={} "
+      "prepared_statements={} max_message_bytes={} migrate={} "
+      "default_deadline={}s shutdown_grace={}s",
+      options.listen, protomodel::db::RedactUrl(options.database_url),
+      options.pool_size, options.max_waiting, options.prepared_statements,
+      options.max_message_bytes, options.migrate,
+      absl::ToInt64Seconds(options.default_deadline),
+      absl::ToInt64Seconds(options.shutdown_grace));
+  auto server = protomodel::server::Server::Start(options);
+  if (!server.ok()) {
+    spdlog::critical("cannot start: {}", server.status().message());
+    return 1;
+  }
+  spdlog::info("serving gRPC on port {}", (*server)->port());
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("received {}: draining for up to {}s", strsignal(signal),
+               absl::ToInt64Seconds(options.shutdown_grace));
+  (*server)->Shutdown();
+  (*server)->Wait();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  if (!ApplyEnvironment()) return 2;
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  if (absl::Status s = protomodel::server::SetupLogging(absl::GetFlag(FLAGS_log_level),
+                                                        absl::GetFlag(FLAGS_log_format));
+      !s.ok()) {
+    std::cerr << "protomodel-server: " << s.message() << "\n";
+    return 2;
+  }
+  const std::string command = args.size() > 1 ? args[1] : "serve";
+  if (args.size() > 2) {
+    std::cerr << "protomodel-server: unexpected argument '" << args[2] << "'\n";
+    return 2;
+  }
+  const protomodel::server::ServerOptions options = OptionsFromFlags();
+  if (command == "serve") return Serve(options);
+  if (command == "migrate") {
+    if (options.database_url.empty()) {
+      spdlog::critical("--database_url (or DATABASE_URL) is required");
+      return 2;
+    }
+    auto applied = protomodel::server::Migrate(options.database_url);
+    if (!applied.ok()) {
+      spdlog::critical("migrate: {}", applied.status().message());
+      return 1;
+    }
+    spdlog::info("migrate: {} applied{}{}", applied->size(),
+                 applied->empty() ? "" : ": ", absl::StrJoin(*applied, ", "));
+    return 0;
+  }
+  std::cerr << "protomodel-server: unknown command '" << command
+            << "' (want serve or migrate; see --help)\n";
+  return 2;
+}

@@ -1,0 +1,113 @@
+#include "server/server.h"
+
+#include <chrono>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "db/migrations.h"
+#include "grpc/health/v1/health.pb.h"
+#include "server/resources.h"
+#include "server/logging.h"
+#include "spdlog/spdlog.h"
+
+namespace protomodel::server {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (options.database_url.empty()) {
+    return absl::InvalidArgumentError(
+        "--database_url (or DATABASE_URL) is required");
+  }
+  if (options.pool_size < 1) {
+    return absl::InvalidArgumentError("--pool_size must be at least 1");
+  }
+  std::unique_ptr<Server> server(new Server());
+  server->options_ = options;
+
+  const std::vector<Resource> resources = Resources();
+  std::vector<const google::protobuf::Descriptor*> messages;
+  for (const Resource& resource : resources) messages.push_back(resource.message);
+  absl::StatusOr<std::unique_ptr<db::Schema>> schema = db::Schema::Build(messages);
+  if (!schema.ok()) return schema.status();
+  server->schema_ = *std::move(schema);
+
+  db::PoolOptions pool_options;
+  pool_options.url = options.database_url;
+  pool_options.size = options.pool_size;
+  pool_options.max_waiting = options.max_waiting;
+  pool_options.prepared_statements = options.prepared_statements;
+  server->pool_ = std::make_unique<db::Pool>(pool_options);
+
+  // Reflection clients (grpcurl, buf curl) describe grpc.health.v1.Health
+  // only when its descriptor is in the generated pool; naming it here keeps
+  // the linker from dropping it.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  if (options.log_rpcs) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(MakeRpcLogInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
+
+  std::vector<std::string> service_names;
+  for (const Resource& resource : resources) {
+    const db::TableSchema* table = server->schema_->Find(resource.message);
+    server->tables_.push_back(
+        std::make_unique<db::Table>(*server->schema_, *table, *server->pool_));
+    server->cruds_.push_back(std::make_unique<Crud>(
+        *server->tables_.back(), options.default_deadline, resource.create_hook));
+    server->services_.push_back(resource.make_service(*server->cruds_.back()));
+    builder.RegisterService(server->services_.back().get());
+    service_names.push_back(resource.service_name);
+  }
+
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen));
+  }
+  HealthOptions health_options;
+  health_options.database_url = options.database_url;
+  health_options.interval = options.health_interval;
+  health_options.migrate = options.migrate;
+  server->health_ = std::make_unique<DatabaseHealth>(
+      health_options, server->server_->GetHealthCheckService(), service_names);
+  server->health_->Start();
+  return server;
+}
+
+Server::~Server() {
+  Shutdown();
+  Wait();
+}
+
+void Server::Shutdown() {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  health_->Stop();
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(options_.shutdown_grace));
+}
+
+void Server::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url) {
+  auto conn = db::Connect(database_url, 10);
+  if (!conn.ok()) return conn.status();
+  return db::ApplyMigrations(**conn, db::EmbeddedMigrations());
+}
+
+}  // namespace protomodel::server

@@ -1,0 +1,85 @@
+#ifndef PROTOMODEL_SERVER_SERVER_H_
+#define PROTOMODEL_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "db/pool.h"
+#include "db/schema.h"
+#include "db/table.h"
+#include "server/crud.h"
+#include "server/health.h"
+
+namespace protomodel::server {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port (see Server::port()).
+  std::string listen = "0.0.0.0:50051";
+  std::string database_url;
+  // Database connections, at most (pool size x replicas < max_connections).
+  int pool_size = 8;
+  // Calls waiting for a connection, at most; past it RESOURCE_EXHAUSTED.
+  int max_waiting = 1024;
+  bool prepared_statements = true;
+  // Largest message received or sent (CRDT state is several MB).
+  int max_message_bytes = 64 * 1024 * 1024;
+  // Apply pending migrations once the database answers.
+  bool migrate = true;
+  // Deadline for calls that carry none.
+  absl::Duration default_deadline = absl::Seconds(30);
+  // How long in-flight calls may take to finish on shutdown.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  absl::Duration health_interval = absl::Seconds(1);
+  // Log one line per RPC.
+  bool log_rpcs = true;
+};
+
+// The protomodel gRPC server: every resource's service, health and
+// reflection, on one listening port. Built from options alone, so tests start
+// it in-process on a real socket.
+class Server final {
+ public:
+  // Builds and starts serving. The database may be down: readiness then
+  // reports NOT_SERVING until it answers. Errors: bad options, a port that
+  // cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The port actually bound.
+  int port() const { return port_; }
+  // Readiness turns NOT_SERVING, in-flight calls get up to the grace period,
+  // then the server stops. Idempotent.
+  void Shutdown();
+  // Blocks until the server has stopped.
+  void Wait();
+  bool ready() const { return health_->ready(); }
+  const db::Pool& pool() const { return *pool_; }
+
+ private:
+  Server() = default;
+
+  ServerOptions options_;
+  std::unique_ptr<db::Schema> schema_;
+  std::unique_ptr<db::Pool> pool_;
+  std::vector<std::unique_ptr<db::Table>> tables_;
+  std::vector<std::unique_ptr<Crud>> cruds_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<DatabaseHealth> health_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// Applies pending migrations to `database_url` and returns their names.
+absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url);
+
+}  // namespace protomodel::server
+
+#endif  // PROTOMODEL_SERVER_SERVER_H_
