@@ -1,0 +1,101 @@
+#include "harness/test_server.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "server/resources.h"
+#include "spdlog/spdlog.h"
+
+namespace protomodel::testing {
+
+TestServer::TestServer(const std::string& database_url,
+                       const std::function<void(server::ServerOptions&)>& customize) {
+  server::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.database_url = database_url;
+  options.pool_size = 4;
+  options.health_interval = absl::Milliseconds(200);
+  options.shutdown_grace = absl::Seconds(5);
+  options.log_rpcs = false;
+  if (customize) customize(options);
+  auto server = server::Server::Start(options);
+  if (!server.ok()) {
+    ADD_FAILURE() << "server did not start: " << server.status();
+    std::abort();
+  }
+  server_ = *std::move(server);
+  address_ = absl::StrCat("127.0.0.1:", server_->port());
+}
+
+TestServer::~TestServer() {
+  server_->Shutdown();
+  server_->Wait();
+}
+
+std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  args.SetMaxSendMessageSize(64 * 1024 * 1024);
+  return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+}
+
+bool TestServer::WaitReady(absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  auto channel = NewChannel();
+  while (absl::Now() < deadline) {
+    if (HealthStatus(channel, "") == "SERVING") return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
+                         const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) return absl::StrCat("error ", status.error_code());
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+}
+
+TestDatabase* ServiceTest::database_ = nullptr;
+TestServer* ServiceTest::server_ = nullptr;
+std::shared_ptr<grpc::Channel> ServiceTest::channel_;
+
+void ServiceTest::SetUpTestSuite() {
+  spdlog::set_level(spdlog::level::warn);
+  database_ = new TestDatabase();
+  server_ = new TestServer(database_->url());
+  ASSERT_TRUE(server_->WaitReady()) << "server never became ready";
+  channel_ = server_->NewChannel();
+}
+
+void ServiceTest::TearDownTestSuite() {
+  channel_.reset();
+  delete server_;
+  server_ = nullptr;
+  delete database_;
+  database_ = nullptr;
+}
+
+void ServiceTest::SetUp() {
+  std::vector<std::string> tables;
+  for (const server::Resource& resource : server::Resources()) {
+    tables.push_back(absl::StrCat(
+        "\"", resource.message->options().GetExtension(protomodel::v1::table).name(),
+        "\""));
+  }
+  database_->Exec(absl::StrCat("TRUNCATE ", absl::StrJoin(tables, ", "),
+                               " RESTART IDENTITY CASCADE"));
+}
+
+}  // namespace protomodel::testing

@@ -1,0 +1,60 @@
+#ifndef PROTOMODEL_TESTS_HARNESS_TEST_SERVER_H_
+#define PROTOMODEL_TESTS_HARNESS_TEST_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <grpcpp/channel.h>
+#include <gtest/gtest.h>
+
+#include "harness/postgres.h"
+#include "server/server.h"
+
+namespace protomodel::testing {
+
+// The real server, started in-process on a free loopback port, reached
+// through a real channel.
+class TestServer {
+ public:
+  explicit TestServer(const std::string& database_url,
+                      const std::function<void(server::ServerOptions&)>& customize = {});
+  ~TestServer();
+
+  server::Server& server() { return *server_; }
+  const std::string& address() const { return address_; }
+  // A new channel to the server, with the 64 MiB message limit.
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+  // Waits until readiness reports SERVING (or `timeout` passes).
+  bool WaitReady(absl::Duration timeout = absl::Seconds(30)) const;
+
+ private:
+  std::unique_ptr<server::Server> server_;
+  std::string address_;
+};
+
+// The health status of `service` as the server reports it, e.g. "SERVING".
+std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
+                         const std::string& service);
+
+// A suite with one database and one server for all its tests; every test
+// starts with every table empty and identities reset.
+class ServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override;
+
+  static TestDatabase& database() { return *database_; }
+  static TestServer& test_server() { return *server_; }
+  static std::shared_ptr<grpc::Channel> channel() { return channel_; }
+
+ private:
+  static TestDatabase* database_;
+  static TestServer* server_;
+  static std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace protomodel::testing
+
+#endif  // PROTOMODEL_TESTS_HARNESS_TEST_SERVER_H_

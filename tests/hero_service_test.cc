@@ -1,0 +1,341 @@
+// heroes.v1.HeroService over a real server and database, rule by rule.
+#include <gtest/gtest.h>
+
+#include "harness/heroes_client.h"
+#include "harness/test_server.h"
+
+namespace protomodel::testing {
+namespace {
+
+using heroes::v1::Hero;
+using heroes::v1::View;
+
+class HeroServiceTest : public ServiceTest {
+ protected:
+  HeroesClient client_{channel()};
+};
+
+#define EXPECT_CODE(status, code) \
+  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
+
+TEST_F(HeroServiceTest, CreateReturnsTheStoredHeroWithAnAssignedId) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
+  EXPECT_GT(hero.id(), 0);
+  EXPECT_EQ(hero.name(), "Deadpond");
+  EXPECT_EQ(hero.secret_name(), "Dive Wilson");
+  EXPECT_FALSE(hero.has_age());
+  EXPECT_FALSE(hero.has_team_id());
+  Hero second = client_.NewHero("Spider-Boy", "Pedro Parqueador", 16);
+  EXPECT_GT(second.id(), hero.id());
+  EXPECT_EQ(second.age(), 16);
+}
+
+TEST_F(HeroServiceTest, CreateIgnoresServerAssignedAndOutputOnlyFields) {
+  Hero hero;
+  hero.set_id(999);
+  hero.set_name("Rusty-Man");
+  hero.set_secret_name("Tommy Sharp");
+  hero.mutable_team()->set_name("ignored");
+  Hero out;
+  ASSERT_TRUE(client_.CreateHero(hero, &out).ok());
+  EXPECT_NE(out.id(), 999);
+  EXPECT_FALSE(out.has_team());
+}
+
+TEST_F(HeroServiceTest, CreateRequiresNameAndSecretName) {
+  Hero hero;
+  hero.set_secret_name("x");
+  Hero out;
+  grpc::Status status = client_.CreateHero(hero, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "hero.name is required");
+  hero.set_name("x");
+  hero.clear_secret_name();
+  status = client_.CreateHero(hero, &out);
+  EXPECT_EQ(status.error_message(), "hero.secret_name is required");
+}
+
+TEST_F(HeroServiceTest, CreateWithAMissingTeamIsAFailedPrecondition) {
+  Hero hero;
+  hero.set_name("Deadpond");
+  hero.set_secret_name("Dive Wilson");
+  hero.set_team_id(424242);
+  Hero out;
+  grpc::Status status = client_.CreateHero(hero, &out);
+  EXPECT_CODE(status, FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "hero.team_id: team 424242 does not exist");
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), 0);
+}
+
+TEST_F(HeroServiceTest, CreateRejectsANonPositiveTeamId) {
+  Hero hero;
+  hero.set_name("Deadpond");
+  hero.set_secret_name("Dive Wilson");
+  hero.set_team_id(0);
+  Hero out;
+  grpc::Status status = client_.CreateHero(hero, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "hero.team_id: ids are integers > 0, not 0");
+}
+
+TEST_F(HeroServiceTest, CreateRejectsTextWithANulCharacter) {
+  Hero hero;
+  hero.set_name(std::string("Dead\0pond", 9));
+  hero.set_secret_name("Dive Wilson");
+  Hero out;
+  grpc::Status status = client_.CreateHero(hero, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "hero.name: text must not contain NUL characters");
+}
+
+TEST_F(HeroServiceTest, CreateRejectsAMalformedRequestId) {
+  heroes::v1::CreateHeroRequest request;
+  request.mutable_hero()->set_name("a");
+  request.mutable_hero()->set_secret_name("b");
+  request.set_request_id("not-a-uuid");
+  Hero out;
+  grpc::Status status = client_.heroes().CreateHero(Context().get(), request, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("request_id"), std::string::npos);
+}
+
+TEST_F(HeroServiceTest, StoresTextExactly) {
+  const std::string name = "Ünïcödé 🦸 \"quoted\" 'single' \\ back % _ *";
+  Hero hero = client_.NewHero(name, std::string(10000, 'x'));
+  Hero got;
+  ASSERT_TRUE(client_.GetHero(hero.id(), View::BASIC, &got).ok());
+  EXPECT_EQ(got.name(), name);
+  EXPECT_EQ(got.secret_name(), std::string(10000, 'x'));
+}
+
+TEST_F(HeroServiceTest, GetReturnsTheHero) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson", 30);
+  Hero got;
+  ASSERT_TRUE(client_.GetHero(hero.id(), View::VIEW_UNSPECIFIED, &got).ok());
+  EXPECT_EQ(got.SerializeAsString(), hero.SerializeAsString());
+}
+
+TEST_F(HeroServiceTest, GetOfAMissingHeroIsNotFound) {
+  Hero got;
+  grpc::Status status = client_.GetHero(12345, View::BASIC, &got);
+  EXPECT_CODE(status, NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "hero 12345 not found");
+}
+
+TEST_F(HeroServiceTest, GetRejectsNonPositiveIds) {
+  Hero got;
+  for (int64_t id : {0L, -1L}) {
+    grpc::Status status = client_.GetHero(id, View::BASIC, &got);
+    EXPECT_CODE(status, INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("id:"), std::string::npos);
+  }
+}
+
+TEST_F(HeroServiceTest, GetRejectsAnUnknownView) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
+  Hero got;
+  grpc::Status status = client_.GetHero(hero.id(), static_cast<View>(7), &got);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "view: unknown value 7");
+}
+
+TEST_F(HeroServiceTest, FullViewEmbedsTheTeam) {
+  auto team = client_.NewTeam("Preventers");
+  Hero hero = client_.NewHero("Rusty-Man", "Tommy Sharp", 48, team.id());
+  Hero full;
+  ASSERT_TRUE(client_.GetHero(hero.id(), View::FULL, &full).ok());
+  ASSERT_TRUE(full.has_team());
+  EXPECT_EQ(full.team().id(), team.id());
+  EXPECT_EQ(full.team().name(), "Preventers");
+  EXPECT_EQ(full.team().heroes_size(), 0);
+  Hero basic;
+  ASSERT_TRUE(client_.GetHero(hero.id(), View::BASIC, &basic).ok());
+  EXPECT_FALSE(basic.has_team());
+  EXPECT_EQ(basic.team_id(), team.id());
+}
+
+TEST_F(HeroServiceTest, FullViewOfAHeroWithoutTeamHasNoTeam) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
+  Hero full;
+  ASSERT_TRUE(client_.GetHero(hero.id(), View::FULL, &full).ok());
+  EXPECT_FALSE(full.has_team());
+  EXPECT_EQ(full.name(), "Deadpond");
+}
+
+TEST_F(HeroServiceTest, UpdateChangesOnlyTheMaskedFields) {
+  Hero hero = client_.NewHero("Spider-Boy", "Pedro Parqueador", 16);
+  Hero change;
+  change.set_id(hero.id());
+  change.set_name("Spider-Youngster");
+  change.set_secret_name("ignored, not in the mask");
+  change.set_age(17);
+  Hero out;
+  ASSERT_TRUE(client_.UpdateHero(change, {"name", "age"}, &out).ok());
+  EXPECT_EQ(out.name(), "Spider-Youngster");
+  EXPECT_EQ(out.secret_name(), "Pedro Parqueador");
+  EXPECT_EQ(out.age(), 17);
+  Hero got;
+  ASSERT_TRUE(client_.GetHero(hero.id(), View::BASIC, &got).ok());
+  EXPECT_EQ(got.SerializeAsString(), out.SerializeAsString());
+}
+
+TEST_F(HeroServiceTest, UpdateWithAnEmptyMaskWritesTheFieldsThatAreSet) {
+  auto team = client_.NewTeam("Preventers");
+  Hero hero = client_.NewHero("Spider-Boy", "Pedro Parqueador", 16);
+  Hero change;
+  change.set_id(hero.id());
+  change.set_team_id(team.id());
+  Hero out;
+  ASSERT_TRUE(client_.UpdateHero(change, {}, &out).ok());
+  EXPECT_EQ(out.name(), "Spider-Boy");
+  EXPECT_EQ(out.age(), 16);
+  EXPECT_EQ(out.team_id(), team.id());
+}
+
+TEST_F(HeroServiceTest, UpdateClearsAnOptionalFieldNamedInTheMask) {
+  auto team = client_.NewTeam("Preventers");
+  Hero hero = client_.NewHero("Rusty-Man", "Tommy Sharp", 48, team.id());
+  Hero change;
+  change.set_id(hero.id());
+  Hero out;
+  ASSERT_TRUE(client_.UpdateHero(change, {"age", "team_id"}, &out).ok());
+  EXPECT_FALSE(out.has_age());
+  EXPECT_FALSE(out.has_team_id());
+  EXPECT_EQ(database()
+                .Exec("SELECT count(*) FROM hero WHERE age IS NULL AND team_id IS NULL")[0][0]
+                .as<int>(),
+            1);
+}
+
+TEST_F(HeroServiceTest, UpdateWithStarReplacesEveryWritableField) {
+  Hero hero = client_.NewHero("Rusty-Man", "Tommy Sharp", 48);
+  Hero change;
+  change.set_id(hero.id());
+  change.set_name("Rusty");
+  change.set_secret_name("Tom");
+  Hero out;
+  ASSERT_TRUE(client_.UpdateHero(change, {"*"}, &out).ok());
+  EXPECT_EQ(out.name(), "Rusty");
+  EXPECT_FALSE(out.has_age());
+}
+
+TEST_F(HeroServiceTest, UpdateWithStarStillNeedsRequiredFields) {
+  Hero hero = client_.NewHero("Rusty-Man", "Tommy Sharp", 48);
+  Hero change;
+  change.set_id(hero.id());
+  change.set_name("Rusty");
+  Hero out;
+  grpc::Status status = client_.UpdateHero(change, {"*"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "hero.secret_name is required");
+}
+
+TEST_F(HeroServiceTest, UpdateCannotEmptyARequiredField) {
+  Hero hero = client_.NewHero("Rusty-Man", "Tommy Sharp");
+  Hero change;
+  change.set_id(hero.id());
+  Hero out;
+  grpc::Status status = client_.UpdateHero(change, {"name"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "hero.name is required");
+}
+
+TEST_F(HeroServiceTest, UpdateRejectsOutputOnlyAndUnknownMaskPaths) {
+  Hero hero = client_.NewHero("Rusty-Man", "Tommy Sharp");
+  Hero change;
+  change.set_id(hero.id());
+  Hero out;
+  grpc::Status status = client_.UpdateHero(change, {"id"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "update_mask: field 'id' is output only and cannot be updated");
+  status = client_.UpdateHero(change, {"team"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "update_mask: field 'team' is output only");
+  status = client_.UpdateHero(change, {"power"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "update_mask: unknown field 'power' (hero has no such field)");
+  status = client_.UpdateHero(change, {"team.name"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  status = client_.UpdateHero(change, {"*", "name"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+}
+
+TEST_F(HeroServiceTest, UpdateOfAMissingHeroIsNotFound) {
+  Hero change;
+  change.set_id(777);
+  change.set_name("x");
+  Hero out;
+  grpc::Status status = client_.UpdateHero(change, {"name"}, &out);
+  EXPECT_CODE(status, NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "hero 777 not found");
+}
+
+TEST_F(HeroServiceTest, UpdateNeedsAValidId) {
+  Hero change;
+  change.set_name("x");
+  Hero out;
+  grpc::Status status = client_.UpdateHero(change, {"name"}, &out);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "hero.id: ids are integers > 0, not 0");
+}
+
+TEST_F(HeroServiceTest, UpdateToAMissingTeamIsAFailedPreconditionAndWritesNothing) {
+  Hero hero = client_.NewHero("Rusty-Man", "Tommy Sharp");
+  Hero change;
+  change.set_id(hero.id());
+  change.set_name("changed");
+  change.set_team_id(5555);
+  Hero out;
+  grpc::Status status = client_.UpdateHero(change, {"name", "team_id"}, &out);
+  EXPECT_CODE(status, FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "hero.team_id: team 5555 does not exist");
+  Hero got;
+  ASSERT_TRUE(client_.GetHero(hero.id(), View::BASIC, &got).ok());
+  EXPECT_EQ(got.name(), "Rusty-Man");
+}
+
+TEST_F(HeroServiceTest, ErrorsComeInTheContractsOrder) {
+  Hero change;
+  change.set_id(888);
+  change.set_team_id(5555);
+  Hero out;
+  // A bad mask wins over the missing hero.
+  EXPECT_CODE(client_.UpdateHero(change, {"power"}, &out), INVALID_ARGUMENT);
+  // The missing hero wins over the missing team.
+  EXPECT_CODE(client_.UpdateHero(change, {"team_id"}, &out), NOT_FOUND);
+}
+
+TEST_F(HeroServiceTest, DeleteRemovesTheHero) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
+  ASSERT_TRUE(client_.DeleteHero(hero.id()).ok());
+  Hero got;
+  EXPECT_CODE(client_.GetHero(hero.id(), View::BASIC, &got), NOT_FOUND);
+  grpc::Status again = client_.DeleteHero(hero.id());
+  EXPECT_CODE(again, NOT_FOUND);
+  EXPECT_EQ(again.error_message(), "hero " + std::to_string(hero.id()) + " not found");
+}
+
+TEST_F(HeroServiceTest, DeleteRejectsNonPositiveIds) {
+  EXPECT_CODE(client_.DeleteHero(0), INVALID_ARGUMENT);
+}
+
+TEST(HeroServiceDownTest, AnUnreachableDatabaseIsUnavailable) {
+  TestServer server("postgresql://postgres@127.0.0.1:1/none");
+  HeroesClient client(server.NewChannel());
+  Hero hero;
+  hero.set_name("Deadpond");
+  hero.set_secret_name("Dive Wilson");
+  Hero out;
+  grpc::Status status = client.CreateHero(hero, &out);
+  EXPECT_CODE(status, UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("database"), std::string::npos);
+  EXPECT_CODE(client.GetHero(1, View::BASIC, &out), UNAVAILABLE);
+  heroes::v1::ListHeroesResponse list;
+  EXPECT_CODE(client.ListHeroes({}, &list), UNAVAILABLE);
+  // Validation still comes first.
+  EXPECT_CODE(client.GetHero(0, View::BASIC, &out), INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace protomodel::testing

@@ -1,0 +1,173 @@
+// The connection pool against a real PostgreSQL.
+#include "db/pool.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/nontransaction>
+
+#include "absl/time/clock.h"
+#include "db/values.h"
+#include "harness/postgres.h"
+
+namespace protomodel::db {
+namespace {
+
+using protomodel::testing::TestDatabase;
+
+class PoolTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { database_ = new TestDatabase(); }
+  static void TearDownTestSuite() { delete database_; }
+
+  PoolOptions Options(int size) {
+    PoolOptions options;
+    options.url = database_->url();
+    options.size = size;
+    return options;
+  }
+  static absl::Time Soon() { return absl::Now() + absl::Seconds(5); }
+
+  static TestDatabase* database_;
+};
+TestDatabase* PoolTest::database_ = nullptr;
+
+std::string QueryOne(Connection& conn, const Statement& statement, Params params) {
+  pqxx::nontransaction tx(conn.raw());
+  return conn.Exec(tx, statement, std::move(params))[0][0].c_str();
+}
+
+TEST_F(PoolTest, RunsNamedAndUnnamedStatements) {
+  Pool pool(Options(2));
+  auto lease = pool.Acquire(Soon());
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  const Statement named{"add", "SELECT $1::int + 1"};
+  for (int i = 0; i < 3; ++i) {
+    Params params;
+    params.AddText(std::to_string(i));
+    EXPECT_EQ(QueryOne(**lease, named, std::move(params)), std::to_string(i + 1));
+  }
+  Params params;
+  params.AddNull();
+  EXPECT_EQ(QueryOne(**lease, Statement{"", "SELECT coalesce($1::text, 'null')"},
+                     std::move(params)),
+            "null");
+}
+
+TEST_F(PoolTest, SendsBytesAsBinaryAndReadsThemBackExactly) {
+  Pool pool(Options(1));
+  auto lease = pool.Acquire(Soon());
+  ASSERT_TRUE(lease.ok());
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
+  bytes += std::string(3, '\0');
+  Params params;
+  params.AddBinary(bytes);
+  pqxx::nontransaction tx((*lease)->raw());
+  pqxx::result r = (*lease)->Exec(
+      tx, Statement{"", "SELECT $1::bytea, octet_length($1::bytea)"}, std::move(params));
+  EXPECT_EQ(r[0][1].as<int>(), 259);
+  std::string decoded;
+  ASSERT_TRUE(DecodeByteaHex(r[0][0].c_str(), &decoded));
+  EXPECT_EQ(decoded, bytes);
+}
+
+TEST_F(PoolTest, WaitsNoLongerThanTheDeadline) {
+  Pool pool(Options(1));
+  auto held = pool.Acquire(Soon());
+  ASSERT_TRUE(held.ok());
+  const absl::Time start = absl::Now();
+  auto second = pool.Acquire(absl::Now() + absl::Milliseconds(200));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+}
+
+TEST_F(PoolTest, HandsAReleasedConnectionToAWaiter) {
+  Pool pool(Options(1));
+  auto held = std::make_optional(*pool.Acquire(Soon()));
+  std::thread release([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    held.reset();
+  });
+  auto next = pool.Acquire(Soon());
+  release.join();
+  EXPECT_TRUE(next.ok()) << next.status();
+}
+
+TEST_F(PoolTest, FailsAtOnceWhenTheWaitQueueIsFull) {
+  PoolOptions options = Options(1);
+  options.max_waiting = 1;
+  Pool pool(options);
+  auto held = pool.Acquire(Soon());
+  ASSERT_TRUE(held.ok());
+  std::thread waiter([&] { (void)pool.Acquire(absl::Now() + absl::Seconds(1)); });
+  while (pool.Stats().waiting == 0) absl::SleepFor(absl::Milliseconds(5));
+  auto refused = pool.Acquire(Soon());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("overloaded"), absl::string_view::npos);
+  waiter.join();
+}
+
+TEST_F(PoolTest, CountsConnectionsInUse) {
+  Pool pool(Options(3));
+  {
+    auto a = pool.Acquire(Soon());
+    auto b = pool.Acquire(Soon());
+    EXPECT_EQ(pool.Stats().in_use, 2);
+  }
+  EXPECT_EQ(pool.Stats().in_use, 0);
+  EXPECT_EQ(pool.Stats().idle, 2);
+}
+
+TEST_F(PoolTest, ReportsAnUnreachableDatabaseAsUnavailable) {
+  PoolOptions options;
+  options.url = "postgresql://postgres@127.0.0.1:1/postgres";
+  Pool pool(options);
+  auto lease = pool.Acquire(Soon());
+  EXPECT_EQ(lease.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(pool.Stats().in_use, 0);
+}
+
+TEST_F(PoolTest, ReplacesAConnectionTheServerClosed) {
+  Pool pool(Options(1));
+  int pid = 0;
+  {
+    auto lease = pool.Acquire(Soon());
+    ASSERT_TRUE(lease.ok());
+    pqxx::nontransaction tx((*lease)->raw());
+    pid = tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+  }
+  database_->Exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+  {
+    auto lease = pool.Acquire(Soon());
+    ASSERT_TRUE(lease.ok());
+    EXPECT_THROW(
+        {
+          pqxx::nontransaction tx((*lease)->raw());
+          tx.exec("SELECT 1");
+        },
+        std::exception);
+  }
+  auto fresh = pool.Acquire(Soon());
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  pqxx::nontransaction tx((*fresh)->raw());
+  EXPECT_NE(tx.exec("SELECT pg_backend_pid()")[0][0].as<int>(), pid);
+}
+
+TEST(ConnectionStringTest, AddsAConnectTimeout) {
+  EXPECT_EQ(ConnectionString("postgresql://u@h/db", 5),
+            "postgresql://u@h/db?connect_timeout=5");
+  EXPECT_EQ(ConnectionString("postgresql://u@h/db?sslmode=disable", 5),
+            "postgresql://u@h/db?sslmode=disable&connect_timeout=5");
+  EXPECT_EQ(ConnectionString("host=h dbname=d", 3), "host=h dbname=d connect_timeout=3");
+  EXPECT_EQ(ConnectionString("host=h connect_timeout=9", 3), "host=h connect_timeout=9");
+}
+
+TEST(ConnectionStringTest, RedactsPasswords) {
+  EXPECT_EQ(RedactUrl("postgresql://app:s3cret@db:5432/x"), "postgresql://app:***@db:5432/x");
+  EXPECT_EQ(RedactUrl("host=db password=s3cret user=app"), "host=db password=*** user=app");
+  EXPECT_EQ(RedactUrl("postgresql://app@db/x"), "postgresql://app@db/x");
+}
+
+}  // namespace
+}  // namespace protomodel::db

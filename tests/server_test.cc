@@ -1,0 +1,233 @@
+// The server as a whole: health, reflection, start-up without a database,
+// the binary's flags, `migrate`, and graceful shutdown on SIGTERM.
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "harness/test_server.h"
+
+namespace protomodel::testing {
+namespace {
+
+namespace reflection = grpc::reflection::v1alpha;
+
+class ServerTest : public ServiceTest {};
+
+TEST_F(ServerTest, ReportsServingForEveryServiceAndLiveness) {
+  for (const std::string service :
+       {"", "liveness", "heroes.v1.HeroService", "heroes.v1.TeamService"}) {
+    EXPECT_EQ(HealthStatus(channel(), service), "SERVING") << service;
+  }
+  EXPECT_EQ(HealthStatus(channel(), "no.such.Service"), "error 5");
+}
+
+std::vector<reflection::ServerReflectionResponse> Reflect(
+    const std::shared_ptr<grpc::Channel>& channel,
+    const std::vector<reflection::ServerReflectionRequest>& requests) {
+  auto stub = reflection::ServerReflection::NewStub(channel);
+  grpc::ClientContext context;
+  auto stream = stub->ServerReflectionInfo(&context);
+  std::vector<reflection::ServerReflectionResponse> responses;
+  for (const auto& request : requests) {
+    stream->Write(request);
+    reflection::ServerReflectionResponse response;
+    if (!stream->Read(&response)) break;
+    responses.push_back(response);
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  return responses;
+}
+
+TEST_F(ServerTest, ListsItsServicesThroughReflection) {
+  reflection::ServerReflectionRequest list;
+  list.set_list_services("*");
+  auto responses = Reflect(channel(), {list});
+  ASSERT_EQ(responses.size(), 1u);
+  std::vector<std::string> names;
+  for (const auto& service : responses[0].list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  for (const std::string expected :
+       {"heroes.v1.HeroService", "heroes.v1.TeamService", "grpc.health.v1.Health"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+}
+
+TEST_F(ServerTest, DescribesHealthAndApiServicesThroughReflection) {
+  std::vector<reflection::ServerReflectionRequest> requests(3);
+  requests[0].set_file_containing_symbol("grpc.health.v1.Health");
+  requests[1].set_file_containing_symbol("heroes.v1.HeroService");
+  requests[2].set_file_containing_symbol("heroes.v1.Hero");
+  auto responses = Reflect(channel(), requests);
+  ASSERT_EQ(responses.size(), 3u);
+  for (const auto& response : responses) {
+    EXPECT_FALSE(response.has_error_response()) << response.error_response().error_message();
+    EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
+  }
+}
+
+// A PostgreSQL cluster of the test's own that can be stopped and started.
+class OwnCluster {
+ public:
+  OwnCluster() : dir_(absl::StrCat(PROTOMODEL_TEST_PG_DIR, "-own-", getpid())) {
+    url_ = RunCommand(absl::StrCat(PgScript(), " start ", dir_, " auto --fast"));
+  }
+  ~OwnCluster() {
+    RunCommand(absl::StrCat(PgScript(), " stop ", dir_));
+    RunCommand(absl::StrCat("rm -rf ", dir_, " ", dir_, ".initdb.log"));
+  }
+  void Start() { RunCommand(absl::StrCat(PgScript(), " start ", dir_)); }
+  void Stop() { RunCommand(absl::StrCat(PgScript(), " stop ", dir_)); }
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string dir_;
+  std::string url_;
+};
+
+TEST(ServerStartTest, StartsWithTheDatabaseDownAndRecoversWhenItComesUp) {
+  OwnCluster cluster;
+  cluster.Stop();
+  TestServer server(cluster.url());
+  auto channel = server.NewChannel();
+  EXPECT_EQ(HealthStatus(channel, ""), "NOT_SERVING");
+  EXPECT_EQ(HealthStatus(channel, "heroes.v1.HeroService"), "NOT_SERVING");
+  EXPECT_EQ(HealthStatus(channel, "liveness"), "SERVING");
+  cluster.Start();
+  EXPECT_TRUE(server.WaitReady(absl::Seconds(20)));
+  EXPECT_EQ(HealthStatus(channel, "heroes.v1.HeroService"), "SERVING");
+
+  cluster.Stop();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (HealthStatus(channel, "") == "SERVING" && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(HealthStatus(channel, ""), "NOT_SERVING");
+  EXPECT_EQ(HealthStatus(channel, "liveness"), "SERVING");
+  cluster.Start();
+  EXPECT_TRUE(server.WaitReady(absl::Seconds(20)));
+}
+
+TEST(ServerStartTest, RefusesToStartWithoutADatabaseUrl) {
+  server::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = server::Server::Start(options);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("database_url"), absl::string_view::npos);
+}
+
+// The server binary, run as a user runs it.
+struct Process {
+  pid_t pid = -1;
+  std::string log;
+};
+
+Process Spawn(const std::vector<std::string>& args,
+              const std::vector<std::string>& env = {}) {
+  Process process;
+  process.log = absl::StrCat(::testing::TempDir(), "/server-", getpid(), "-",
+                             absl::ToUnixNanos(absl::Now()), ".log");
+  process.pid = fork();
+  if (process.pid == 0) {
+    freopen(process.log.c_str(), "w", stderr);
+    freopen(process.log.c_str(), "a", stdout);
+    for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(PROTOMODEL_SERVER_BINARY));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return process;
+}
+
+int WaitExit(const Process& process) {
+  int status = 0;
+  waitpid(process.pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t size = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(ServerBinaryTest, HelpListsEveryFlag) {
+  Process process = Spawn({"--help"});
+  WaitExit(process);
+  const std::string help = ReadFile(process.log);
+  for (const std::string flag :
+       {"--listen", "--database_url", "DATABASE_URL", "--pool_size", "--log_level",
+        "--log_format", "--max_message_bytes", "--migrate", "--prepared_statements"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(ServerBinaryTest, RejectsABadEnvironmentValue) {
+  Process process = Spawn({}, {"PROTOMODEL_POOL_SIZE=many"});
+  EXPECT_EQ(WaitExit(process), 2);
+  EXPECT_NE(ReadFile(process.log).find("PROTOMODEL_POOL_SIZE"), std::string::npos);
+}
+
+TEST(ServerBinaryTest, MigrateAppliesMigrationsAndExits) {
+  TestDatabase db;
+  Process process = Spawn({"migrate"}, {"DATABASE_URL=" + db.url()});
+  EXPECT_EQ(WaitExit(process), 0) << ReadFile(process.log);
+  EXPECT_GT(db.Exec("SELECT count(*) FROM schema_migrations")[0][0].as<int>(), 0);
+}
+
+TEST(ServerBinaryTest, DrainsAndExitsZeroOnSigterm) {
+  TestDatabase db;
+  const int port = FreePort();
+  // The test cluster trusts every local login, so any password works.
+  std::string url = db.url();
+  if (const size_t at = url.find("postgres@"); at != std::string::npos) {
+    url.replace(at, 9, "postgres:hunter2@");
+  }
+  Process process = Spawn({absl::StrCat("--listen=127.0.0.1:", port), "--log_format=json"},
+                          {"DATABASE_URL=" + url});
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (HealthStatus(channel, "") != "SERVING" && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(HealthStatus(channel, ""), "SERVING") << ReadFile(process.log);
+  kill(process.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(process), 0);
+  const std::string log = ReadFile(process.log);
+  EXPECT_NE(log.find("\"msg\":\"received Terminated"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos) << log;
+  EXPECT_EQ(log.find("hunter2"), std::string::npos) << "the log shows the password";
+}
+
+}  // namespace
+}  // namespace protomodel::testing
