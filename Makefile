@@ -5,12 +5,16 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan migrate clean
+.PHONY: all deps tools build run test test-asan migrate clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# npm tools the tests drive the server with (buf curl).
+tools:
+	@scripts/install-tools.sh
 
 $(BUILD_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
@@ -27,11 +31,11 @@ run: build
 migrate: build
 	@scripts/run.sh $(BUILD_DIR)/server/protomodel-server migrate
 
-test: build
+test: build tools
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
-test-asan: deps
+test-asan: deps tools
 	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DPROTOMODEL_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

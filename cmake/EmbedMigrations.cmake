@@ -1,7 +1,8 @@
 # Writes a C++ source holding every migration file, in file-name order.
-# Usage: cmake -DOUTPUT=file.cc "-DINPUTS=a.sql;b.sql" -P EmbedMigrations.cmake
+# Usage: cmake -DOUTPUT=file.cc "-DINPUTS=a.sql|b.sql" -P EmbedMigrations.cmake
+string(REPLACE "|" ";" _inputs "${INPUTS}")
 set(_body "")
-foreach(_file IN LISTS INPUTS)
+foreach(_file IN LISTS _inputs)
   get_filename_component(_name "${_file}" NAME_WE)
   file(READ "${_file}" _sql)
   string(APPEND _body "    {\"${_name}\", R\"protomodel_sql(${_sql})protomodel_sql\"},\n")

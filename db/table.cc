@@ -251,6 +251,11 @@ absl::Status Table::BindColumn(const Message& resource, const Column& column,
   return absl::OkStatus();
 }
 
+const Column* Table::ViolatedColumn(const absl::Status& status) const {
+  const auto [owner, column] = schema_.FindConstraint(ViolatedConstraint(status));
+  return owner == &table_ ? column : nullptr;
+}
+
 absl::Status Table::Explain(absl::Status status, const Message* resource,
                             absl::string_view key) const {
   const std::string constraint = ViolatedConstraint(status);
@@ -258,9 +263,13 @@ absl::Status Table::Explain(absl::Status status, const Message* resource,
   const auto [owner, column] = schema_.FindConstraint(constraint);
   if (owner == nullptr) return status;
   if (status.code() == absl::StatusCode::kAlreadyExists) {
-    return absl::AlreadyExistsError(absl::StrCat(
+    absl::Status explained = absl::AlreadyExistsError(absl::StrCat(
         table_.name(), ".", column->name, ": another ",
         table_.name(), " already has this value (it must be unique)"));
+    status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+      explained.SetPayload(url, payload);
+    });
+    return explained;
   }
   if (status.code() != absl::StatusCode::kFailedPrecondition) return status;
   if (owner == &table_ && resource != nullptr) {
@@ -425,14 +434,14 @@ absl::StatusOr<std::string> Table::List(const ListQuery& query,
   return EncodePageToken(token);
 }
 
-absl::Status Table::MissedWrite(Connection& conn, const std::string& key,
+absl::Status Table::MissedWrite(Connection& conn, pqxx::transaction_base& tx,
+                                const std::string& key,
                                 const std::optional<std::string>& etag) const {
   if (!etag.has_value()) {
     return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
   }
   Params params;
   params.AddText(key);
-  pqxx::nontransaction tx(conn.raw());
   pqxx::result result = conn.Exec(tx, exists_, std::move(params));
   if (result.empty()) {
     return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
@@ -486,7 +495,7 @@ absl::Status Table::Update(const std::string& key, const Message& resource,
   try {
     pqxx::nontransaction tx((*conn)->raw());
     pqxx::result result = (*conn)->Exec(tx, statement, std::move(params));
-    if (result.empty()) return MissedWrite(**conn, key, etag);
+    if (result.empty()) return MissedWrite(**conn, tx, key, etag);
     return ReadRow(result[0], 0, all_columns_, out);
   } catch (const std::exception& e) {
     return Explain(StatusFromException(e, WriteKind::kWrite, Describe(key)), &resource,
@@ -508,7 +517,7 @@ absl::Status Table::Delete(const std::string& key,
     pqxx::result result =
         (*conn)->Exec(tx, conditional ? delete_if_ : delete_, std::move(params));
     if (result.affected_rows() == 0) {
-      return MissedWrite(**conn, key, conditional ? etag : std::nullopt);
+      return MissedWrite(**conn, tx, key, conditional ? etag : std::nullopt);
     }
     return absl::OkStatus();
   } catch (const std::exception& e) {

@@ -71,6 +71,10 @@ class Table {
                       const std::optional<std::string>& etag,
                       absl::Time deadline) const;
 
+  // The column whose unique or foreign-key constraint a failed write of this
+  // table violated, or nullptr.
+  const Column* ViolatedColumn(const absl::Status& status) const;
+
   // "hero 7": how messages name a row.
   std::string Describe(absl::string_view key) const;
 
@@ -78,7 +82,8 @@ class Table {
   absl::Status BindColumn(const google::protobuf::Message& resource,
                           const Column& column, Params* params) const;
   // NOT_FOUND or ABORTED, after a conditional write touched no row.
-  absl::Status MissedWrite(Connection& conn, const std::string& key,
+  absl::Status MissedWrite(Connection& conn, pqxx::transaction_base& tx,
+                           const std::string& key,
                            const std::optional<std::string>& etag) const;
   // Names the field or resource at fault in a constraint violation.
   absl::Status Explain(absl::Status status,

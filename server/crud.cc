@@ -131,11 +131,8 @@ absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
 
 }  // namespace
 
-Crud::Crud(const db::Table& table, absl::Duration default_deadline,
-           CreateHook create_hook)
-    : table_(table),
-      default_deadline_(default_deadline),
-      create_hook_(std::move(create_hook)) {}
+Crud::Crud(const db::Table& table, absl::Duration default_deadline, Rules rules)
+    : table_(table), default_deadline_(default_deadline), rules_(std::move(rules)) {}
 
 absl::Time Crud::Deadline(const grpc::ServerContext* context) const {
   const auto deadline = context->deadline();
@@ -187,16 +184,22 @@ absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,
   }
   if (absl::Status s = CheckRequired(*resource, writable, name); !s.ok()) return s;
 
+  const db::Column* generated =
+      rules_.generated_column.empty()
+          ? nullptr
+          : table_.schema().FindColumn(rules_.generated_column);
+  const bool regenerate = generated != nullptr && !IsSet(*resource, *generated);
   constexpr int kAttempts = 5;
   absl::Status status;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    if (create_hook_.prepare) {
-      if (absl::Status s = create_hook_.prepare(*resource); !s.ok()) return s;
+    if (rules_.on_create) {
+      if (absl::Status s = rules_.on_create(*resource); !s.ok()) return s;
     }
     status = table_.Insert(*resource, deadline, response);
-    if (status.ok() || !create_hook_.retry_on || !create_hook_.retry_on(status)) {
+    if (status.ok() || !regenerate || table_.ViolatedColumn(status) != generated) {
       break;
     }
+    resource->GetReflection()->ClearField(resource.get(), generated->field);
   }
   return status;
 }
@@ -285,6 +288,9 @@ absl::Status Crud::DoUpdate(absl::Time deadline, const Message& request,
   }
   if (absl::Status s = CheckRequired(resource, columns, table.name()); !s.ok()) {
     return s;
+  }
+  if (rules_.on_update) {
+    if (absl::Status s = rules_.on_update(resource, columns); !s.ok()) return s;
   }
   std::optional<std::string> etag;
   if (const db::Column* etag_column = table.etag()) {

@@ -26,16 +26,21 @@ namespace protomodel::server {
 // field) before anything reaches the database, and never throws.
 class Crud final {
  public:
-  // Resource-specific rules that run on a create, after validation and before
-  // the insert (e.g. generating a value). `retry_on` says which failed insert
-  // may be retried after running the hook again (e.g. a random-value clash).
-  struct CreateHook {
-    std::function<absl::Status(google::protobuf::Message&)> prepare;
-    std::function<bool(const absl::Status&)> retry_on;
+  // Rules of one resource beyond what its options say. Each runs after the
+  // generic validation and before the database is touched.
+  struct Rules {
+    // On create: may check fields and fill server-generated values.
+    std::function<absl::Status(google::protobuf::Message&)> on_create;
+    // On update: may check the columns about to be written.
+    std::function<absl::Status(const google::protobuf::Message&,
+                               const std::vector<const db::Column*>&)>
+        on_update;
+    // A unique column that on_create fills when the request leaves it empty:
+    // a clash on it is retried with a fresh value.
+    std::string generated_column;
   };
 
-  Crud(const db::Table& table, absl::Duration default_deadline,
-       CreateHook create_hook = {});
+  Crud(const db::Table& table, absl::Duration default_deadline, Rules rules = {});
 
   grpc::Status Create(grpc::ServerContext* context,
                       const google::protobuf::Message& request,
@@ -68,7 +73,7 @@ class Crud final {
 
   const db::Table& table_;
   const absl::Duration default_deadline_;
-  const CreateHook create_hook_;
+  const Rules rules_;
 };
 
 }  // namespace protomodel::server

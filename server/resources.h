@@ -14,16 +14,24 @@
 namespace protomodel::server {
 
 // One resource the server exposes: its table message, its service, and any
-// rules of its own. Adding a resource means adding an entry here.
+// rules of its own. Adding a resource means adding an entry to Resources().
 struct Resource {
   const google::protobuf::Descriptor* message;
   std::string service_name;  // "heroes.v1.HeroService", for health
   std::function<std::unique_ptr<grpc::Service>(const Crud&)> make_service;
-  Crud::CreateHook create_hook;
+  Crud::Rules rules;
 };
 
-// Every resource, in an order where referenced tables come first.
-std::vector<Resource> Resources();
+struct ResourceOptions {
+  // Makes a class's invite code when a create leaves it empty.
+  std::function<std::string()> new_invite_code;
+};
+
+// Every resource, referenced tables before the tables that reference them.
+std::vector<Resource> Resources(const ResourceOptions& options = {});
+
+// 16 random URL-safe characters (96 bits from OpenSSL's RAND_bytes).
+std::string RandomInviteCode();
 
 }  // namespace protomodel::server
 

@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
 
-  const std::vector<Resource> resources = Resources();
+  const std::vector<Resource> resources = Resources(options.resources);
   std::vector<const google::protobuf::Descriptor*> messages;
   for (const Resource& resource : resources) messages.push_back(resource.message);
   absl::StatusOr<std::unique_ptr<db::Schema>> schema = db::Schema::Build(messages);
@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->tables_.push_back(
         std::make_unique<db::Table>(*server->schema_, *table, *server->pool_));
     server->cruds_.push_back(std::make_unique<Crud>(
-        *server->tables_.back(), options.default_deadline, resource.create_hook));
+        *server->tables_.back(), options.default_deadline, resource.rules));
     server->services_.push_back(resource.make_service(*server->cruds_.back()));
     builder.RegisterService(server->services_.back().get());
     service_names.push_back(resource.service_name);

@@ -14,6 +14,7 @@
 #include "db/table.h"
 #include "server/crud.h"
 #include "server/health.h"
+#include "server/resources.h"
 
 namespace protomodel::server {
 
@@ -37,6 +38,7 @@ struct ServerOptions {
   absl::Duration health_interval = absl::Seconds(1);
   // Log one line per RPC.
   bool log_rpcs = true;
+  ResourceOptions resources;
 };
 
 // The protomodel gRPC server: every resource's service, health and

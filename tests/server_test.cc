@@ -29,7 +29,9 @@ class ServerTest : public ServiceTest {};
 
 TEST_F(ServerTest, ReportsServingForEveryServiceAndLiveness) {
   for (const std::string service :
-       {"", "liveness", "heroes.v1.HeroService", "heroes.v1.TeamService"}) {
+       {"", "liveness", "heroes.v1.HeroService", "heroes.v1.TeamService",
+        "grimoire.v1.UserService", "grimoire.v1.ClassService",
+        "grimoire.v1.ConversationService"}) {
     EXPECT_EQ(HealthStatus(channel(), service), "SERVING") << service;
   }
   EXPECT_EQ(HealthStatus(channel(), "no.such.Service"), "error 5");

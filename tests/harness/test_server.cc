@@ -1,12 +1,11 @@
 #include "harness/test_server.h"
 
 #include <grpcpp/client_context.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "client/channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/resources.h"
 #include "spdlog/spdlog.h"
@@ -38,10 +37,7 @@ TestServer::~TestServer() {
 }
 
 std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  args.SetMaxSendMessageSize(64 * 1024 * 1024);
-  return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  return client::NewChannel(address_);
 }
 
 bool TestServer::WaitReady(absl::Duration timeout) const {

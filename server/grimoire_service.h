@@ -1,0 +1,101 @@
+#ifndef PROTOMODEL_SERVER_GRIMOIRE_SERVICE_H_
+#define PROTOMODEL_SERVER_GRIMOIRE_SERVICE_H_
+
+#include "grimoire/v1/grimoire.grpc.pb.h"
+#include "server/crud.h"
+
+namespace protomodel::server {
+
+// grimoire.v1.UserService: the generic methods over the `user` table.
+class UserService final : public grimoire::v1::UserService::Service {
+ public:
+  explicit UserService(const Crud& crud) : crud_(crud) {}
+
+  grpc::Status CreateUser(grpc::ServerContext* c, const grimoire::v1::CreateUserRequest* r,
+                         grimoire::v1::User* out) override {
+    return crud_.Create(c, *r, out);
+  }
+  grpc::Status GetUser(grpc::ServerContext* c, const grimoire::v1::GetUserRequest* r,
+                      grimoire::v1::User* out) override {
+    return crud_.Get(c, *r, out);
+  }
+  grpc::Status ListUsers(grpc::ServerContext* c, const grimoire::v1::ListUsersRequest* r,
+                        grimoire::v1::ListUsersResponse* out) override {
+    return crud_.List(c, *r, out);
+  }
+  grpc::Status UpdateUser(grpc::ServerContext* c, const grimoire::v1::UpdateUserRequest* r,
+                         grimoire::v1::User* out) override {
+    return crud_.Update(c, *r, out);
+  }
+  grpc::Status DeleteUser(grpc::ServerContext* c, const grimoire::v1::DeleteUserRequest* r,
+                         google::protobuf::Empty* out) override {
+    return crud_.Delete(c, *r, out);
+  }
+
+ private:
+  const Crud& crud_;
+};
+
+// grimoire.v1.ClassService: the generic methods over the `class` table.
+class ClassService final : public grimoire::v1::ClassService::Service {
+ public:
+  explicit ClassService(const Crud& crud) : crud_(crud) {}
+
+  grpc::Status CreateClass(grpc::ServerContext* c, const grimoire::v1::CreateClassRequest* r,
+                         grimoire::v1::Class* out) override {
+    return crud_.Create(c, *r, out);
+  }
+  grpc::Status GetClass(grpc::ServerContext* c, const grimoire::v1::GetClassRequest* r,
+                      grimoire::v1::Class* out) override {
+    return crud_.Get(c, *r, out);
+  }
+  grpc::Status ListClasses(grpc::ServerContext* c, const grimoire::v1::ListClassesRequest* r,
+                        grimoire::v1::ListClassesResponse* out) override {
+    return crud_.List(c, *r, out);
+  }
+  grpc::Status UpdateClass(grpc::ServerContext* c, const grimoire::v1::UpdateClassRequest* r,
+                         grimoire::v1::Class* out) override {
+    return crud_.Update(c, *r, out);
+  }
+  grpc::Status DeleteClass(grpc::ServerContext* c, const grimoire::v1::DeleteClassRequest* r,
+                         google::protobuf::Empty* out) override {
+    return crud_.Delete(c, *r, out);
+  }
+
+ private:
+  const Crud& crud_;
+};
+
+// grimoire.v1.ConversationService: the generic methods over the `conversation` table.
+class ConversationService final : public grimoire::v1::ConversationService::Service {
+ public:
+  explicit ConversationService(const Crud& crud) : crud_(crud) {}
+
+  grpc::Status CreateConversation(grpc::ServerContext* c, const grimoire::v1::CreateConversationRequest* r,
+                         grimoire::v1::Conversation* out) override {
+    return crud_.Create(c, *r, out);
+  }
+  grpc::Status GetConversation(grpc::ServerContext* c, const grimoire::v1::GetConversationRequest* r,
+                      grimoire::v1::Conversation* out) override {
+    return crud_.Get(c, *r, out);
+  }
+  grpc::Status ListConversations(grpc::ServerContext* c, const grimoire::v1::ListConversationsRequest* r,
+                        grimoire::v1::ListConversationsResponse* out) override {
+    return crud_.List(c, *r, out);
+  }
+  grpc::Status UpdateConversation(grpc::ServerContext* c, const grimoire::v1::UpdateConversationRequest* r,
+                         grimoire::v1::Conversation* out) override {
+    return crud_.Update(c, *r, out);
+  }
+  grpc::Status DeleteConversation(grpc::ServerContext* c, const grimoire::v1::DeleteConversationRequest* r,
+                         google::protobuf::Empty* out) override {
+    return crud_.Delete(c, *r, out);
+  }
+
+ private:
+  const Crud& crud_;
+};
+
+}  // namespace protomodel::server
+
+#endif  // PROTOMODEL_SERVER_GRIMOIRE_SERVICE_H_
