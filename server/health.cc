@@ -3,6 +3,7 @@
 #include <pqxx/nontransaction>
 
 #include "absl/strings/str_join.h"
+#include "db/ddl.h"
 #include "db/migrations.h"
 #include "db/pool.h"
 #include "db/sql_status.h"
@@ -70,16 +71,43 @@ bool DatabaseHealth::Probe() {
     }
     migrated_ = true;
   }
+  if (!schema_checked_ && options_.schema_check != "off" && options_.schema != nullptr) {
+    schema_ok_ = CheckSchema();
+    schema_checked_ = true;
+  }
   try {
     pqxx::nontransaction tx(*conn_);
     tx.exec("SELECT 1");
-    return true;
+    return schema_ok_;
   } catch (const std::exception& e) {
     spdlog::debug("health: {}", db::StatusFromException(e, db::WriteKind::kRead,
                                                         "probe").message());
     conn_.reset();
     return false;
   }
+}
+
+bool DatabaseHealth::CheckSchema() {
+  absl::StatusOr<db::SchemaDef> actual = db::ReadCatalog(*conn_);
+  if (!actual.ok()) {
+    spdlog::error("schema check: {}", actual.status().message());
+    return options_.schema_check != "strict";
+  }
+  const std::vector<db::Difference> differences =
+      db::Compare(db::ExpectedSchema(*options_.schema), *actual);
+  for (const db::Difference& d : differences) {
+    spdlog::warn("schema drift: {}", d.what);
+  }
+  if (differences.empty()) return true;
+  if (options_.schema_check == "strict") {
+    spdlog::error(
+        "schema check is strict: readiness stays NOT_SERVING while the database "
+        "differs from the protos ({} differences; `protomodel-server schema diff` "
+        "prints a migration)",
+        differences.size());
+    return false;
+  }
+  return true;
 }
 
 void DatabaseHealth::Publish(bool ready) {

@@ -10,6 +10,7 @@
 #include <pqxx/connection>
 
 #include "absl/synchronization/mutex.h"
+#include "db/schema.h"
 #include "absl/time/time.h"
 
 namespace protomodel::server {
@@ -21,6 +22,11 @@ struct HealthOptions {
   int connect_timeout_seconds = 2;
   // Apply pending migrations once the database answers, before serving.
   bool migrate = true;
+  // Compare the live catalog with the protos' schema after migrations:
+  // "warn" logs each difference, "strict" also keeps readiness NOT_SERVING,
+  // "off" skips the check.
+  std::string schema_check = "warn";
+  const db::Schema* schema = nullptr;
 };
 
 // Readiness that follows the database. On a connection of its own (not one
@@ -45,6 +51,9 @@ class DatabaseHealth final {
 
  private:
   bool Probe();
+  // Logs every difference between the database and the protos; false when
+  // the check is strict and there are any.
+  bool CheckSchema();
   void Publish(bool ready);
   void Loop();
 
@@ -53,6 +62,8 @@ class DatabaseHealth final {
   const std::vector<std::string> services_;
   std::unique_ptr<pqxx::connection> conn_;  // used by the probing thread only
   bool migrated_ = false;
+  bool schema_checked_ = false;
+  bool schema_ok_ = true;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,6 +1,9 @@
 // protomodel-server: flags (each with an environment fallback), logging,
 // then RunServer or `migrate`.
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -13,8 +16,11 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "db/ddl.h"
 #include "db/pool.h"
 #include "server/logging.h"
 #include "server/server.h"
@@ -38,6 +44,12 @@ ABSL_FLAG(int, max_message_bytes, 64 * 1024 * 1024,
 ABSL_FLAG(bool, migrate, true,
           "Apply pending migrations when the database first answers. "
           "Env: PROTOMODEL_MIGRATE.");
+ABSL_FLAG(std::string, schema_check, "warn",
+          "After migrations, compare the database with the protos: warn (log each "
+          "difference), strict (also keep readiness NOT_SERVING) or off. "
+          "Env: PROTOMODEL_SCHEMA_CHECK.");
+ABSL_FLAG(std::string, migrations_dir, "db/migrations",
+          "Where `schema new` writes the next migration. Env: PROTOMODEL_MIGRATIONS_DIR.");
 ABSL_FLAG(int, default_deadline_seconds, 30,
           "Deadline for calls that carry none. Env: PROTOMODEL_DEFAULT_DEADLINE_SECONDS.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
@@ -56,8 +68,15 @@ namespace {
 constexpr char kUsage[] = R"(protomodel gRPC data service.
 
 Usage:
-  protomodel-server [flags]           serve (the default; also `serve`)
-  protomodel-server migrate [flags]   apply pending migrations and exit
+  protomodel-server [flags]             serve (the default; also `serve`)
+  protomodel-server migrate [flags]     apply pending migrations and exit
+  protomodel-server schema sql          print the schema the protos describe
+  protomodel-server schema check        list how the database differs from the
+                                        protos; exit 1 when it does
+  protomodel-server schema diff         print SQL that brings the database to
+                                        the protos (destructive parts commented)
+  protomodel-server schema new NAME     write that SQL as the next migration,
+                                        NNNN_NAME.sql in --migrations_dir
 
 Every flag can also be set by an environment variable (named in its help);
 a flag on the command line wins.)";
@@ -65,7 +84,8 @@ a flag on the command line wins.)";
 const std::vector<std::string>& FlagNames() {
   static const std::vector<std::string> kNames = {
       "listen", "database_url", "pool_size", "max_waiting", "prepared_statements",
-      "max_message_bytes", "migrate", "default_deadline_seconds",
+      "max_message_bytes", "migrate", "schema_check", "migrations_dir",
+      "default_deadline_seconds",
       "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs"};
   return kNames;
 }
@@ -100,6 +120,7 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.migrate = absl::GetFlag(FLAGS_migrate);
+  options.schema_check = absl::GetFlag(FLAGS_schema_check);
   options.default_deadline = absl::Seconds(absl::GetFlag(FLAGS_default_deadline_seconds));
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   options.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
@@ -139,6 +160,100 @@ int Serve(const protomodel::server::ServerOptions& options) {
   return 0;
 }
 
+// The differences between the database and the protos, or an error.
+absl::StatusOr<std::vector<protomodel::db::Difference>> Differences(
+    const std::string& database_url, const protomodel::db::Schema& schema) {
+  auto conn = protomodel::db::Connect(database_url, 10);
+  if (!conn.ok()) return conn.status();
+  auto actual = protomodel::db::ReadCatalog(**conn);
+  if (!actual.ok()) return actual.status();
+  return protomodel::db::Compare(protomodel::db::ExpectedSchema(schema), *actual);
+}
+
+// The next free NNNN in `dir` (0001 when empty).
+absl::StatusOr<int> NextMigrationNumber(const std::filesystem::path& dir) {
+  std::error_code error;
+  int highest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    int number = 0;
+    const std::string name = entry.path().filename().string();
+    if (name.size() > 5 && name[4] == '_' && absl::SimpleAtoi(name.substr(0, 4), &number)) {
+      highest = std::max(highest, number);
+    }
+  }
+  if (error) {
+    return absl::NotFoundError(absl::StrCat("--migrations_dir ", dir.string(), ": ",
+                                            error.message()));
+  }
+  return highest + 1;
+}
+
+int Schema(const std::vector<char*>& args, const std::string& database_url) {
+  const std::string verb = args.size() > 2 ? args[2] : "";
+  auto schema = protomodel::server::ResourceSchema();
+  if (!schema.ok()) {
+    std::cerr << "schema: " << schema.status().message() << "\n";
+    return 1;
+  }
+  if (verb == "sql" && args.size() == 3) {
+    std::cout << protomodel::db::CreateAllSql(protomodel::db::ExpectedSchema(**schema));
+    return 0;
+  }
+  const bool is_new = verb == "new" && args.size() == 4;
+  if (!((verb == "check" || verb == "diff") && args.size() == 3) && !is_new) {
+    std::cerr << "protomodel-server: want `schema sql`, `schema check`, `schema diff` or "
+                 "`schema new NAME` (see --help)\n";
+    return 2;
+  }
+  if (database_url.empty()) {
+    std::cerr << "protomodel-server: --database_url (or DATABASE_URL) is required\n";
+    return 2;
+  }
+  auto differences = Differences(database_url, **schema);
+  if (!differences.ok()) {
+    std::cerr << "schema " << verb << ": " << differences.status().message() << "\n";
+    return 1;
+  }
+  if (verb == "check") {
+    for (const auto& d : *differences) std::cout << d.what << "\n";
+    return differences->empty() ? 0 : 1;
+  }
+  const std::string sql = protomodel::db::MigrationSql(*differences);
+  if (verb == "diff") {
+    std::cout << sql;
+    return 0;
+  }
+  if (differences->empty()) {
+    std::cerr << "schema new: the database already matches the protos; nothing written\n";
+    return 0;
+  }
+  const std::string name = args[3];
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_') {
+      std::cerr << "schema new: NAME may hold letters, digits and '_' only\n";
+      return 2;
+    }
+  }
+  const std::filesystem::path dir = absl::GetFlag(FLAGS_migrations_dir);
+  auto number = NextMigrationNumber(dir);
+  if (!number.ok()) {
+    std::cerr << "schema new: " << number.status().message() << "\n";
+    return 1;
+  }
+  const std::filesystem::path file =
+      dir / absl::StrFormat("%04d_%s.sql", *number, name);
+  std::ofstream out(file);
+  out << "-- Generated by `protomodel-server schema new " << name
+      << "`: review before committing.\n" << sql;
+  out.close();
+  if (!out) {
+    std::cerr << "schema new: cannot write " << file.string() << "\n";
+    return 1;
+  }
+  std::cout << file.string() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,6 +275,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = args.size() > 1 ? args[1] : "serve";
+  if (command == "schema") return Schema(args, absl::GetFlag(FLAGS_database_url));
   if (args.size() > 2) {
     std::cerr << "protomodel-server: unexpected argument '" << args[2] << "'\n";
     return 2;

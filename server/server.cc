@@ -21,6 +21,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::InvalidArgumentError(
         "--database_url (or DATABASE_URL) is required");
   }
+  if (options.schema_check != "warn" && options.schema_check != "strict" &&
+      options.schema_check != "off") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--schema_check: '", options.schema_check, "' is not warn, strict or off"));
+  }
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError("--pool_size must be at least 1");
   }
@@ -80,6 +85,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   health_options.database_url = options.database_url;
   health_options.interval = options.health_interval;
   health_options.migrate = options.migrate;
+  health_options.schema_check = options.schema_check;
+  health_options.schema = server->schema_.get();
   server->health_ = std::make_unique<DatabaseHealth>(
       health_options, server->server_->GetHealthCheckService(), service_names);
   server->health_->Start();
@@ -102,6 +109,12 @@ void Server::Shutdown() {
 
 void Server::Wait() {
   if (server_ != nullptr) server_->Wait();
+}
+
+absl::StatusOr<std::unique_ptr<db::Schema>> ResourceSchema() {
+  std::vector<const google::protobuf::Descriptor*> messages;
+  for (const Resource& resource : Resources()) messages.push_back(resource.message);
+  return db::Schema::Build(messages);
 }
 
 absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url) {

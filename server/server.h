@@ -31,6 +31,9 @@ struct ServerOptions {
   int max_message_bytes = 64 * 1024 * 1024;
   // Apply pending migrations once the database answers.
   bool migrate = true;
+  // After migrations: "warn" logs schema drift, "strict" also keeps
+  // readiness NOT_SERVING, "off" skips the check.
+  std::string schema_check = "warn";
   // Deadline for calls that carry none.
   absl::Duration default_deadline = absl::Seconds(30);
   // How long in-flight calls may take to finish on shutdown.
@@ -81,6 +84,9 @@ class Server final {
 
 // Applies pending migrations to `database_url` and returns their names.
 absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url);
+
+// The tables of every resource the server exposes, from their options.
+absl::StatusOr<std::unique_ptr<db::Schema>> ResourceSchema();
 
 }  // namespace protomodel::server
 

@@ -334,7 +334,9 @@ TEST_F(ListTest, TokensSurviveAServerRestart) {
   request.set_page_size(4);
   ListHeroesResponse response;
   ASSERT_TRUE(client_.ListHeroes(request, &response).ok());
-  TestServer other(database().url());
+  TestServer other(database().url(), [](server::ServerOptions& options) {
+    options.migrate = !CreateAllSchema();
+  });
   ASSERT_TRUE(other.WaitReady());
   HeroesClient other_client(other.NewChannel());
   request.set_page_token(response.next_page_token());

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/channel.h"
+#include "db/ddl.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/resources.h"
 #include "spdlog/spdlog.h"
@@ -67,10 +68,21 @@ TestDatabase* ServiceTest::database_ = nullptr;
 TestServer* ServiceTest::server_ = nullptr;
 std::shared_ptr<grpc::Channel> ServiceTest::channel_;
 
+bool CreateAllSchema() {
+  const char* mode = std::getenv("PROTOMODEL_TEST_SCHEMA");
+  return mode != nullptr && std::string(mode) == "create_all";
+}
+
 void ServiceTest::SetUpTestSuite() {
   spdlog::set_level(spdlog::level::warn);
   database_ = new TestDatabase();
-  server_ = new TestServer(database_->url());
+  const bool create_all = CreateAllSchema();
+  if (create_all) {
+    database_->Exec(db::CreateAllSql(db::ExpectedSchema(**server::ResourceSchema())));
+  }
+  server_ = new TestServer(database_->url(), [&](server::ServerOptions& options) {
+    options.migrate = !create_all;
+  });
   ASSERT_TRUE(server_->WaitReady()) << "server never became ready";
   channel_ = server_->NewChannel();
 }

@@ -37,6 +37,10 @@ class TestServer {
 std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
                          const std::string& service);
 
+// True when PROTOMODEL_TEST_SCHEMA=create_all: service suites then build
+// their database with `schema sql` instead of the migrations.
+bool CreateAllSchema();
+
 // A suite with one database and one server for all its tests; every test
 // starts with every table empty and identities reset.
 class ServiceTest : public ::testing::Test {
