@@ -4,7 +4,7 @@ add_library(protomodel_warnings INTERFACE)
 add_library(protomodel::warnings ALIAS protomodel_warnings)
 target_compile_options(protomodel_warnings INTERFACE
   -Wall -Wextra -Werror -Wpedantic -Wshadow -Wnon-virtual-dtor
-  -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
+  -Wold-style-cast -Wcast-align -Wunused
   -Wimplicit-fallthrough)
 
 add_library(protomodel_sanitizers INTERFACE)

@@ -129,37 +129,45 @@ absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
   return columns;
 }
 
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 }  // namespace
 
 Crud::Crud(const db::Table& table, absl::Duration default_deadline, Rules rules)
     : table_(table), default_deadline_(default_deadline), rules_(std::move(rules)) {}
 
-absl::Time Crud::Deadline(const grpc::ServerContext* context) const {
+absl::Time Crud::Deadline(const grpc::CallbackServerContext* context) const {
   const auto deadline = context->deadline();
   const absl::Time fallback = absl::Now() + default_deadline_;
   if (deadline == std::chrono::system_clock::time_point::max()) return fallback;
   return std::min(absl::FromChrono(deadline), fallback);
 }
 
-grpc::Status Crud::Create(grpc::ServerContext* context, const Message& request,
-                          Message* response) const {
-  return ToGrpcStatus(DoCreate(Deadline(context), request, response));
+grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
+                                       const Message& request, Message* response) const {
+  return Finish(context, DoCreate(Deadline(context), request, response));
 }
-grpc::Status Crud::Get(grpc::ServerContext* context, const Message& request,
-                       Message* response) const {
-  return ToGrpcStatus(DoGet(Deadline(context), request, response));
+grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
+                                    const Message& request, Message* response) const {
+  return Finish(context, DoGet(Deadline(context), request, response));
 }
-grpc::Status Crud::List(grpc::ServerContext* context, const Message& request,
-                        Message* response) const {
-  return ToGrpcStatus(DoList(Deadline(context), request, response));
+grpc::ServerUnaryReactor* Crud::List(grpc::CallbackServerContext* context,
+                                     const Message& request, Message* response) const {
+  return Finish(context, DoList(Deadline(context), request, response));
 }
-grpc::Status Crud::Update(grpc::ServerContext* context, const Message& request,
-                          Message* response) const {
-  return ToGrpcStatus(DoUpdate(Deadline(context), request, response));
+grpc::ServerUnaryReactor* Crud::Update(grpc::CallbackServerContext* context,
+                                       const Message& request, Message* response) const {
+  return Finish(context, DoUpdate(Deadline(context), request, response));
 }
-grpc::Status Crud::Delete(grpc::ServerContext* context, const Message& request,
-                          google::protobuf::Empty*) const {
-  return ToGrpcStatus(DoDelete(Deadline(context), request));
+grpc::ServerUnaryReactor* Crud::Delete(grpc::CallbackServerContext* context,
+                                       const Message& request,
+                                       google::protobuf::Empty*) const {
+  return Finish(context, DoDelete(Deadline(context), request));
 }
 
 absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,

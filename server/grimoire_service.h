@@ -7,28 +7,33 @@
 namespace protomodel::server {
 
 // grimoire.v1.UserService: the generic methods over the `user` table.
-class UserService final : public grimoire::v1::UserService::Service {
+class UserService final : public grimoire::v1::UserService::CallbackService {
  public:
   explicit UserService(const Crud& crud) : crud_(crud) {}
 
-  grpc::Status CreateUser(grpc::ServerContext* c, const grimoire::v1::CreateUserRequest* r,
-                         grimoire::v1::User* out) override {
+  grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::CreateUserRequest* r,
+                                      grimoire::v1::User* out) override {
     return crud_.Create(c, *r, out);
   }
-  grpc::Status GetUser(grpc::ServerContext* c, const grimoire::v1::GetUserRequest* r,
-                      grimoire::v1::User* out) override {
+  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* c,
+                                   const grimoire::v1::GetUserRequest* r,
+                                   grimoire::v1::User* out) override {
     return crud_.Get(c, *r, out);
   }
-  grpc::Status ListUsers(grpc::ServerContext* c, const grimoire::v1::ListUsersRequest* r,
-                        grimoire::v1::ListUsersResponse* out) override {
+  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* c,
+                                     const grimoire::v1::ListUsersRequest* r,
+                                     grimoire::v1::ListUsersResponse* out) override {
     return crud_.List(c, *r, out);
   }
-  grpc::Status UpdateUser(grpc::ServerContext* c, const grimoire::v1::UpdateUserRequest* r,
-                         grimoire::v1::User* out) override {
+  grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::UpdateUserRequest* r,
+                                      grimoire::v1::User* out) override {
     return crud_.Update(c, *r, out);
   }
-  grpc::Status DeleteUser(grpc::ServerContext* c, const grimoire::v1::DeleteUserRequest* r,
-                         google::protobuf::Empty* out) override {
+  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::DeleteUserRequest* r,
+                                      google::protobuf::Empty* out) override {
     return crud_.Delete(c, *r, out);
   }
 
@@ -37,28 +42,33 @@ class UserService final : public grimoire::v1::UserService::Service {
 };
 
 // grimoire.v1.ClassService: the generic methods over the `class` table.
-class ClassService final : public grimoire::v1::ClassService::Service {
+class ClassService final : public grimoire::v1::ClassService::CallbackService {
  public:
   explicit ClassService(const Crud& crud) : crud_(crud) {}
 
-  grpc::Status CreateClass(grpc::ServerContext* c, const grimoire::v1::CreateClassRequest* r,
-                         grimoire::v1::Class* out) override {
+  grpc::ServerUnaryReactor* CreateClass(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::CreateClassRequest* r,
+                                      grimoire::v1::Class* out) override {
     return crud_.Create(c, *r, out);
   }
-  grpc::Status GetClass(grpc::ServerContext* c, const grimoire::v1::GetClassRequest* r,
-                      grimoire::v1::Class* out) override {
+  grpc::ServerUnaryReactor* GetClass(grpc::CallbackServerContext* c,
+                                   const grimoire::v1::GetClassRequest* r,
+                                   grimoire::v1::Class* out) override {
     return crud_.Get(c, *r, out);
   }
-  grpc::Status ListClasses(grpc::ServerContext* c, const grimoire::v1::ListClassesRequest* r,
-                        grimoire::v1::ListClassesResponse* out) override {
+  grpc::ServerUnaryReactor* ListClasses(grpc::CallbackServerContext* c,
+                                     const grimoire::v1::ListClassesRequest* r,
+                                     grimoire::v1::ListClassesResponse* out) override {
     return crud_.List(c, *r, out);
   }
-  grpc::Status UpdateClass(grpc::ServerContext* c, const grimoire::v1::UpdateClassRequest* r,
-                         grimoire::v1::Class* out) override {
+  grpc::ServerUnaryReactor* UpdateClass(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::UpdateClassRequest* r,
+                                      grimoire::v1::Class* out) override {
     return crud_.Update(c, *r, out);
   }
-  grpc::Status DeleteClass(grpc::ServerContext* c, const grimoire::v1::DeleteClassRequest* r,
-                         google::protobuf::Empty* out) override {
+  grpc::ServerUnaryReactor* DeleteClass(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::DeleteClassRequest* r,
+                                      google::protobuf::Empty* out) override {
     return crud_.Delete(c, *r, out);
   }
 
@@ -67,28 +77,33 @@ class ClassService final : public grimoire::v1::ClassService::Service {
 };
 
 // grimoire.v1.ConversationService: the generic methods over the `conversation` table.
-class ConversationService final : public grimoire::v1::ConversationService::Service {
+class ConversationService final : public grimoire::v1::ConversationService::CallbackService {
  public:
   explicit ConversationService(const Crud& crud) : crud_(crud) {}
 
-  grpc::Status CreateConversation(grpc::ServerContext* c, const grimoire::v1::CreateConversationRequest* r,
-                         grimoire::v1::Conversation* out) override {
+  grpc::ServerUnaryReactor* CreateConversation(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::CreateConversationRequest* r,
+                                      grimoire::v1::Conversation* out) override {
     return crud_.Create(c, *r, out);
   }
-  grpc::Status GetConversation(grpc::ServerContext* c, const grimoire::v1::GetConversationRequest* r,
-                      grimoire::v1::Conversation* out) override {
+  grpc::ServerUnaryReactor* GetConversation(grpc::CallbackServerContext* c,
+                                   const grimoire::v1::GetConversationRequest* r,
+                                   grimoire::v1::Conversation* out) override {
     return crud_.Get(c, *r, out);
   }
-  grpc::Status ListConversations(grpc::ServerContext* c, const grimoire::v1::ListConversationsRequest* r,
-                        grimoire::v1::ListConversationsResponse* out) override {
+  grpc::ServerUnaryReactor* ListConversations(grpc::CallbackServerContext* c,
+                                     const grimoire::v1::ListConversationsRequest* r,
+                                     grimoire::v1::ListConversationsResponse* out) override {
     return crud_.List(c, *r, out);
   }
-  grpc::Status UpdateConversation(grpc::ServerContext* c, const grimoire::v1::UpdateConversationRequest* r,
-                         grimoire::v1::Conversation* out) override {
+  grpc::ServerUnaryReactor* UpdateConversation(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::UpdateConversationRequest* r,
+                                      grimoire::v1::Conversation* out) override {
     return crud_.Update(c, *r, out);
   }
-  grpc::Status DeleteConversation(grpc::ServerContext* c, const grimoire::v1::DeleteConversationRequest* r,
-                         google::protobuf::Empty* out) override {
+  grpc::ServerUnaryReactor* DeleteConversation(grpc::CallbackServerContext* c,
+                                      const grimoire::v1::DeleteConversationRequest* r,
+                                      google::protobuf::Empty* out) override {
     return crud_.Delete(c, *r, out);
   }
 
