@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps tools build run test test-asan migrate clean
+.PHONY: all deps tools build run test test-asan bench migrate clean
 
 all: build
 
@@ -40,5 +40,10 @@ test-asan: deps tools
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# Throughput and latency against pgbench on the same database, in one run;
+# writes build-release/bench/report.md and a plot.
+bench: deps
+	scripts/bench.sh
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) build-release

@@ -1,0 +1,321 @@
+// protomodel-load: drives one scenario against a running server with many
+// calls in flight for a fixed time (after a warm-up that is not counted) and
+// prints one line of results:
+//   scenario=get_hero concurrency=16 calls=123 errors=0 seconds=5.0
+//   calls_per_s=24.6 p50_ms=0.61 p99_ms=1.9 p999_ms=3.2 mb_per_s=0
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/client_context.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "protomodel/client/channel.h"
+#include "grimoire/v1/grimoire.grpc.pb.h"
+#include "heroes/v1/heroes.grpc.pb.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server address.");
+ABSL_FLAG(std::string, scenario, "get_hero",
+          "get_hero, create_hero, list_heroes, list_heroes_deep, update_hero, "
+          "conversation_read or conversation_write.");
+ABSL_FLAG(int, concurrency, 16, "Calls in flight (one client thread each).");
+ABSL_FLAG(int, channels, 4, "Channels (HTTP/2 connections) the threads share.");
+ABSL_FLAG(double, duration_seconds, 5, "Measured time.");
+ABSL_FLAG(double, warmup_seconds, 1, "Time run first and not counted.");
+ABSL_FLAG(int64_t, heroes, 100000, "Heroes seeded with ids 1..N (get/update pick one).");
+ABSL_FLAG(int, page_size, 100, "Rows per List call.");
+ABSL_FLAG(int, deep_offset, 10000, "Rows before the page list_heroes_deep reads.");
+ABSL_FLAG(int, crdt_bytes, 1 << 20, "Size of the CRDT state conversation_* moves.");
+ABSL_FLAG(int, conversations, 16, "Conversations conversation_* spreads over.");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Worker {
+  std::vector<double> latencies_ms;
+  int64_t errors = 0;
+  int64_t bytes = 0;
+};
+
+class Scenario {
+ public:
+  explicit Scenario(std::vector<std::shared_ptr<grpc::Channel>> channels)
+      : channels_(std::move(channels)) {}
+  virtual ~Scenario() = default;
+  // Prepares what calls need (tokens, rows); false on failure.
+  virtual bool SetUp() { return true; }
+  // One call; returns the payload bytes it moved, or -1 on error.
+  virtual int64_t Call(int thread, std::mt19937_64& random) = 0;
+
+ protected:
+  const std::shared_ptr<grpc::Channel>& channel(int thread) const {
+    return channels_[static_cast<size_t>(thread) % channels_.size()];
+  }
+  static std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return context;
+  }
+
+ private:
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+};
+
+class HeroScenario : public Scenario {
+ public:
+  using Scenario::Scenario;
+  bool SetUp() override {
+    for (size_t i = 0; i < 64; ++i) {
+      stubs_.push_back(heroes::v1::HeroService::NewStub(channel(static_cast<int>(i))));
+    }
+    return true;
+  }
+
+ protected:
+  heroes::v1::HeroService::Stub& stub(int thread) {
+    return *stubs_[static_cast<size_t>(thread) % stubs_.size()];
+  }
+  int64_t RandomId(std::mt19937_64& random) {
+    return 1 + static_cast<int64_t>(random() % static_cast<uint64_t>(absl::GetFlag(FLAGS_heroes)));
+  }
+
+ private:
+  std::vector<std::unique_ptr<heroes::v1::HeroService::Stub>> stubs_;
+};
+
+class GetHero final : public HeroScenario {
+ public:
+  using HeroScenario::HeroScenario;
+  int64_t Call(int thread, std::mt19937_64& random) override {
+    heroes::v1::GetHeroRequest request;
+    request.set_id(RandomId(random));
+    heroes::v1::Hero hero;
+    return stub(thread).GetHero(Context().get(), request, &hero).ok() ? 0 : -1;
+  }
+};
+
+class CreateHero final : public HeroScenario {
+ public:
+  using HeroScenario::HeroScenario;
+  int64_t Call(int thread, std::mt19937_64& random) override {
+    heroes::v1::CreateHeroRequest request;
+    request.mutable_hero()->set_name("bench");
+    request.mutable_hero()->set_secret_name("bench");
+    request.mutable_hero()->set_age(static_cast<int32_t>(random() % 100));
+    heroes::v1::Hero hero;
+    return stub(thread).CreateHero(Context().get(), request, &hero).ok() ? 0 : -1;
+  }
+};
+
+class UpdateHero final : public HeroScenario {
+ public:
+  using HeroScenario::HeroScenario;
+  int64_t Call(int thread, std::mt19937_64& random) override {
+    heroes::v1::UpdateHeroRequest request;
+    request.mutable_hero()->set_id(RandomId(random));
+    request.mutable_hero()->set_age(static_cast<int32_t>(random() % 100));
+    request.mutable_update_mask()->add_paths("age");
+    heroes::v1::Hero hero;
+    return stub(thread).UpdateHero(Context().get(), request, &hero).ok() ? 0 : -1;
+  }
+};
+
+class ListHeroes final : public HeroScenario {
+ public:
+  ListHeroes(std::vector<std::shared_ptr<grpc::Channel>> channels, bool deep)
+      : HeroScenario(std::move(channels)), deep_(deep) {}
+  bool SetUp() override {
+    HeroScenario::SetUp();
+    if (!deep_) return true;
+    // Walk to the page after deep_offset rows once; every call reuses it.
+    heroes::v1::ListHeroesRequest request;
+    int skipped = 0;
+    while (skipped < absl::GetFlag(FLAGS_deep_offset)) {
+      request.set_page_size(std::min(1000, absl::GetFlag(FLAGS_deep_offset) - skipped));
+      heroes::v1::ListHeroesResponse response;
+      if (!stub(0).ListHeroes(Context().get(), request, &response).ok()) return false;
+      skipped += response.heroes_size();
+      request.set_page_token(response.next_page_token());
+      if (response.next_page_token().empty()) return false;
+    }
+    token_ = request.page_token();
+    return true;
+  }
+  int64_t Call(int thread, std::mt19937_64&) override {
+    heroes::v1::ListHeroesRequest request;
+    request.set_page_size(absl::GetFlag(FLAGS_page_size));
+    request.set_page_token(token_);
+    heroes::v1::ListHeroesResponse response;
+    grpc::Status status = stub(thread).ListHeroes(Context().get(), request, &response);
+    return status.ok() && response.heroes_size() == absl::GetFlag(FLAGS_page_size) ? 0 : -1;
+  }
+
+ private:
+  bool deep_;
+  std::string token_;
+};
+
+class ConversationScenario final : public Scenario {
+ public:
+  ConversationScenario(std::vector<std::shared_ptr<grpc::Channel>> channels, bool write)
+      : Scenario(std::move(channels)), write_(write) {}
+  bool SetUp() override {
+    for (size_t i = 0; i < 64; ++i) {
+      stubs_.push_back(grimoire::v1::ConversationService::NewStub(channel(static_cast<int>(i))));
+    }
+    auto users = grimoire::v1::UserService::NewStub(channel(0));
+    auto classes = grimoire::v1::ClassService::NewStub(channel(0));
+    grimoire::v1::CreateUserRequest user_request;
+    user_request.mutable_user()->set_email(absl::StrCat("bench-", absl::ToUnixNanos(absl::Now())));
+    user_request.mutable_user()->set_display_name("bench");
+    grimoire::v1::User user;
+    if (!users->CreateUser(Context().get(), user_request, &user).ok()) return false;
+    grimoire::v1::CreateClassRequest class_request;
+    class_request.mutable_class_()->set_name("bench");
+    class_request.mutable_class_()->set_owner_id(user.id());
+    grimoire::v1::Class cls;
+    if (!classes->CreateClass(Context().get(), class_request, &cls).ok()) return false;
+    state_.resize(static_cast<size_t>(absl::GetFlag(FLAGS_crdt_bytes)));
+    std::mt19937_64 random(42);
+    for (char& c : state_) c = static_cast<char>(random() & 0xff);
+    for (int i = 0; i < absl::GetFlag(FLAGS_conversations); ++i) {
+      grimoire::v1::CreateConversationRequest request;
+      request.mutable_conversation()->set_class_id(cls.id());
+      request.mutable_conversation()->set_owner_id(user.id());
+      request.mutable_conversation()->set_crdt_state(state_);
+      grimoire::v1::Conversation conversation;
+      if (!stubs_[0]->CreateConversation(Context().get(), request, &conversation).ok()) {
+        return false;
+      }
+      ids_.push_back(conversation.id());
+    }
+    return true;
+  }
+  int64_t Call(int thread, std::mt19937_64& random) override {
+    const std::string& id = ids_[random() % ids_.size()];
+    auto& stub = *stubs_[static_cast<size_t>(thread) % stubs_.size()];
+    grimoire::v1::Conversation conversation;
+    if (write_) {
+      grimoire::v1::UpdateConversationRequest request;
+      request.mutable_conversation()->set_id(id);
+      request.mutable_conversation()->set_crdt_state(state_);
+      request.mutable_update_mask()->add_paths("crdt_state");
+      if (!stub.UpdateConversation(Context().get(), request, &conversation).ok()) return -1;
+      return static_cast<int64_t>(state_.size());
+    }
+    grimoire::v1::GetConversationRequest request;
+    request.set_id(id);
+    if (!stub.GetConversation(Context().get(), request, &conversation).ok()) return -1;
+    return static_cast<int64_t>(conversation.crdt_state().size());
+  }
+
+ private:
+  bool write_;
+  std::string state_;
+  std::vector<std::string> ids_;
+  std::vector<std::unique_ptr<grimoire::v1::ConversationService::Stub>> stubs_;
+};
+
+std::unique_ptr<Scenario> MakeScenario(const std::string& name,
+                                       std::vector<std::shared_ptr<grpc::Channel>> channels) {
+  if (name == "get_hero") return std::make_unique<GetHero>(std::move(channels));
+  if (name == "create_hero") return std::make_unique<CreateHero>(std::move(channels));
+  if (name == "update_hero") return std::make_unique<UpdateHero>(std::move(channels));
+  if (name == "list_heroes") return std::make_unique<ListHeroes>(std::move(channels), false);
+  if (name == "list_heroes_deep") return std::make_unique<ListHeroes>(std::move(channels), true);
+  if (name == "conversation_read") {
+    return std::make_unique<ConversationScenario>(std::move(channels), false);
+  }
+  if (name == "conversation_write") {
+    return std::make_unique<ConversationScenario>(std::move(channels), true);
+  }
+  return nullptr;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const size_t index = std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()));
+  return sorted[index];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Drives one scenario against a protomodel server.");
+  absl::ParseCommandLine(argc, argv);
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_channels)); ++i) {
+    // Distinct arguments keep gRPC from sharing one connection among them.
+    protomodel::client::ChannelOptions options;
+    options.extra_arguments = {{"protomodel.load.channel", i}};
+    channels.push_back(protomodel::client::NewChannel(absl::GetFlag(FLAGS_target), options));
+  }
+  const std::string name = absl::GetFlag(FLAGS_scenario);
+  std::unique_ptr<Scenario> scenario = MakeScenario(name, channels);
+  if (scenario == nullptr) {
+    std::cerr << "protomodel-load: unknown scenario '" << name << "'\n";
+    return 2;
+  }
+  if (!scenario->SetUp()) {
+    std::cerr << "protomodel-load: setting up " << name << " failed\n";
+    return 1;
+  }
+
+  const auto start = Clock::now();
+  const auto measure_from =
+      start + std::chrono::microseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_warmup_seconds) * 1e6));
+  const auto stop = measure_from + std::chrono::microseconds(static_cast<int64_t>(
+                                       absl::GetFlag(FLAGS_duration_seconds) * 1e6));
+  std::vector<Worker> workers(static_cast<size_t>(concurrency));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 random(static_cast<uint64_t>(t) * 7919 + 1);
+      Worker& w = workers[static_cast<size_t>(t)];
+      w.latencies_ms.reserve(1 << 16);
+      for (;;) {
+        const auto begin = Clock::now();
+        if (begin >= stop) break;
+        const int64_t bytes = scenario->Call(t, random);
+        const auto end = Clock::now();
+        if (begin < measure_from) continue;
+        if (bytes < 0) {
+          ++w.errors;
+          continue;
+        }
+        w.bytes += bytes;
+        w.latencies_ms.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  std::vector<double> all;
+  int64_t errors = 0, bytes = 0;
+  for (const Worker& w : workers) {
+    all.insert(all.end(), w.latencies_ms.begin(), w.latencies_ms.end());
+    errors += w.errors;
+    bytes += w.bytes;
+  }
+  std::sort(all.begin(), all.end());
+  const double seconds = absl::GetFlag(FLAGS_duration_seconds);
+  std::printf(
+      "scenario=%s concurrency=%d calls=%zu errors=%lld seconds=%.1f calls_per_s=%.1f "
+      "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f mb_per_s=%.1f\n",
+      name.c_str(), concurrency, all.size(), static_cast<long long>(errors), seconds,
+      static_cast<double>(all.size()) / seconds, Percentile(all, 0.50), Percentile(all, 0.99),
+      Percentile(all, 0.999), static_cast<double>(bytes) / seconds / (1 << 20));
+  return 0;
+}
