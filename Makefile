@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps tools build run test test-asan bench migrate clean
+.PHONY: all deps tools build run test test-asan bench migrate python-client install clean
 
 all: build
 
@@ -39,6 +39,15 @@ test-asan: deps tools
 	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DPROTOMODEL_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Python stubs of proto/ in client/python/generated, for Debian's python3-grpcio.
+python-client: deps
+	client/python/generate.sh
+
+# The C++ client package, the CLI and the server into PREFIX (default /usr/local).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # Throughput and latency against pgbench on the same database, in one run;
 # writes build-release/bench/report.md and a plot.

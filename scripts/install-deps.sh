@@ -9,6 +9,7 @@ packages=(
   libpqxx-dev libpq-dev libabsl-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev
   postgresql-15 postgresql-client-15
+  python3 python3-grpcio python3-protobuf
 )
 
 missing=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the npm tools the tests use (tests/tools, pinned by its lockfile),
-# and Node.js itself from Debian when the machine has none.
+# Installs the npm packages the tests use, each pinned by its lockfile: the
+# test tools (tests/tools) and the Node.js client's dependencies
+# (client/node); Node.js itself from Debian when the machine has none.
 set -euo pipefail
-cd "$(dirname "$0")/../tests/tools"
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 if ! command -v npm >/dev/null 2>&1; then
   sudo_cmd=()
@@ -13,7 +14,9 @@ if ! command -v npm >/dev/null 2>&1; then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
-stamp=node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+for dir in "$root/tests/tools" "$root/client/node"; do
+  stamp=$dir/node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "client/channel.h"
+#include "protomodel/client/channel.h"
 #include "db/ddl.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/resources.h"

@@ -1,0 +1,81 @@
+#include "protomodel/client/channel.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace protomodel::client {
+namespace {
+
+constexpr const char* kServices[] = {
+    "heroes.v1.HeroService", "heroes.v1.TeamService", "grimoire.v1.UserService",
+    "grimoire.v1.ClassService", "grimoire.v1.ConversationService"};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot be read"));
+  }
+  return content.str();
+}
+
+}  // namespace
+
+std::string RetryServiceConfig(int max_attempts) {
+  std::vector<std::string> names;
+  for (const char* service : kServices) {
+    names.push_back(absl::StrCat("{\"service\":\"", service, "\"}"));
+  }
+  return absl::StrCat(
+      "{\"methodConfig\":[{\"name\":[", absl::StrJoin(names, ","),
+      "],\"retryPolicy\":{\"maxAttempts\":", max_attempts,
+      ",\"initialBackoff\":\"0.05s\",\"maxBackoff\":\"1s\",\"backoffMultiplier\":2,"
+      "\"retryableStatusCodes\":[\"UNAVAILABLE\"]}}]}");
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,
+                                                       const ChannelOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  if (options.retry_unavailable) {
+    args.SetServiceConfigJSON(RetryServiceConfig(options.max_attempts));
+  }
+  for (const auto& [key, value] : options.extra_arguments) args.SetInt(key, value);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.ca_file.empty()) {
+      auto ca = ReadFile(options.ca_file, "TLS CA file");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *std::move(ca);
+    }
+    if (!options.cert_file.empty() || !options.key_file.empty()) {
+      auto cert = ReadFile(options.cert_file, "TLS certificate file");
+      if (!cert.ok()) return cert.status();
+      auto key = ReadFile(options.key_file, "TLS key file");
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  return grpc::CreateCustomChannel(target, credentials, args);
+}
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& target,
+                                          const ChannelOptions& options) {
+  ChannelOptions plaintext = options;
+  plaintext.tls = false;
+  return *Connect(target, plaintext);
+}
+
+}  // namespace protomodel::client

@@ -1,0 +1,39 @@
+'use strict';
+// Create, list with a filter, update with a mask, get, delete, and one error
+// code. PROTOMODEL_TARGET picks the server (default localhost:50051).
+const { connect, call, newRequestId, status } = require('./index');
+
+async function main() {
+  const target = process.env.PROTOMODEL_TARGET || 'localhost:50051';
+  const { heroes } = connect(target);
+  const service = heroes.HeroService;
+
+  const hero = await call(service, 'CreateHero', {
+    hero: { name: 'Deadpond', secret_name: 'Dive Wilson' },
+    request_id: newRequestId(),
+  });
+  console.log('created', hero.id, hero.name);
+
+  const page = await call(service, 'ListHeroes', { filter: 'name = "Dead*"' });
+  console.log('listed', page.heroes.map((h) => h.name));
+
+  const updated = await call(service, 'UpdateHero', {
+    hero: { id: hero.id, age: 30 },
+    update_mask: { paths: ['age'] },
+  });
+  console.log('updated age to', updated.age);
+
+  await call(service, 'DeleteHero', { id: hero.id });
+  try {
+    await call(service, 'GetHero', { id: hero.id });
+  } catch (error) {
+    console.log('after delete:', error.code === status.NOT_FOUND ? 'NOT_FOUND' : error.code,
+      error.details);
+  }
+  service.close();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+#ifndef PROTOMODEL_CLIENT_CHANNEL_H_
+#define PROTOMODEL_CLIENT_CHANNEL_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "absl/status/statusor.h"
+
+namespace protomodel::client {
+
+// How to reach a protomodel server.
+struct ChannelOptions {
+  // Largest message sent or received: the server accepts 64 MiB, and a
+  // Conversation's CRDT state is several MB, past gRPC's 4 MiB default.
+  int max_message_bytes = 64 * 1024 * 1024;
+  // TLS instead of plaintext. With an empty ca_file the system roots verify
+  // the server; cert_file and key_file present a client certificate (mTLS).
+  bool tls = false;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  // Retry calls that fail UNAVAILABLE (nothing was written, the contract
+  // promises) with exponential backoff, through gRPC's service config.
+  bool retry_unavailable = true;
+  int max_attempts = 5;
+  // Further channel arguments (grpc.* keys), as integers.
+  std::vector<std::pair<std::string, int>> extra_arguments;
+};
+
+// The service config that retries UNAVAILABLE for every protomodel service.
+std::string RetryServiceConfig(int max_attempts);
+
+// A channel to a protomodel server at `target` ("host:port"). Fails when a
+// TLS file cannot be read, naming it.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,
+                                                       const ChannelOptions& options = {});
+
+// Connect() for plaintext options, which cannot fail.
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& target,
+                                          const ChannelOptions& options = {});
+
+}  // namespace protomodel::client
+
+#endif  // PROTOMODEL_CLIENT_CHANNEL_H_

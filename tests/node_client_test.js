@@ -1,0 +1,45 @@
+'use strict';
+// The Node.js client (client/node) against a live server (PROTOMODEL_TARGET).
+const test = require('node:test');
+const assert = require('node:assert');
+const path = require('node:path');
+
+const { connect, call, newRequestId, status } =
+  require(path.join(__dirname, '..', 'client', 'node'));
+
+test('a hero lives through create, list, update, get and delete', async () => {
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET);
+  const service = heroes.HeroService;
+  const name = `Node-${process.pid}`;
+  const hero = await call(service, 'CreateHero', {
+    hero: { name, secret_name: 'Event Loop' },
+    request_id: newRequestId(),
+  });
+  assert.ok(Number(hero.id) > 0);
+
+  const page = await call(service, 'ListHeroes', { filter: `name = "${name}"` });
+  assert.deepStrictEqual(page.heroes.map((h) => h.id), [hero.id]);
+
+  const updated = await call(service, 'UpdateHero', {
+    hero: { id: hero.id, age: 12, secret_name: 'not written' },
+    update_mask: { paths: ['age'] },
+  });
+  assert.strictEqual(updated.age, 12);
+  assert.strictEqual(updated.secret_name, 'Event Loop');
+
+  const got = await call(service, 'GetHero', { id: hero.id, view: 'FULL' });
+  assert.strictEqual(got.age, 12);
+
+  await call(service, 'DeleteHero', { id: hero.id });
+  await assert.rejects(call(service, 'GetHero', { id: hero.id }),
+    (error) => error.code === status.NOT_FOUND);
+  service.close();
+});
+
+test('a missing required field is INVALID_ARGUMENT naming it', async () => {
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET);
+  await assert.rejects(call(heroes.HeroService, 'CreateHero', { hero: { name: 'x' } }),
+    (error) => error.code === status.INVALID_ARGUMENT &&
+      error.details === 'hero.secret_name is required');
+  heroes.HeroService.close();
+});

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""The generated Python client against a live server (PROTOMODEL_TARGET)."""
+import os
+import sys
+import unittest
+import uuid
+
+sys.path.insert(0, os.environ["PROTOMODEL_PYTHON_STUBS"])
+
+import grpc  # noqa: E402
+from google.protobuf import field_mask_pb2  # noqa: E402
+from grimoire.v1 import grimoire_pb2, grimoire_pb2_grpc  # noqa: E402
+from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
+
+OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
+           ("grpc.max_send_message_length", 64 << 20)]
+
+
+class PythonClientTest(unittest.TestCase):
+    def setUp(self):
+        self.channel = grpc.insecure_channel(os.environ["PROTOMODEL_TARGET"], options=OPTIONS)
+        self.heroes = heroes_pb2_grpc.HeroServiceStub(self.channel)
+
+    def tearDown(self):
+        self.channel.close()
+
+    def test_hero_lifecycle(self):
+        name = "Py-" + uuid.uuid4().hex[:8]
+        hero = self.heroes.CreateHero(heroes_pb2.CreateHeroRequest(
+            hero=heroes_pb2.Hero(name=name, secret_name="Snake"),
+            request_id=str(uuid.uuid4())), timeout=10)
+        self.assertGreater(hero.id, 0)
+        self.assertFalse(hero.HasField("age"))
+
+        page = self.heroes.ListHeroes(
+            heroes_pb2.ListHeroesRequest(filter='name = "%s"' % name), timeout=10)
+        self.assertEqual([h.id for h in page.heroes], [hero.id])
+
+        updated = self.heroes.UpdateHero(heroes_pb2.UpdateHeroRequest(
+            hero=heroes_pb2.Hero(id=hero.id, age=7, secret_name="not written"),
+            update_mask=field_mask_pb2.FieldMask(paths=["age"])), timeout=10)
+        self.assertEqual(updated.age, 7)
+        self.assertEqual(updated.secret_name, "Snake")
+
+        got = self.heroes.GetHero(heroes_pb2.GetHeroRequest(id=hero.id), timeout=10)
+        self.assertEqual(got, updated)
+
+        self.heroes.DeleteHero(heroes_pb2.DeleteHeroRequest(id=hero.id), timeout=10)
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.heroes.GetHero(heroes_pb2.GetHeroRequest(id=hero.id), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_invalid_argument_names_the_field(self):
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.heroes.CreateHero(heroes_pb2.CreateHeroRequest(
+                hero=heroes_pb2.Hero(secret_name="x")), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(caught.exception.details(), "hero.name is required")
+
+    def test_crdt_state_round_trips(self):
+        users = grimoire_pb2_grpc.UserServiceStub(self.channel)
+        classes = grimoire_pb2_grpc.ClassServiceStub(self.channel)
+        conversations = grimoire_pb2_grpc.ConversationServiceStub(self.channel)
+        user = users.CreateUser(grimoire_pb2.CreateUserRequest(user=grimoire_pb2.User(
+            email=uuid.uuid4().hex + "@py", display_name="Py")), timeout=10)
+        cls = classes.CreateClass(grimoire_pb2.CreateClassRequest(
+            **{"class": grimoire_pb2.Class(name="Py 101", owner_id=user.id)}), timeout=10)
+        state = os.urandom(5 << 20)
+        created = conversations.CreateConversation(grimoire_pb2.CreateConversationRequest(
+            conversation=grimoire_pb2.Conversation(
+                class_id=cls.id, owner_id=user.id, crdt_state=state)), timeout=30)
+        got = conversations.GetConversation(
+            grimoire_pb2.GetConversationRequest(id=created.id), timeout=30)
+        self.assertEqual(got.crdt_state, state)
+
+
+if __name__ == "__main__":
+    unittest.main()
