@@ -12,9 +12,6 @@ namespace {
 
 using namespace grimoire::v1;  // NOLINT
 
-#define EXPECT_CODE(status, code) \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
-
 class ClassServiceTest : public ServiceTest {
  protected:
   grpc::Status Create(const Class& cls, Class* out) {

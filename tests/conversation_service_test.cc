@@ -14,9 +14,6 @@ namespace {
 
 using namespace grimoire::v1;  // NOLINT
 
-#define EXPECT_CODE(status, code) \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
-
 std::string RandomBytes(size_t n, unsigned seed) {
   std::mt19937_64 random(seed);
   std::string bytes(n, '\0');

@@ -2,8 +2,6 @@
 // catalog, and generated migrations.
 #include "db/ddl.h"
 
-#include <sys/wait.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -180,13 +178,10 @@ TEST(DdlTest, StrictSchemaCheckKeepsReadinessNotServing) {
 }
 
 int RunServerBinary(const std::string& args, std::string* output) {
-  const std::string command = absl::StrCat(PROTOMODEL_SERVER_BINARY, " ", args, " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output->append(buffer, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  protomodel::testing::CommandResult result =
+      protomodel::testing::RunProcess(absl::StrCat(PROTOMODEL_SERVER_BINARY, " ", args));
+  *output += result.output;
+  return result.exit;
 }
 
 TEST(SchemaCommandTest, CheckExitsNonZeroOnDrift) {

@@ -15,9 +15,6 @@ class HeroServiceTest : public ServiceTest {
   HeroesClient client_{channel()};
 };
 
-#define EXPECT_CODE(status, code) \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
-
 TEST_F(HeroServiceTest, CreateReturnsTheStoredHeroWithAnAssignedId) {
   Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
   EXPECT_GT(hero.id(), 0);

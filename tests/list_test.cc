@@ -16,9 +16,6 @@ using heroes::v1::Hero;
 using heroes::v1::ListHeroesRequest;
 using heroes::v1::ListHeroesResponse;
 
-#define EXPECT_CODE(status, code) \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
-
 class ListTest : public ServiceTest {
  protected:
   // Heroes with names n1..nN and no age, inserted directly.

@@ -10,9 +10,6 @@ namespace {
 using heroes::v1::Team;
 using heroes::v1::View;
 
-#define EXPECT_CODE(status, code) \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
-
 class TeamServiceTest : public ServiceTest {
  protected:
   grpc::Status Get(int64_t id, View view, Team* out) {

@@ -11,9 +11,6 @@ namespace {
 
 using namespace grimoire::v1;  // NOLINT
 
-#define EXPECT_CODE(status, code) \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
-
 class UserServiceTest : public ServiceTest {
  protected:
   grpc::Status Get(const std::string& id, User* out) {

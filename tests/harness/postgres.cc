@@ -1,5 +1,6 @@
 #include "harness/postgres.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,21 +16,26 @@
 
 namespace protomodel::testing {
 
-std::string RunCommand(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    std::cerr << "cannot run: " << command << "\n";
-    std::abort();
-  }
-  std::string output;
+CommandResult RunProcess(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen(absl::StrCat(command, " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
   char buffer[4096];
   size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
   const int status = pclose(pipe);
-  if (status != 0) {
-    std::cerr << "command failed (" << status << "): " << command << "\n" << output;
+  result.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string RunCommand(const std::string& command) {
+  CommandResult result = RunProcess(command);
+  if (result.exit != 0) {
+    std::cerr << "command failed (" << result.exit << "): " << command << "\n"
+              << result.output;
     std::abort();
   }
+  std::string& output = result.output;
   while (!output.empty() && output.back() == '\n') output.pop_back();
   return output;
 }

@@ -17,6 +17,15 @@ std::string AdminUrl();
 // `url` naming database `name` instead.
 std::string WithDatabase(const std::string& url, const std::string& name);
 
+// What a shell command printed (stdout and stderr) and its exit status.
+struct CommandResult {
+  int exit = -1;
+  std::string output;
+};
+
+// Runs a shell command to completion, stderr folded into the output.
+CommandResult RunProcess(const std::string& command);
+
 // Runs a shell command and returns what it printed (trailing newline cut);
 // aborts the test binary when it fails.
 std::string RunCommand(const std::string& command);

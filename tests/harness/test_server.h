@@ -11,6 +11,11 @@
 #include "harness/postgres.h"
 #include "server/server.h"
 
+// Expects a grpc::Status to carry `code` (a grpc::StatusCode name), showing
+// its message when it does not.
+#define EXPECT_CODE(status, code) \
+  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
+
 namespace protomodel::testing {
 
 // The real server, started in-process on a free loopback port, reached
