@@ -19,6 +19,18 @@ constexpr char kNewUuid[] = "gen_random_uuid()";
 constexpr char kNow[] = "now()";
 constexpr char kNewVersion[] = "(gen_random_uuid())::text";
 
+// The server's own tables (named protomodel_*), which no proto describes and
+// the drift check leaves alone; the same as db/migrations/0003_request_ids.sql.
+constexpr char kInternalTablesSql[] = R"sql(CREATE TABLE "protomodel_request_ids" (
+  "request_id" uuid NOT NULL,
+  "table_name" text COLLATE "C" NOT NULL,
+  "resource_key" text COLLATE "C" NOT NULL,
+  "created_at" timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT "protomodel_request_ids_pkey" PRIMARY KEY ("request_id", "table_name")
+);
+CREATE INDEX "protomodel_request_ids_created_at_idx" ON "protomodel_request_ids" ("created_at");
+)sql";
+
 std::string TypeName(ColumnType type) {
   switch (type) {
     case ColumnType::kBool: return "boolean";
@@ -262,7 +274,7 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdroppe
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
-  AND c.relname <> 'schema_migrations'
+  AND c.relname <> 'schema_migrations' AND c.relname NOT LIKE 'protomodel\_%'
 ORDER BY c.relname, a.attnum)sql";
 
 constexpr char kConstraintsSql[] = R"sql(
@@ -280,7 +292,7 @@ JOIN pg_class cl ON cl.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = cl.relnamespace
 LEFT JOIN pg_class fcl ON fcl.oid = con.confrelid
 WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f')
-  AND cl.relname <> 'schema_migrations'
+  AND cl.relname <> 'schema_migrations' AND cl.relname NOT LIKE 'protomodel\_%'
 ORDER BY cl.relname, con.conname)sql";
 
 constexpr char kIndexesSql[] = R"sql(
@@ -293,6 +305,7 @@ JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname = current_schema() AND t.relname <> 'schema_migrations'
+  AND t.relname NOT LIKE 'protomodel\_%'
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid)
 ORDER BY t.relname, i.relname)sql";
 
@@ -415,7 +428,7 @@ absl::StatusOr<SchemaDef> ReadCatalog(pqxx::connection& conn) {
 std::string CreateAllSql(const SchemaDef& schema) {
   std::vector<std::string> tables;
   for (const TableDef& table : schema.tables) tables.push_back(CreateTableSql(table));
-  return absl::StrCat(absl::StrJoin(tables, "\n\n"), "\n");
+  return absl::StrCat(absl::StrJoin(tables, "\n\n"), "\n\n", kInternalTablesSql);
 }
 
 std::vector<Difference> Compare(const SchemaDef& expected, const SchemaDef& actual) {

@@ -57,11 +57,12 @@ struct SchemaDef {
 // keys come first.
 SchemaDef ExpectedSchema(const Schema& schema);
 
-// The tables of the connection's current schema, except `schema_migrations`.
+// The tables of the connection's current schema, except `schema_migrations`
+// and the server's own `protomodel_*` tables.
 absl::StatusOr<SchemaDef> ReadCatalog(pqxx::connection& conn);
 
 // `CREATE TABLE` and `CREATE INDEX` statements for the whole schema, every
-// identifier quoted (`create_all`).
+// identifier quoted, and the server's own tables (`create_all`).
 std::string CreateAllSql(const SchemaDef& schema);
 
 // One way the database differs from the protos.

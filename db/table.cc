@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <pqxx/nontransaction>
+#include <pqxx/transaction>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -147,6 +148,12 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool)
                                 absl::StrJoin(insert_columns, ", "), ") VALUES (",
                                 absl::StrJoin(insert_values, ", "), ") RETURNING ",
                                 select_list_)};
+  find_request_ = {absl::StrCat(table.name(), ".find_request"),
+                   "SELECT \"resource_key\" FROM \"protomodel_request_ids\" "
+                   "WHERE \"request_id\" = $1 AND \"table_name\" = $2"};
+  record_request_ = {absl::StrCat(table.name(), ".record_request"),
+                     "INSERT INTO \"protomodel_request_ids\" "
+                     "(\"request_id\", \"table_name\", \"resource_key\") VALUES ($1, $2, $3)"};
   get_ = {absl::StrCat(table.name(), ".get"),
           absl::StrCat("SELECT ", select_list_, " FROM ", t, " WHERE ", pk, " = $1")};
   exists_ = {absl::StrCat(table.name(), ".exists"),
@@ -289,13 +296,19 @@ absl::Status Table::Explain(absl::Status status, const Message* resource,
       "; delete or change those ", owner->name(), " rows first"));
 }
 
-absl::Status Table::Insert(const Message& resource, absl::Time deadline,
-                           Message* out) const {
-  Params params;
+absl::Status Table::BindWritable(const Message& resource, Params* params) const {
   for (const Column* column : all_columns_) {
     if (!column->writable()) continue;
-    if (absl::Status s = BindColumn(resource, *column, &params); !s.ok()) return s;
+    if (absl::Status s = BindColumn(resource, *column, params); !s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status Table::Insert(const Message& resource, const std::string& request_id,
+                           absl::Time deadline, Message* out) const {
+  if (!request_id.empty()) return InsertOnce(resource, request_id, deadline, out);
+  Params params;
+  if (absl::Status s = BindWritable(resource, &params); !s.ok()) return s;
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
   if (!conn.ok()) return conn.status();
   try {
@@ -307,6 +320,57 @@ absl::Status Table::Insert(const Message& resource, absl::Time deadline,
                                        absl::StrCat("creating ", table_.name())),
                    &resource, "");
   }
+}
+
+absl::Status Table::InsertOnce(const Message& resource, const std::string& request_id,
+                               absl::Time deadline, Message* out) const {
+  // Two rounds at most: when a concurrent call with the same request_id
+  // commits first, this one's record clashes, and the second round reads
+  // what that call created.
+  for (int round = 0; round < 2; ++round) {
+    Params params;
+    if (absl::Status s = BindWritable(resource, &params); !s.ok()) return s;
+    std::string created_key;
+    {
+      absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+      if (!conn.ok()) return conn.status();
+      try {
+        pqxx::work tx((*conn)->raw());
+        Params find;
+        find.AddText(request_id);
+        find.AddText(table_.name());
+        pqxx::result found = (*conn)->Exec(tx, find_request_, std::move(find));
+        if (!found.empty()) {
+          created_key = found[0][0].c_str();
+          tx.commit();
+        } else {
+          pqxx::result row = (*conn)->Exec(tx, insert_, std::move(params));
+          if (absl::Status s = ReadRow(row.at(0), 0, all_columns_, out); !s.ok()) return s;
+          const Column& pk = table_.primary_key();
+          const Reflection* r = out->GetReflection();
+          Params record;
+          record.AddText(request_id);
+          record.AddText(table_.name());
+          record.AddText(pk.type == ColumnType::kInt64
+                             ? absl::StrCat(r->GetInt64(*out, pk.field))
+                             : r->GetString(*out, pk.field));
+          (*conn)->Exec(tx, record_request_, std::move(record));
+          tx.commit();
+          return absl::OkStatus();
+        }
+      } catch (const std::exception& e) {
+        absl::Status status = StatusFromException(
+            e, WriteKind::kWrite, absl::StrCat("creating ", table_.name()));
+        if (ViolatedConstraint(status) == "protomodel_request_ids_pkey" && round == 0) {
+          continue;
+        }
+        return Explain(status, &resource, "");
+      }
+    }
+    return Get(created_key, false, deadline, out);
+  }
+  return absl::AbortedError(absl::StrCat("request_id ", request_id,
+                                         ": a concurrent create with it did not settle; retry"));
 }
 
 absl::Status Table::Get(const std::string& key, bool relations,

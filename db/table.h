@@ -40,9 +40,12 @@ class Table {
   const TableSchema& schema() const { return table_; }
 
   // Inserts the writable columns of `resource` and fills `out` with the row
-  // as stored (server-set fields included).
+  // as stored (server-set fields included). With a `request_id` (a validated
+  // lower-case UUID), the insert and the request_id are committed together,
+  // and a later Insert with the same request_id inserts nothing and fills
+  // `out` with the row the first one created (AIP-155).
   absl::Status Insert(const google::protobuf::Message& resource,
-                      absl::Time deadline,
+                      const std::string& request_id, absl::Time deadline,
                       google::protobuf::Message* out) const;
 
   // The row with primary key `key`; with `relations`, also its relationship
@@ -79,6 +82,11 @@ class Table {
   std::string Describe(absl::string_view key) const;
 
  private:
+  absl::Status BindWritable(const google::protobuf::Message& resource,
+                            Params* params) const;
+  absl::Status InsertOnce(const google::protobuf::Message& resource,
+                          const std::string& request_id, absl::Time deadline,
+                          google::protobuf::Message* out) const;
   absl::Status BindColumn(const google::protobuf::Message& resource,
                           const Column& column, Params* params) const;
   // NOT_FOUND or ABORTED, after a conditional write touched no row.
@@ -96,6 +104,8 @@ class Table {
   std::vector<const Column*> all_columns_;
   std::string select_list_;  // all columns, unqualified
   Statement insert_;
+  Statement find_request_;
+  Statement record_request_;
   Statement get_;
   Statement get_full_;
   Statement exists_;

@@ -178,12 +178,13 @@ absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,
       request.GetReflection()->GetMessage(request, resource_field).New());
   resource->CopyFrom(request.GetReflection()->GetMessage(request, resource_field));
 
-  if (const FieldDescriptor* request_id = FieldNumber(request, 2)) {
-    const std::string id = request.GetReflection()->GetString(request, request_id);
-    if (!id.empty()) {
-      if (absl::Status s = db::CanonicalUuid(id, "request_id").status(); !s.ok()) {
-        return s;
-      }
+  std::string request_id;
+  if (const FieldDescriptor* field = FieldNumber(request, 2)) {
+    request_id = request.GetReflection()->GetString(request, field);
+    if (!request_id.empty()) {
+      absl::StatusOr<std::string> uuid = db::CanonicalUuid(request_id, "request_id");
+      if (!uuid.ok()) return uuid.status();
+      request_id = *std::move(uuid);
     }
   }
   std::vector<const db::Column*> writable;
@@ -203,7 +204,7 @@ absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,
     if (rules_.on_create) {
       if (absl::Status s = rules_.on_create(*resource); !s.ok()) return s;
     }
-    status = table_.Insert(*resource, deadline, response);
+    status = table_.Insert(*resource, request_id, deadline, response);
     if (status.ok() || !regenerate || table_.ViolatedColumn(status) != generated) {
       break;
     }

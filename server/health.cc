@@ -6,6 +6,7 @@
 #include "db/ddl.h"
 #include "db/migrations.h"
 #include "db/pool.h"
+#include "db/request_ids.h"
 #include "db/sql_status.h"
 #include "server/logging.h"
 #include "spdlog/spdlog.h"
@@ -74,6 +75,16 @@ bool DatabaseHealth::Probe() {
   if (!schema_checked_ && options_.schema_check != "off" && options_.schema != nullptr) {
     schema_ok_ = CheckSchema();
     schema_checked_ = true;
+  }
+  if (absl::Now() >= next_expiry_) {
+    next_expiry_ = absl::Now() + absl::Hours(1);
+    auto expired = db::DeleteExpiredRequestIds(*conn_, db::kRequestIdRetention);
+    if (!expired.ok()) {
+      spdlog::warn("{}", expired.status().message());
+    } else if (*expired > 0) {
+      spdlog::info("forgot {} request_ids older than {}h", *expired,
+                   absl::ToInt64Hours(db::kRequestIdRetention));
+    }
   }
   try {
     pqxx::nontransaction tx(*conn_);

@@ -34,7 +34,8 @@ struct HealthOptions {
 // `SELECT 1` every interval and sets the health service's status for "" and
 // each API service: SERVING while the database answers (and, with migrate,
 // once migrations are applied), NOT_SERVING otherwise. "liveness" stays
-// SERVING while the process runs.
+// SERVING while the process runs. On the same connection, once an hour, it
+// forgets request_ids past their retention.
 class DatabaseHealth final {
  public:
   DatabaseHealth(HealthOptions options, grpc::HealthCheckServiceInterface* health,
@@ -63,6 +64,7 @@ class DatabaseHealth final {
   std::unique_ptr<pqxx::connection> conn_;  // used by the probing thread only
   bool migrated_ = false;
   bool schema_checked_ = false;
+  absl::Time next_expiry_ = absl::InfinitePast();
   bool schema_ok_ = true;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

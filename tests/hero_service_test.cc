@@ -1,7 +1,11 @@
 // heroes.v1.HeroService over a real server and database, rule by rule.
+#include <thread>
+
 #include <gtest/gtest.h>
+#include <pqxx/connection>
 
 #include "harness/heroes_client.h"
+#include "db/request_ids.h"
 #include "harness/test_server.h"
 
 namespace protomodel::testing {
@@ -332,6 +336,100 @@ TEST(HeroServiceDownTest, AnUnreachableDatabaseIsUnavailable) {
   EXPECT_CODE(client.ListHeroes({}, &list), UNAVAILABLE);
   // Validation still comes first.
   EXPECT_CODE(client.GetHero(0, View::BASIC, &out), INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace protomodel::testing
+
+namespace protomodel::testing {
+namespace {
+
+using heroes::v1::CreateHeroRequest;
+using heroes::v1::Hero;
+
+class RequestIdTest : public ServiceTest {
+ protected:
+  grpc::Status Create(const std::string& request_id, const std::string& name, Hero* out) {
+    CreateHeroRequest request;
+    request.mutable_hero()->set_name(name);
+    request.mutable_hero()->set_secret_name("s");
+    request.set_request_id(request_id);
+    return client_.heroes().CreateHero(Context().get(), request, out);
+  }
+  int Heroes() { return database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(); }
+
+  HeroesClient client_{channel()};
+};
+
+constexpr char kRequestId[] = "6f1c2f0e-3b7a-4c1e-9a53-2f0d1c9e8b7a";
+
+TEST_F(RequestIdTest, ARetryReturnsTheFirstHeroAndCreatesNothing) {
+  Hero first, retry;
+  ASSERT_TRUE(Create(kRequestId, "Deadpond", &first).ok());
+  ASSERT_TRUE(Create(kRequestId, "Deadpond", &retry).ok());
+  EXPECT_EQ(retry.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(Heroes(), 1);
+  // The same id in upper case is the same request.
+  std::string upper = kRequestId;
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  ASSERT_TRUE(Create(upper, "Deadpond", &retry).ok());
+  EXPECT_EQ(retry.id(), first.id());
+  EXPECT_EQ(Heroes(), 1);
+}
+
+TEST_F(RequestIdTest, DifferentRequestIdsCreateDifferentHeroes) {
+  Hero a, b, c;
+  ASSERT_TRUE(Create("00000000-0000-4000-8000-000000000001", "A", &a).ok());
+  ASSERT_TRUE(Create("00000000-0000-4000-8000-000000000002", "A", &b).ok());
+  ASSERT_TRUE(Create("", "A", &c).ok());
+  EXPECT_NE(a.id(), b.id());
+  EXPECT_EQ(Heroes(), 3);
+}
+
+TEST_F(RequestIdTest, ConcurrentRetriesCreateOneHero) {
+  constexpr int kCallers = 8;
+  std::vector<Hero> results(kCallers);
+  std::vector<grpc::Status> statuses(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      HeroesClient client(test_server().NewChannel());
+      CreateHeroRequest request;
+      request.mutable_hero()->set_name("Deadpond");
+      request.mutable_hero()->set_secret_name("s");
+      request.set_request_id(kRequestId);
+      statuses[i] = client.heroes().CreateHero(Context().get(), request, &results[i]);
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    EXPECT_EQ(results[i].id(), results[0].id());
+  }
+  EXPECT_EQ(Heroes(), 1);
+}
+
+TEST_F(RequestIdTest, ARequestIdBelongsToOneKindOfResource) {
+  Hero hero;
+  ASSERT_TRUE(Create(kRequestId, "Deadpond", &hero).ok());
+  heroes::v1::CreateTeamRequest request;
+  request.mutable_team()->set_name("Preventers");
+  request.set_request_id(kRequestId);
+  heroes::v1::Team team;
+  ASSERT_TRUE(client_.teams().CreateTeam(Context().get(), request, &team).ok());
+  EXPECT_EQ(team.name(), "Preventers");
+}
+
+TEST_F(RequestIdTest, IsForgottenAfterItsRetention) {
+  Hero first, later;
+  ASSERT_TRUE(Create(kRequestId, "Deadpond", &first).ok());
+  database().Exec(
+      "UPDATE protomodel_request_ids SET created_at = now() - interval '2 hours'");
+  pqxx::connection conn(database().url());
+  EXPECT_EQ(*db::DeleteExpiredRequestIds(conn, absl::Hours(3)), 0);
+  EXPECT_EQ(*db::DeleteExpiredRequestIds(conn, absl::Hours(1)), 1);
+  ASSERT_TRUE(Create(kRequestId, "Deadpond", &later).ok());
+  EXPECT_NE(later.id(), first.id());
 }
 
 }  // namespace

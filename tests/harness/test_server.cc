@@ -102,6 +102,7 @@ void ServiceTest::SetUp() {
         "\"", resource.message->options().GetExtension(protomodel::v1::table).name(),
         "\""));
   }
+  tables.push_back("\"protomodel_request_ids\"");
   database_->Exec(absl::StrCat("TRUNCATE ", absl::StrJoin(tables, ", "),
                                " RESTART IDENTITY CASCADE"));
 }
