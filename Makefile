@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps tools build run test test-asan bench migrate python-client install clean
+.PHONY: all deps tools build run test test-asan bench migrate python-client install image image-test clean
 
 all: build
 
@@ -32,13 +32,22 @@ migrate: build
 	@scripts/run.sh $(BUILD_DIR)/server/protomodel-server migrate
 
 test: build tools
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE image
+
+# The container image (deploy/Dockerfile) with docker, podman or buildah.
+image: deps
+	scripts/image.sh
+
+# Builds the image, then starts it against a test PostgreSQL and checks
+# that it reports SERVING.
+image-test: image build tools
+	cd $(BUILD_DIR) && ctest --output-on-failure -L image
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps tools
 	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DPROTOMODEL_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
-	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE image
 
 # Python stubs of proto/ in client/python/generated, for Debian's python3-grpcio.
 python-client: deps
@@ -55,4 +64,4 @@ bench: deps
 	scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) build-release
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) build-release build-image

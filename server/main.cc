@@ -55,6 +55,13 @@ ABSL_FLAG(int, default_deadline_seconds, 30,
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish. "
           "Env: PROTOMODEL_SHUTDOWN_GRACE_SECONDS.");
+ABSL_FLAG(int, max_connection_age_seconds, 0,
+          "Close client connections this old (after a 30 s grace), so clients "
+          "behind a load balancer spread over new replicas; 0 never. "
+          "Env: PROTOMODEL_MAX_CONNECTION_AGE_SECONDS.");
+ABSL_FLAG(int, keepalive_seconds, 0,
+          "Send HTTP/2 keepalive pings on idle connections this often; 0 off. "
+          "Env: PROTOMODEL_KEEPALIVE_SECONDS.");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off. Env: PROTOMODEL_LOG_LEVEL.");
 ABSL_FLAG(std::string, log_format, "text",
@@ -85,7 +92,7 @@ const std::vector<std::string>& FlagNames() {
   static const std::vector<std::string> kNames = {
       "listen", "database_url", "pool_size", "max_waiting", "prepared_statements",
       "max_message_bytes", "migrate", "schema_check", "migrations_dir",
-      "default_deadline_seconds",
+      "default_deadline_seconds", "max_connection_age_seconds", "keepalive_seconds",
       "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs"};
   return kNames;
 }
@@ -124,6 +131,8 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   options.default_deadline = absl::Seconds(absl::GetFlag(FLAGS_default_deadline_seconds));
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   options.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
+  options.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
+  options.keepalive = absl::Seconds(absl::GetFlag(FLAGS_keepalive_seconds));
   return options;
 }
 

@@ -41,6 +41,14 @@ struct ServerOptions {
   absl::Duration health_interval = absl::Seconds(1);
   // Log one line per RPC.
   bool log_rpcs = true;
+  // Connections are closed (gracefully, after max_connection_age_grace)
+  // once this old, so clients behind a Kubernetes Service re-resolve and
+  // spread over new replicas. Zero: never.
+  absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+  // HTTP/2 keepalive pings on idle connections, to find dead peers and keep
+  // middleboxes from dropping them. Zero: off.
+  absl::Duration keepalive = absl::ZeroDuration();
   ResourceOptions resources;
 };
 
