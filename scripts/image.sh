@@ -54,4 +54,6 @@ fi
 
 echo "image: building $image from $BASE_IMAGE" >&2
 "${build[@]}" -f deploy/Dockerfile --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$image" .
+# The build stage's layers (about 1 GB with vfs) are not needed afterwards.
+"${engine[@]}" image prune -f >/dev/null 2>&1 || true
 echo "image: built $image" >&2
