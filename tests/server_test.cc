@@ -14,10 +14,15 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
+#include <pqxx/connection>
+#include <pqxx/transaction>
+
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "harness/heroes_client.h"
 #include "harness/test_server.h"
 
 namespace protomodel::testing {
@@ -229,6 +234,43 @@ TEST(ServerBinaryTest, DrainsAndExitsZeroOnSigterm) {
   EXPECT_NE(log.find("\"msg\":\"received Terminated"), std::string::npos) << log;
   EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos) << log;
   EXPECT_EQ(log.find("hunter2"), std::string::npos) << "the log shows the password";
+}
+
+}  // namespace
+}  // namespace protomodel::testing
+
+namespace protomodel::testing {
+namespace {
+
+TEST(ServerDrainTest, InFlightCallsFinishDuringShutdown) {
+  TestDatabase db;
+  auto server = std::make_unique<TestServer>(db.url());
+  ASSERT_TRUE(server->WaitReady());
+  auto channel = server->NewChannel();
+  HeroesClient client(channel);
+  const auto hero = client.NewHero("Deadpond", "Dive Wilson");
+
+  // Hold the hero table so the next GetHero waits inside the database.
+  pqxx::connection locker(db.url());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
+
+  grpc::Status in_flight;
+  heroes::v1::Hero got;
+  std::thread call([&] { in_flight = client.GetHero(hero.id(), heroes::v1::BASIC, &got); });
+  absl::SleepFor(absl::Milliseconds(300));  // the call is now waiting on the lock
+
+  std::thread shutdown([&] { server.reset(); });  // Shutdown() with its grace, then Wait()
+  absl::SleepFor(absl::Milliseconds(300));
+  // Draining: new calls are refused while the old one is still running.
+  heroes::v1::Hero refused;
+  grpc::Status late = HeroesClient(channel).GetHero(hero.id(), heroes::v1::BASIC, &refused);
+  EXPECT_FALSE(late.ok());
+  lock.abort();
+  call.join();
+  shutdown.join();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  EXPECT_EQ(got.name(), "Deadpond");
 }
 
 }  // namespace
