@@ -1,5 +1,6 @@
 #include "db/pool.h"
 
+#include <algorithm>
 #include <utility>
 
 #include <pqxx/except>
@@ -27,16 +28,78 @@ pqxx::result Connection::Exec(pqxx::transaction_base& tx,
 
 Pool::Pool(PoolOptions options)
     : options_(std::move(options)),
-      conninfo_(ConnectionString(options_.url, options_.connect_timeout_seconds)) {}
+      conninfo_(ConnectionString(options_.url, options_.connect_timeout_seconds,
+                                 options_.max_statement_seconds)),
+      canceller_([this] { CancelLoop(); }) {}
 
-Pool::Lease::Lease(Pool* pool, std::unique_ptr<Connection> conn)
-    : pool_(pool), conn_(std::move(conn)) {}
+Pool::~Pool() {
+  {
+    absl::MutexLock lock(&alarm_mu_);
+    stopping_ = true;
+  }
+  canceller_.join();
+}
+
+Pool::Lease::Lease(Pool* pool, std::unique_ptr<Connection> conn, absl::Time deadline)
+    : pool_(pool), conn_(std::move(conn)) {
+  alarm_ = pool_->Arm(conn_.get(), deadline);
+}
 
 Pool::Lease::Lease(Lease&& other) noexcept
-    : pool_(other.pool_), conn_(std::move(other.conn_)) {}
+    : pool_(other.pool_), conn_(std::move(other.conn_)), alarm_(other.alarm_) {
+  other.alarm_ = 0;
+}
 
 Pool::Lease::~Lease() {
-  if (conn_ != nullptr) pool_->Release(std::move(conn_));
+  if (conn_ == nullptr) return;
+  const bool fired = pool_->Disarm(alarm_);
+  pool_->Release(std::move(conn_), fired);
+}
+
+uint64_t Pool::Arm(Connection* conn, absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return 0;
+  absl::MutexLock lock(&alarm_mu_);
+  const uint64_t id = next_alarm_++;
+  alarms_[id] = Alarm{deadline, conn};
+  ++alarm_version_;
+  return id;
+}
+
+bool Pool::Disarm(uint64_t id) {
+  if (id == 0) return false;
+  // Waits while the canceller holds the lock sending this connection's
+  // cancel request, so the request cannot outlive the lease.
+  absl::MutexLock lock(&alarm_mu_);
+  auto it = alarms_.find(id);
+  const bool fired = it != alarms_.end() && it->second.fired;
+  if (it != alarms_.end()) alarms_.erase(it);
+  ++alarm_version_;
+  return fired;
+}
+
+void Pool::CancelLoop() {
+  absl::MutexLock lock(&alarm_mu_);
+  while (!stopping_) {
+    absl::Time next = absl::InfiniteFuture();
+    for (const auto& [id, alarm] : alarms_) {
+      if (!alarm.fired) next = std::min(next, alarm.deadline);
+    }
+    const uint64_t version = alarm_version_;
+    auto changed = [this, version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(alarm_mu_) {
+      return stopping_ || alarm_version_ != version;
+    };
+    if (alarm_mu_.AwaitWithDeadline(absl::Condition(&changed), next)) continue;
+    const absl::Time now = absl::Now();
+    for (auto& [id, alarm] : alarms_) {
+      if (alarm.fired || alarm.deadline > now) continue;
+      alarm.fired = true;
+      try {
+        alarm.conn->raw().cancel_query();
+      } catch (const std::exception&) {
+        // The connection is dropped on release either way.
+      }
+    }
+  }
 }
 
 bool Pool::CanTake() const {
@@ -64,7 +127,7 @@ absl::StatusOr<Pool::Lease> Pool::Acquire(absl::Time deadline) {
     if (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(conn));
+      return Lease(this, std::move(conn), deadline);
     }
     ++open_;
   }
@@ -75,12 +138,13 @@ absl::StatusOr<Pool::Lease> Pool::Acquire(absl::Time deadline) {
     --open_;
     return raw.status();
   }
-  return Lease(this, std::make_unique<Connection>(
-                         std::move(*raw), options_.prepared_statements));
+  return Lease(this,
+               std::make_unique<Connection>(std::move(*raw), options_.prepared_statements),
+               deadline);
 }
 
-void Pool::Release(std::unique_ptr<Connection> conn) {
-  const bool reusable = conn->raw().is_open();
+void Pool::Release(std::unique_ptr<Connection> conn, bool discard) {
+  const bool reusable = !discard && conn->raw().is_open();
   if (!reusable) conn.reset();
   absl::MutexLock lock(&mu_);
   if (reusable) {
@@ -99,17 +163,27 @@ PoolStats Pool::Stats() const {
   return stats;
 }
 
-std::string ConnectionString(const std::string& url,
-                             int connect_timeout_seconds) {
-  if (absl::StrContains(url, "connect_timeout")) return url;
+std::string ConnectionString(const std::string& url, int connect_timeout_seconds,
+                             int max_statement_seconds) {
   const bool is_uri = absl::StartsWith(url, "postgresql://") ||
                       absl::StartsWith(url, "postgres://");
-  if (!is_uri) {
-    return absl::StrCat(url, url.empty() ? "" : " ", "connect_timeout=",
-                        connect_timeout_seconds);
+  std::string out = url;
+  auto add = [&](absl::string_view key, absl::string_view value) {
+    if (is_uri) {
+      absl::StrAppend(&out, absl::StrContains(out, "?") ? "&" : "?", key, "=", value);
+    } else {
+      absl::StrAppend(&out, out.empty() ? "" : " ", key, "=", value);
+    }
+  };
+  if (!absl::StrContains(url, "connect_timeout")) {
+    add("connect_timeout", absl::StrCat(connect_timeout_seconds));
   }
-  return absl::StrCat(url, absl::StrContains(url, "?") ? "&" : "?",
-                      "connect_timeout=", connect_timeout_seconds);
+  if (max_statement_seconds > 0) {
+    const std::string ms = absl::StrCat(max_statement_seconds * 1000);
+    add("options", is_uri ? absl::StrCat("-c%20statement_timeout%3D", ms)
+                          : absl::StrCat("'-c statement_timeout=", ms, "'"));
+  }
+  return out;
 }
 
 std::string RedactUrl(const std::string& url) {

@@ -1,8 +1,11 @@
 #ifndef PROTOMODEL_DB_POOL_H_
 #define PROTOMODEL_DB_POOL_H_
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <pqxx/connection>
@@ -54,6 +57,9 @@ struct PoolOptions {
   bool prepared_statements = true;
   // Seconds libpq may take to connect.
   int connect_timeout_seconds = 5;
+  // Per-connection `statement_timeout`, set once at connect (no round trip
+  // per call); 0 leaves the server's setting.
+  int max_statement_seconds = 0;
 };
 
 struct PoolStats {
@@ -68,11 +74,15 @@ struct PoolStats {
 class Pool {
  public:
   explicit Pool(PoolOptions options);
+  ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // A connection on loan; returns to the pool when destroyed, or is dropped
-  // when it is no longer open.
+  // A connection on loan until the call's deadline: if the deadline passes
+  // while the lease is held, the running statement's cancel request is sent
+  // (PostgreSQL then answers 57014, DEADLINE_EXCEEDED) and the connection is
+  // dropped rather than reused, so a late cancel cannot hit the next call.
+  // Returns to the pool when destroyed, or is dropped when no longer open.
   class Lease {
    public:
     Lease(Lease&& other) noexcept;
@@ -83,9 +93,10 @@ class Pool {
 
    private:
     friend class Pool;
-    Lease(Pool* pool, std::unique_ptr<Connection> conn);
+    Lease(Pool* pool, std::unique_ptr<Connection> conn, absl::Time deadline);
     Pool* pool_;
     std::unique_ptr<Connection> conn_;
+    uint64_t alarm_ = 0;
   };
 
   // A connection, waiting for one no later than `deadline`.
@@ -97,8 +108,18 @@ class Pool {
   const PoolOptions& options() const { return options_; }
 
  private:
-  void Release(std::unique_ptr<Connection> conn);
+  struct Alarm {
+    absl::Time deadline;
+    Connection* conn;
+    bool fired = false;
+  };
+
+  void Release(std::unique_ptr<Connection> conn, bool discard);
   bool CanTake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t Arm(Connection* conn, absl::Time deadline);
+  // Removes the alarm; true when it fired (the connection must be dropped).
+  bool Disarm(uint64_t id);
+  void CancelLoop();
 
   const PoolOptions options_;
   const std::string conninfo_;
@@ -106,10 +127,20 @@ class Pool {
   std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Deadlines of the leases out, watched by one thread.
+  absl::Mutex alarm_mu_;
+  std::map<uint64_t, Alarm> alarms_ ABSL_GUARDED_BY(alarm_mu_);
+  uint64_t next_alarm_ ABSL_GUARDED_BY(alarm_mu_) = 1;
+  uint64_t alarm_version_ ABSL_GUARDED_BY(alarm_mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(alarm_mu_) = false;
+  std::thread canceller_;
 };
 
-// `url` with connect_timeout added when it has none.
-std::string ConnectionString(const std::string& url, int connect_timeout_seconds);
+// `url` with connect_timeout added when it has none, and with
+// statement_timeout as a startup option when `max_statement_seconds` > 0.
+std::string ConnectionString(const std::string& url, int connect_timeout_seconds,
+                             int max_statement_seconds = 0);
 
 // `url` with any password replaced by "***", for logs.
 std::string RedactUrl(const std::string& url);

@@ -39,6 +39,10 @@ ABSL_FLAG(int, max_waiting, 1024,
 ABSL_FLAG(bool, prepared_statements, true,
           "Prepare statements per connection; false runs every query unnamed "
           "(PgBouncer transaction pooling). Env: PROTOMODEL_PREPARED_STATEMENTS.");
+ABSL_FLAG(int, max_statement_seconds, 60,
+          "statement_timeout of every database connection, set once at connect: a "
+          "cap beneath the per-call deadlines, which cancel statements themselves; "
+          "0 leaves the server's. Env: PROTOMODEL_MAX_STATEMENT_SECONDS.");
 ABSL_FLAG(int, max_message_bytes, 64 * 1024 * 1024,
           "Largest gRPC message received or sent. Env: PROTOMODEL_MAX_MESSAGE_BYTES.");
 ABSL_FLAG(bool, migrate, true,
@@ -91,6 +95,7 @@ a flag on the command line wins.)";
 const std::vector<std::string>& FlagNames() {
   static const std::vector<std::string> kNames = {
       "listen", "database_url", "pool_size", "max_waiting", "prepared_statements",
+      "max_statement_seconds",
       "max_message_bytes", "migrate", "schema_check", "migrations_dir",
       "default_deadline_seconds", "max_connection_age_seconds", "keepalive_seconds",
       "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs"};
@@ -125,6 +130,7 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   options.pool_size = absl::GetFlag(FLAGS_pool_size);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
   options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
+  options.max_statement_seconds = absl::GetFlag(FLAGS_max_statement_seconds);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.migrate = absl::GetFlag(FLAGS_migrate);
   options.schema_check = absl::GetFlag(FLAGS_schema_check);

@@ -45,6 +45,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   pool_options.size = options.pool_size;
   pool_options.max_waiting = options.max_waiting;
   pool_options.prepared_statements = options.prepared_statements;
+  pool_options.max_statement_seconds = options.max_statement_seconds;
   server->pool_ = std::make_unique<db::Pool>(pool_options);
 
   // Reflection clients (grpcurl, buf curl) describe grpc.health.v1.Health

@@ -27,6 +27,9 @@ struct ServerOptions {
   // Calls waiting for a connection, at most; past it RESOURCE_EXHAUSTED.
   int max_waiting = 1024;
   bool prepared_statements = true;
+  // statement_timeout of every pool connection (a cap under the per-call
+  // deadlines, which cancel statements themselves); 0 leaves the server's.
+  int max_statement_seconds = 60;
   // Largest message received or sent (CRDT state is several MB).
   int max_message_bytes = 64 * 1024 * 1024;
   // Apply pending migrations once the database answers.

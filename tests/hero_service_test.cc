@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <pqxx/connection>
+#include <pqxx/transaction>
 
 #include "harness/heroes_client.h"
 #include "db/request_ids.h"
@@ -319,6 +320,31 @@ TEST_F(HeroServiceTest, DeleteRemovesTheHero) {
 
 TEST_F(HeroServiceTest, DeleteRejectsNonPositiveIds) {
   EXPECT_CODE(client_.DeleteHero(0), INVALID_ARGUMENT);
+}
+
+TEST_F(HeroServiceTest, ADeadlinePassingInTheDatabaseCancelsTheQuery) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
+  pqxx::connection locker(database().url());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
+
+  heroes::v1::GetHeroRequest request;
+  request.set_id(hero.id());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  Hero out;
+  grpc::Status status = client_.heroes().GetHero(&context, request, &out);
+  EXPECT_CODE(status, DEADLINE_EXCEEDED);
+  // The server cancelled its statement and freed the connection while the
+  // lock is still held.
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  while (test_server().server().pool().Stats().in_use > 0 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(test_server().server().pool().Stats().in_use, 0);
+  EXPECT_EQ(lock.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
+                .as<int>(),
+            0);
 }
 
 TEST(HeroServiceDownTest, AnUnreachableDatabaseIsUnavailable) {

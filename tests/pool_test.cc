@@ -7,6 +7,7 @@
 #include <pqxx/nontransaction>
 
 #include "absl/time/clock.h"
+#include "db/sql_status.h"
 #include "db/values.h"
 #include "harness/postgres.h"
 
@@ -154,6 +155,41 @@ TEST_F(PoolTest, ReplacesAConnectionTheServerClosed) {
   EXPECT_NE(tx.exec("SELECT pg_backend_pid()")[0][0].as<int>(), pid);
 }
 
+TEST_F(PoolTest, AStatementRunningPastTheDeadlineIsCancelled) {
+  Pool pool(Options(1));
+  const absl::Time start = absl::Now();
+  std::string state;
+  {
+    auto lease = pool.Acquire(absl::Now() + absl::Milliseconds(200));
+    ASSERT_TRUE(lease.ok());
+    try {
+      pqxx::nontransaction tx((*lease)->raw());
+      tx.exec("SELECT pg_sleep(10)");
+    } catch (const std::exception& e) {
+      state = SqlState(e);
+    }
+  }
+  EXPECT_EQ(state, "57014");  // query_canceled
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  // The cancelled connection is dropped, not reused.
+  EXPECT_EQ(pool.Stats().in_use, 0);
+  EXPECT_EQ(pool.Stats().idle, 0);
+  auto next = pool.Acquire(Soon());
+  ASSERT_TRUE(next.ok());
+  pqxx::nontransaction tx((*next)->raw());
+  EXPECT_EQ(tx.exec("SELECT 1")[0][0].as<int>(), 1);
+}
+
+TEST_F(PoolTest, SetsTheStatementTimeoutAtConnect) {
+  PoolOptions options = Options(1);
+  options.max_statement_seconds = 7;
+  Pool pool(options);
+  auto lease = pool.Acquire(Soon());
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  pqxx::nontransaction tx((*lease)->raw());
+  EXPECT_EQ(tx.exec("SHOW statement_timeout")[0][0].as<std::string>(), "7s");
+}
+
 TEST(ConnectionStringTest, AddsAConnectTimeout) {
   EXPECT_EQ(ConnectionString("postgresql://u@h/db", 5),
             "postgresql://u@h/db?connect_timeout=5");
@@ -161,6 +197,10 @@ TEST(ConnectionStringTest, AddsAConnectTimeout) {
             "postgresql://u@h/db?sslmode=disable&connect_timeout=5");
   EXPECT_EQ(ConnectionString("host=h dbname=d", 3), "host=h dbname=d connect_timeout=3");
   EXPECT_EQ(ConnectionString("host=h connect_timeout=9", 3), "host=h connect_timeout=9");
+  EXPECT_EQ(ConnectionString("postgresql://u@h/db", 5, 2),
+            "postgresql://u@h/db?connect_timeout=5&options=-c%20statement_timeout%3D2000");
+  EXPECT_EQ(ConnectionString("host=h", 5, 2),
+            "host=h connect_timeout=5 options='-c statement_timeout=2000'");
 }
 
 TEST(ConnectionStringTest, RedactsPasswords) {
