@@ -36,6 +36,7 @@ Pool::~Pool() {
   {
     absl::MutexLock lock(&alarm_mu_);
     stopping_ = true;
+    ++alarm_version_;
   }
   canceller_.join();
 }
@@ -61,19 +62,19 @@ uint64_t Pool::Arm(Connection* conn, absl::Time deadline) {
   absl::MutexLock lock(&alarm_mu_);
   const uint64_t id = next_alarm_++;
   alarms_[id] = Alarm{deadline, conn};
-  ++alarm_version_;
+  if (deadline < next_wakeup_) ++alarm_version_;
   return id;
 }
 
 bool Pool::Disarm(uint64_t id) {
   if (id == 0) return false;
   // Waits while the canceller holds the lock sending this connection's
-  // cancel request, so the request cannot outlive the lease.
+  // cancel request, so the request cannot outlive the lease. The canceller
+  // is not woken: at its next deadline it finds the alarm gone.
   absl::MutexLock lock(&alarm_mu_);
   auto it = alarms_.find(id);
   const bool fired = it != alarms_.end() && it->second.fired;
   if (it != alarms_.end()) alarms_.erase(it);
-  ++alarm_version_;
   return fired;
 }
 
@@ -85,6 +86,7 @@ void Pool::CancelLoop() {
       if (!alarm.fired) next = std::min(next, alarm.deadline);
     }
     const uint64_t version = alarm_version_;
+    next_wakeup_ = next;
     auto changed = [this, version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(alarm_mu_) {
       return stopping_ || alarm_version_ != version;
     };

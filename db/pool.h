@@ -133,6 +133,8 @@ class Pool {
   std::map<uint64_t, Alarm> alarms_ ABSL_GUARDED_BY(alarm_mu_);
   uint64_t next_alarm_ ABSL_GUARDED_BY(alarm_mu_) = 1;
   uint64_t alarm_version_ ABSL_GUARDED_BY(alarm_mu_) = 0;
+  // The deadline the canceller sleeps until: only an earlier one wakes it.
+  absl::Time next_wakeup_ ABSL_GUARDED_BY(alarm_mu_) = absl::InfiniteFuture();
   bool stopping_ ABSL_GUARDED_BY(alarm_mu_) = false;
   std::thread canceller_;
 };
