@@ -200,6 +200,16 @@ std::string Table::Describe(absl::string_view key) const {
   return absl::StrCat(table_.name(), " ", key);
 }
 
+absl::Status Table::NotFound(absl::string_view key) const {
+  return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+}
+
+absl::Status Table::EtagMismatch(absl::string_view key) const {
+  return absl::AbortedError(absl::StrCat(
+      Describe(key), ": etag does not match (the ", table_.name(),
+      " was changed since it was read); read it again and retry"));
+}
+
 absl::Status Table::BindColumn(const Message& resource, const Column& column,
                                Params* params) const {
   const Reflection* r = resource.GetReflection();
@@ -384,7 +394,7 @@ absl::Status Table::Get(const std::string& key, bool relations,
     pqxx::nontransaction tx((*conn)->raw());
     pqxx::result result = (*conn)->Exec(tx, full ? get_full_ : get_, std::move(params));
     if (result.empty()) {
-      return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+      return NotFound(key);
     }
     if (absl::Status s = ReadRow(result[0], 0, all_columns_, out); !s.ok()) return s;
     if (!full) return absl::OkStatus();
@@ -502,17 +512,15 @@ absl::Status Table::MissedWrite(Connection& conn, pqxx::transaction_base& tx,
                                 const std::string& key,
                                 const std::optional<std::string>& etag) const {
   if (!etag.has_value()) {
-    return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+    return NotFound(key);
   }
   Params params;
   params.AddText(key);
   pqxx::result result = conn.Exec(tx, exists_, std::move(params));
   if (result.empty()) {
-    return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+    return NotFound(key);
   }
-  return absl::AbortedError(absl::StrCat(
-      Describe(key), ": etag does not match (the ", table_.name(),
-      " was changed since it was read); read it again and retry"));
+  return EtagMismatch(key);
 }
 
 absl::Status Table::Update(const std::string& key, const Message& resource,
@@ -525,9 +533,7 @@ absl::Status Table::Update(const std::string& key, const Message& resource,
     absl::Status s = Get(key, false, deadline, out);
     if (!s.ok() || !etag.has_value() || etag_column == nullptr) return s;
     if (out->GetReflection()->GetString(*out, etag_column->field) != *etag) {
-      return absl::AbortedError(absl::StrCat(
-          Describe(key), ": etag does not match (the ", table_.name(),
-          " was changed since it was read); read it again and retry"));
+      return EtagMismatch(key);
     }
     return absl::OkStatus();
   }

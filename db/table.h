@@ -89,6 +89,10 @@ class Table {
                           google::protobuf::Message* out) const;
   absl::Status BindColumn(const google::protobuf::Message& resource,
                           const Column& column, Params* params) const;
+  // "hero 7 not found".
+  absl::Status NotFound(absl::string_view key) const;
+  // ABORTED: the row no longer carries the etag the caller read.
+  absl::Status EtagMismatch(absl::string_view key) const;
   // NOT_FOUND or ABORTED, after a conditional write touched no row.
   absl::Status MissedWrite(Connection& conn, pqxx::transaction_base& tx,
                            const std::string& key,

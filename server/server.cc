@@ -34,9 +34,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->options_ = options;
 
   const std::vector<Resource> resources = Resources(options.resources);
-  std::vector<const google::protobuf::Descriptor*> messages;
-  for (const Resource& resource : resources) messages.push_back(resource.message);
-  absl::StatusOr<std::unique_ptr<db::Schema>> schema = db::Schema::Build(messages);
+  absl::StatusOr<std::unique_ptr<db::Schema>> schema = ResourceSchema();
   if (!schema.ok()) return schema.status();
   server->schema_ = *std::move(schema);
 

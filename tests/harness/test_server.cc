@@ -8,7 +8,6 @@
 #include "protomodel/client/channel.h"
 #include "db/ddl.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "server/resources.h"
 #include "spdlog/spdlog.h"
 
 namespace protomodel::testing {
@@ -96,11 +95,10 @@ void ServiceTest::TearDownTestSuite() {
 }
 
 void ServiceTest::SetUp() {
+  const std::unique_ptr<db::Schema> schema = *server::ResourceSchema();
   std::vector<std::string> tables;
-  for (const server::Resource& resource : server::Resources()) {
-    tables.push_back(absl::StrCat(
-        "\"", resource.message->options().GetExtension(protomodel::v1::table).name(),
-        "\""));
+  for (const auto& table : schema->tables()) {
+    tables.push_back(table->quoted_name());
   }
   tables.push_back("\"protomodel_request_ids\"");
   database_->Exec(absl::StrCat("TRUNCATE ", absl::StrJoin(tables, ", "),
