@@ -1,6 +1,9 @@
 #include "db/pool.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include <pqxx/except>
@@ -41,9 +44,9 @@ Pool::~Pool() {
   canceller_.join();
 }
 
-Pool::Lease::Lease(Pool* pool, std::unique_ptr<Connection> conn, absl::Time deadline)
+Pool::Lease::Lease(Pool* pool, std::unique_ptr<Connection> conn, const CallLimit& limit)
     : pool_(pool), conn_(std::move(conn)) {
-  alarm_ = pool_->Arm(conn_.get(), deadline);
+  alarm_ = pool_->Arm(conn_.get(), limit);
 }
 
 Pool::Lease::Lease(Lease&& other) noexcept
@@ -57,12 +60,15 @@ Pool::Lease::~Lease() {
   pool_->Release(std::move(conn_), fired);
 }
 
-uint64_t Pool::Arm(Connection* conn, absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return 0;
+uint64_t Pool::Arm(Connection* conn, const CallLimit& limit) {
+  if (limit.deadline == absl::InfiniteFuture() && !limit.cancelled) return 0;
   absl::MutexLock lock(&alarm_mu_);
   const uint64_t id = next_alarm_++;
-  alarms_[id] = Alarm{deadline, conn};
-  if (deadline < next_wakeup_) ++alarm_version_;
+  alarms_[id] = Alarm{limit.deadline, conn, limit.cancelled};
+  const absl::Time wake =
+      limit.cancelled ? std::min(limit.deadline, absl::Now() + kCancelPoll)
+                      : limit.deadline;
+  if (wake < next_wakeup_) ++alarm_version_;
   return id;
 }
 
@@ -82,9 +88,13 @@ void Pool::CancelLoop() {
   absl::MutexLock lock(&alarm_mu_);
   while (!stopping_) {
     absl::Time next = absl::InfiniteFuture();
+    bool poll_cancel = false;
     for (const auto& [id, alarm] : alarms_) {
-      if (!alarm.fired) next = std::min(next, alarm.deadline);
+      if (alarm.fired) continue;
+      next = std::min(next, alarm.deadline);
+      poll_cancel = poll_cancel || static_cast<bool>(alarm.cancelled);
     }
+    if (poll_cancel) next = std::min(next, absl::Now() + kCancelPoll);
     const uint64_t version = alarm_version_;
     next_wakeup_ = next;
     auto changed = [this, version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(alarm_mu_) {
@@ -93,7 +103,8 @@ void Pool::CancelLoop() {
     if (alarm_mu_.AwaitWithDeadline(absl::Condition(&changed), next)) continue;
     const absl::Time now = absl::Now();
     for (auto& [id, alarm] : alarms_) {
-      if (alarm.fired || alarm.deadline > now) continue;
+      if (alarm.fired) continue;
+      if (alarm.deadline > now && !(alarm.cancelled && alarm.cancelled())) continue;
       alarm.fired = true;
       try {
         alarm.conn->raw().cancel_query();
@@ -108,7 +119,31 @@ bool Pool::CanTake() const {
   return !idle_.empty() || open_ < options_.size;
 }
 
-absl::StatusOr<Pool::Lease> Pool::Acquire(absl::Time deadline) {
+namespace {
+
+// Whether the server side of an idle connection has spoken: with no query
+// running and no LISTEN, anything readable is the notice of a terminated
+// backend or end-of-file. One poll(2), no round trip.
+bool ClosedByServer(pqxx::connection& conn) {
+  const int fd = conn.sock();
+  if (fd < 0) return true;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
+}
+
+}  // namespace
+
+std::unique_ptr<Connection> Pool::TakeIdle() {
+  while (!idle_.empty()) {
+    std::unique_ptr<Connection> conn = std::move(idle_.back());
+    idle_.pop_back();
+    if (!ClosedByServer(conn->raw())) return conn;
+    --open_;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Pool::Lease> Pool::Acquire(const CallLimit& limit) {
   {
     absl::MutexLock lock(&mu_);
     if (!CanTake()) {
@@ -118,31 +153,67 @@ absl::StatusOr<Pool::Lease> Pool::Acquire(absl::Time deadline) {
             " calls are already waiting for a database connection"));
       }
       ++waiting_;
-      const bool ready =
-          mu_.AwaitWithDeadline(absl::Condition(this, &Pool::CanTake), deadline);
+      bool ready = false;
+      bool cancelled = false;
+      while (true) {
+        const absl::Time until =
+            limit.cancelled ? std::min(limit.deadline, absl::Now() + kCancelPoll)
+                            : limit.deadline;
+        ready = mu_.AwaitWithDeadline(absl::Condition(this, &Pool::CanTake), until);
+        if (ready || absl::Now() >= limit.deadline) break;
+        if (limit.cancelled && limit.cancelled()) {
+          cancelled = true;
+          break;
+        }
+      }
       --waiting_;
+      if (cancelled) {
+        return absl::CancelledError(
+            "the caller cancelled while waiting for a database connection");
+      }
       if (!ready) {
         return absl::DeadlineExceededError(
             "deadline passed while waiting for a database connection");
       }
     }
-    if (!idle_.empty()) {
-      std::unique_ptr<Connection> conn = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(conn), deadline);
+    if (std::unique_ptr<Connection> conn = TakeIdle()) {
+      return Lease(this, std::move(conn), limit);
+    }
+    if (absl::Now() < retry_at_) {
+      return absl::UnavailableError(absl::StrCat(
+          last_connect_error_.message(), " (retrying within ",
+          absl::FormatDuration(retry_at_ - absl::Now()), ")"));
     }
     ++open_;
   }
+  absl::StatusOr<std::unique_ptr<Connection>> conn = Open();
+  if (!conn.ok()) return conn.status();
+  return Lease(this, *std::move(conn), limit);
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Pool::Open() {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> raw =
       Connect(conninfo_, options_.connect_timeout_seconds);
+  absl::MutexLock lock(&mu_);
   if (!raw.ok()) {
-    absl::MutexLock lock(&mu_);
     --open_;
+    // Capped exponential backoff with jitter: 50 ms, 100 ms, ... up to
+    // max_reconnect_backoff, so a returning database is found within it.
+    ++connect_failures_;
+    absl::Duration backoff = absl::Milliseconds(50);
+    for (int i = 1; i < connect_failures_ && backoff < options_.max_reconnect_backoff; ++i) {
+      backoff *= 2;
+    }
+    backoff = std::min(backoff, options_.max_reconnect_backoff);
+    thread_local std::minstd_rand jitter(std::random_device{}());
+    backoff *= std::uniform_real_distribution<double>(0.5, 1.0)(jitter);
+    retry_at_ = absl::Now() + backoff;
+    last_connect_error_ = raw.status();
     return raw.status();
   }
-  return Lease(this,
-               std::make_unique<Connection>(std::move(*raw), options_.prepared_statements),
-               deadline);
+  connect_failures_ = 0;
+  retry_at_ = absl::InfinitePast();
+  return std::make_unique<Connection>(*std::move(raw), options_.prepared_statements);
 }
 
 void Pool::Release(std::unique_ptr<Connection> conn, bool discard) {

@@ -2,6 +2,7 @@
 #define PROTOMODEL_DB_POOL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "db/params.h"
 
@@ -45,6 +47,20 @@ class Connection {
   absl::flat_hash_set<std::string> prepared_;
 };
 
+// How long one call may hold the database, and whether its caller has gone.
+// Converts from a bare deadline for callers that cannot be cancelled.
+struct CallLimit {
+  CallLimit(absl::Time deadline_in)  // NOLINT: implicit by design
+      : deadline(deadline_in) {}
+  CallLimit(absl::Time deadline_in, std::function<bool()> cancelled_in)
+      : deadline(deadline_in), cancelled(std::move(cancelled_in)) {}
+
+  absl::Time deadline;
+  // True once the caller cancelled; polled (every kCancelPoll) while the call
+  // waits for or holds a connection. Empty: never cancelled.
+  std::function<bool()> cancelled;
+};
+
 struct PoolOptions {
   // A libpq connection string or URI.
   std::string url;
@@ -60,6 +76,9 @@ struct PoolOptions {
   // Per-connection `statement_timeout`, set once at connect (no round trip
   // per call); 0 leaves the server's setting.
   int max_statement_seconds = 0;
+  // After a failed connect, the next attempt waits 50 ms, doubling up to
+  // this; calls in between fail at once with UNAVAILABLE.
+  absl::Duration max_reconnect_backoff = absl::Seconds(1);
 };
 
 struct PoolStats {
@@ -78,10 +97,14 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // A connection on loan until the call's deadline: if the deadline passes
-  // while the lease is held, the running statement's cancel request is sent
-  // (PostgreSQL then answers 57014, DEADLINE_EXCEEDED) and the connection is
-  // dropped rather than reused, so a late cancel cannot hit the next call.
+  // How often the canceller asks whether callers of running statements have
+  // cancelled.
+  static constexpr absl::Duration kCancelPoll = absl::Milliseconds(50);
+
+  // A connection on loan until the call's deadline: if the deadline passes or
+  // the caller cancels while the lease is held, the running statement's
+  // cancel request is sent (PostgreSQL then answers 57014) and the connection
+  // is dropped rather than reused, so a late cancel cannot hit the next call.
   // Returns to the pool when destroyed, or is dropped when no longer open.
   class Lease {
    public:
@@ -93,16 +116,20 @@ class Pool {
 
    private:
     friend class Pool;
-    Lease(Pool* pool, std::unique_ptr<Connection> conn, absl::Time deadline);
+    Lease(Pool* pool, std::unique_ptr<Connection> conn, const CallLimit& limit);
     Pool* pool_;
     std::unique_ptr<Connection> conn_;
     uint64_t alarm_ = 0;
   };
 
-  // A connection, waiting for one no later than `deadline`.
-  // UNAVAILABLE: the database cannot be reached. DEADLINE_EXCEEDED: none came
-  // free in time. RESOURCE_EXHAUSTED: too many calls are waiting already.
-  absl::StatusOr<Lease> Acquire(absl::Time deadline);
+  // A connection, waiting for one no later than the limit's deadline. Idle
+  // connections the server has closed (restart, failover, termination) are
+  // noticed without a round trip and replaced.
+  // UNAVAILABLE: the database cannot be reached (or was not, moments ago:
+  // reconnects back off). DEADLINE_EXCEEDED: none came free in time.
+  // CANCELLED: the caller left while waiting. RESOURCE_EXHAUSTED: too many
+  // calls are waiting already.
+  absl::StatusOr<Lease> Acquire(const CallLimit& limit);
 
   PoolStats Stats() const;
   const PoolOptions& options() const { return options_; }
@@ -111,12 +138,16 @@ class Pool {
   struct Alarm {
     absl::Time deadline;
     Connection* conn;
+    std::function<bool()> cancelled;
     bool fired = false;
   };
 
   void Release(std::unique_ptr<Connection> conn, bool discard);
   bool CanTake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  uint64_t Arm(Connection* conn, absl::Time deadline);
+  uint64_t Arm(Connection* conn, const CallLimit& limit);
+  // An idle connection whose server side is still there, or nullptr.
+  std::unique_ptr<Connection> TakeIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::unique_ptr<Connection>> Open();
   // Removes the alarm; true when it fired (the connection must be dropped).
   bool Disarm(uint64_t id);
   void CancelLoop();
@@ -127,6 +158,11 @@ class Pool {
   std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  // Reconnect backoff: consecutive failed connects, the time before which no
+  // new attempt is made, and why the last one failed.
+  int connect_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Status last_connect_error_ ABSL_GUARDED_BY(mu_);
 
   // Deadlines of the leases out, watched by one thread.
   absl::Mutex alarm_mu_;

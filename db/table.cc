@@ -315,11 +315,11 @@ absl::Status Table::BindWritable(const Message& resource, Params* params) const 
 }
 
 absl::Status Table::Insert(const Message& resource, const std::string& request_id,
-                           absl::Time deadline, Message* out) const {
-  if (!request_id.empty()) return InsertOnce(resource, request_id, deadline, out);
+                           const CallLimit& limit, Message* out) const {
+  if (!request_id.empty()) return InsertOnce(resource, request_id, limit, out);
   Params params;
   if (absl::Status s = BindWritable(resource, &params); !s.ok()) return s;
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
@@ -333,7 +333,7 @@ absl::Status Table::Insert(const Message& resource, const std::string& request_i
 }
 
 absl::Status Table::InsertOnce(const Message& resource, const std::string& request_id,
-                               absl::Time deadline, Message* out) const {
+                               const CallLimit& limit, Message* out) const {
   // Two rounds at most: when a concurrent call with the same request_id
   // commits first, this one's record clashes, and the second round reads
   // what that call created.
@@ -342,7 +342,7 @@ absl::Status Table::InsertOnce(const Message& resource, const std::string& reque
     if (absl::Status s = BindWritable(resource, &params); !s.ok()) return s;
     std::string created_key;
     {
-      absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+      absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
       if (!conn.ok()) return conn.status();
       try {
         pqxx::work tx((*conn)->raw());
@@ -370,25 +370,25 @@ absl::Status Table::InsertOnce(const Message& resource, const std::string& reque
         }
       } catch (const std::exception& e) {
         absl::Status status = StatusFromException(
-            e, WriteKind::kWrite, absl::StrCat("creating ", table_.name()));
+            e, WriteKind::kTransaction, absl::StrCat("creating ", table_.name()));
         if (ViolatedConstraint(status) == "protomodel_request_ids_pkey" && round == 0) {
           continue;
         }
         return Explain(status, &resource, "");
       }
     }
-    return Get(created_key, false, deadline, out);
+    return Get(created_key, false, limit, out);
   }
   return absl::AbortedError(absl::StrCat("request_id ", request_id,
                                          ": a concurrent create with it did not settle; retry"));
 }
 
 absl::Status Table::Get(const std::string& key, bool relations,
-                        absl::Time deadline, Message* out) const {
+                        const CallLimit& limit, Message* out) const {
   const bool full = relations && !get_full_.sql.empty();
   Params params;
   params.AddText(key);
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
@@ -421,7 +421,7 @@ absl::Status Table::Get(const std::string& key, bool relations,
 }
 
 absl::StatusOr<std::string> Table::List(const ListQuery& query,
-                                        absl::Time deadline, Message* response,
+                                        const CallLimit& limit, Message* response,
                                         const FieldDescriptor* rows) const {
   absl::StatusOr<std::vector<OrderKey>> keys = ParseOrderBy(query.order_by, table_);
   if (!keys.ok()) return keys.status();
@@ -466,7 +466,7 @@ absl::StatusOr<std::string> Table::List(const ListQuery& query,
       conditions.empty() ? "" : " WHERE ", absl::StrJoin(conditions, " AND "),
       " ORDER BY ", OrderBySql(*keys), " LIMIT $", params.size());
 
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   pqxx::result result;
   try {
@@ -526,11 +526,11 @@ absl::Status Table::MissedWrite(Connection& conn, pqxx::transaction_base& tx,
 absl::Status Table::Update(const std::string& key, const Message& resource,
                            const std::vector<const Column*>& columns,
                            const std::optional<std::string>& etag,
-                           absl::Time deadline, Message* out) const {
+                           const CallLimit& limit, Message* out) const {
   const Column* etag_column = table_.etag();
   if (columns.empty()) {
     // Nothing to write: the row as it is, after the same precondition.
-    absl::Status s = Get(key, false, deadline, out);
+    absl::Status s = Get(key, false, limit, out);
     if (!s.ok() || !etag.has_value() || etag_column == nullptr) return s;
     if (out->GetReflection()->GetString(*out, etag_column->field) != *etag) {
       return EtagMismatch(key);
@@ -560,7 +560,7 @@ absl::Status Table::Update(const std::string& key, const Message& resource,
       absl::StrCat("UPDATE ", table_.quoted_name(), " SET ", absl::StrJoin(sets, ", "),
                    " WHERE ", where, " RETURNING ", select_list_)};
 
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
@@ -575,12 +575,12 @@ absl::Status Table::Update(const std::string& key, const Message& resource,
 
 absl::Status Table::Delete(const std::string& key,
                            const std::optional<std::string>& etag,
-                           absl::Time deadline) const {
+                           const CallLimit& limit) const {
   const bool conditional = etag.has_value() && table_.etag() != nullptr;
   Params params;
   params.AddText(key);
   if (conditional) params.AddText(*etag);
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(deadline);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());

@@ -45,17 +45,17 @@ class Table {
   // and a later Insert with the same request_id inserts nothing and fills
   // `out` with the row the first one created (AIP-155).
   absl::Status Insert(const google::protobuf::Message& resource,
-                      const std::string& request_id, absl::Time deadline,
+                      const std::string& request_id, const CallLimit& limit,
                       google::protobuf::Message* out) const;
 
   // The row with primary key `key`; with `relations`, also its relationship
   // fields (one round trip). NOT_FOUND naming the resource when absent.
-  absl::Status Get(const std::string& key, bool relations, absl::Time deadline,
+  absl::Status Get(const std::string& key, bool relations, const CallLimit& limit,
                    google::protobuf::Message* out) const;
 
   // Appends a page of rows to the repeated field `rows` of `response` and
   // returns the next page token ("" on the last page).
-  absl::StatusOr<std::string> List(const ListQuery& query, absl::Time deadline,
+  absl::StatusOr<std::string> List(const ListQuery& query, const CallLimit& limit,
                                    google::protobuf::Message* response,
                                    const google::protobuf::FieldDescriptor* rows) const;
 
@@ -66,13 +66,13 @@ class Table {
                       const google::protobuf::Message& resource,
                       const std::vector<const Column*>& columns,
                       const std::optional<std::string>& etag,
-                      absl::Time deadline,
+                      const CallLimit& limit,
                       google::protobuf::Message* out) const;
 
   // Deletes the row `key`; with `etag`, only if it still carries it.
   absl::Status Delete(const std::string& key,
                       const std::optional<std::string>& etag,
-                      absl::Time deadline) const;
+                      const CallLimit& limit) const;
 
   // The column whose unique or foreign-key constraint a failed write of this
   // table violated, or nullptr.
@@ -85,7 +85,7 @@ class Table {
   absl::Status BindWritable(const google::protobuf::Message& resource,
                             Params* params) const;
   absl::Status InsertOnce(const google::protobuf::Message& resource,
-                          const std::string& request_id, absl::Time deadline,
+                          const std::string& request_id, const CallLimit& limit,
                           google::protobuf::Message* out) const;
   absl::Status BindColumn(const google::protobuf::Message& resource,
                           const Column& column, Params* params) const;

@@ -141,36 +141,48 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
 Crud::Crud(const db::Table& table, absl::Duration default_deadline, Rules rules)
     : table_(table), default_deadline_(default_deadline), rules_(std::move(rules)) {}
 
-absl::Time Crud::Deadline(const grpc::CallbackServerContext* context) const {
+db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   const auto deadline = context->deadline();
-  const absl::Time fallback = absl::Now() + default_deadline_;
-  if (deadline == std::chrono::system_clock::time_point::max()) return fallback;
-  return std::min(absl::FromChrono(deadline), fallback);
+  absl::Time limit = absl::Now() + default_deadline_;
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    limit = std::min(absl::FromChrono(deadline), limit);
+  }
+  return db::CallLimit(limit, [context] { return context->IsCancelled(); });
+}
+
+grpc::ServerUnaryReactor* Crud::Answer(grpc::CallbackServerContext* context,
+                                       absl::Status status) {
+  // A statement cancelled because the client left fails like one cancelled
+  // at the deadline; say what happened.
+  if (!status.ok() && context->IsCancelled()) {
+    status = absl::CancelledError("the client cancelled the call");
+  }
+  return Finish(context, status);
 }
 
 grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Finish(context, DoCreate(Deadline(context), request, response));
+  return Answer(context, DoCreate(Limit(context), request, response));
 }
 grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
                                     const Message& request, Message* response) const {
-  return Finish(context, DoGet(Deadline(context), request, response));
+  return Answer(context, DoGet(Limit(context), request, response));
 }
 grpc::ServerUnaryReactor* Crud::List(grpc::CallbackServerContext* context,
                                      const Message& request, Message* response) const {
-  return Finish(context, DoList(Deadline(context), request, response));
+  return Answer(context, DoList(Limit(context), request, response));
 }
 grpc::ServerUnaryReactor* Crud::Update(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Finish(context, DoUpdate(Deadline(context), request, response));
+  return Answer(context, DoUpdate(Limit(context), request, response));
 }
 grpc::ServerUnaryReactor* Crud::Delete(grpc::CallbackServerContext* context,
                                        const Message& request,
                                        google::protobuf::Empty*) const {
-  return Finish(context, DoDelete(Deadline(context), request));
+  return Answer(context, DoDelete(Limit(context), request));
 }
 
-absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,
+absl::Status Crud::DoCreate(const db::CallLimit& limit, const Message& request,
                             Message* response) const {
   const FieldDescriptor* resource_field = FieldNumber(request, 1);
   const std::string& name = table_.schema().name();
@@ -204,7 +216,7 @@ absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,
     if (rules_.on_create) {
       if (absl::Status s = rules_.on_create(*resource); !s.ok()) return s;
     }
-    status = table_.Insert(*resource, request_id, deadline, response);
+    status = table_.Insert(*resource, request_id, limit, response);
     if (status.ok() || !regenerate || table_.ViolatedColumn(status) != generated) {
       break;
     }
@@ -213,7 +225,7 @@ absl::Status Crud::DoCreate(absl::Time deadline, const Message& request,
   return status;
 }
 
-absl::Status Crud::DoGet(absl::Time deadline, const Message& request,
+absl::Status Crud::DoGet(const db::CallLimit& limit, const Message& request,
                          Message* response) const {
   const FieldDescriptor* id_field = FieldNumber(request, 1);
   absl::StatusOr<std::string> key =
@@ -229,10 +241,10 @@ absl::Status Crud::DoGet(absl::Time deadline, const Message& request,
     }
     full = value->name() == "FULL";
   }
-  return table_.Get(*key, full, deadline, response);
+  return table_.Get(*key, full, limit, response);
 }
 
-absl::Status Crud::DoList(absl::Time deadline, const Message& request,
+absl::Status Crud::DoList(const db::CallLimit& limit, const Message& request,
                           Message* response) const {
   const Reflection* r = request.GetReflection();
   const int page_size = r->GetInt32(request, FieldNumber(request, 1));
@@ -255,14 +267,14 @@ absl::Status Crud::DoList(absl::Time deadline, const Message& request,
     query.read_columns = *std::move(columns);
   }
   const FieldDescriptor* rows = FieldNumber(*response, 1);
-  absl::StatusOr<std::string> next = table_.List(query, deadline, response, rows);
+  absl::StatusOr<std::string> next = table_.List(query, limit, response, rows);
   if (!next.ok()) return next.status();
   response->GetReflection()->SetString(response, FieldNumber(*response, 2),
                                        *std::move(next));
   return absl::OkStatus();
 }
 
-absl::Status Crud::DoUpdate(absl::Time deadline, const Message& request,
+absl::Status Crud::DoUpdate(const db::CallLimit& limit, const Message& request,
                             Message* response) const {
   const db::TableSchema& table = table_.schema();
   const Message& resource =
@@ -306,10 +318,10 @@ absl::Status Crud::DoUpdate(absl::Time deadline, const Message& request,
     std::string value = resource.GetReflection()->GetString(resource, etag_column->field);
     if (!value.empty()) etag = std::move(value);
   }
-  return table_.Update(*key, resource, columns, etag, deadline, response);
+  return table_.Update(*key, resource, columns, etag, limit, response);
 }
 
-absl::Status Crud::DoDelete(absl::Time deadline, const Message& request) const {
+absl::Status Crud::DoDelete(const db::CallLimit& limit, const Message& request) const {
   absl::StatusOr<std::string> key =
       KeyOf(request, FieldNumber(request, 1), table_.schema().primary_key(), "id");
   if (!key.ok()) return key.status();
@@ -319,7 +331,7 @@ absl::Status Crud::DoDelete(absl::Time deadline, const Message& request) const {
     std::string value = request.GetReflection()->GetString(request, etag_field);
     if (!value.empty()) etag = std::move(value);
   }
-  return table_.Delete(*key, etag, deadline);
+  return table_.Delete(*key, etag, limit);
 }
 
 }  // namespace protomodel::server

@@ -63,16 +63,19 @@ class Crud final {
                       google::protobuf::Empty* response) const;
 
  private:
-  absl::Time Deadline(const grpc::CallbackServerContext* context) const;
-  absl::Status DoCreate(absl::Time deadline, const google::protobuf::Message& request,
+  // The call's deadline (or the default one) and its cancellation.
+  db::CallLimit Limit(grpc::CallbackServerContext* context) const;
+  static grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+                                          absl::Status status);
+  absl::Status DoCreate(const db::CallLimit& limit, const google::protobuf::Message& request,
                         google::protobuf::Message* response) const;
-  absl::Status DoGet(absl::Time deadline, const google::protobuf::Message& request,
+  absl::Status DoGet(const db::CallLimit& limit, const google::protobuf::Message& request,
                      google::protobuf::Message* response) const;
-  absl::Status DoList(absl::Time deadline, const google::protobuf::Message& request,
+  absl::Status DoList(const db::CallLimit& limit, const google::protobuf::Message& request,
                       google::protobuf::Message* response) const;
-  absl::Status DoUpdate(absl::Time deadline, const google::protobuf::Message& request,
+  absl::Status DoUpdate(const db::CallLimit& limit, const google::protobuf::Message& request,
                         google::protobuf::Message* response) const;
-  absl::Status DoDelete(absl::Time deadline,
+  absl::Status DoDelete(const db::CallLimit& limit,
                         const google::protobuf::Message& request) const;
 
   const db::Table& table_;

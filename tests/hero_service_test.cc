@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <pqxx/connection>
+#include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
 #include "harness/heroes_client.h"
@@ -342,6 +343,47 @@ TEST_F(HeroServiceTest, ADeadlinePassingInTheDatabaseCancelsTheQuery) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_EQ(test_server().server().pool().Stats().in_use, 0);
+  EXPECT_EQ(lock.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
+                .as<int>(),
+            0);
+}
+
+TEST_F(HeroServiceTest, AClientCancellingCancelsItsQueryAndFreesTheConnection) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
+  pqxx::connection locker(database().url());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
+
+  heroes::v1::GetHeroRequest request;
+  request.set_id(hero.id());
+  grpc::ClientContext context;  // no deadline: only the cancel ends the call
+  std::thread canceller([&] {
+    // Cancel once the server's statement waits for the lock.
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < until) {
+      pqxx::connection watcher(database().url());
+      pqxx::nontransaction tx(watcher);
+      if (tx.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
+              .as<int>() > 0) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    context.TryCancel();
+  });
+  Hero out;
+  const absl::Time start = absl::Now();
+  grpc::Status status = client_.heroes().GetHero(&context, request, &out);
+  canceller.join();
+  EXPECT_CODE(status, CANCELLED);
+  // The statement is cancelled and the connection freed while the lock is
+  // still held, long before the 30 s default deadline.
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  while (test_server().server().pool().Stats().in_use > 0 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(test_server().server().pool().Stats().in_use, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(lock.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
                 .as<int>(),
             0);

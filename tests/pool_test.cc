@@ -1,6 +1,7 @@
 // The connection pool against a real PostgreSQL.
 #include "db/pool.h"
 
+#include <atomic>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -129,7 +130,7 @@ TEST_F(PoolTest, ReportsAnUnreachableDatabaseAsUnavailable) {
   EXPECT_EQ(pool.Stats().in_use, 0);
 }
 
-TEST_F(PoolTest, ReplacesAConnectionTheServerClosed) {
+TEST_F(PoolTest, NeverHandsOutAConnectionTheServerClosedWhileIdle) {
   Pool pool(Options(1));
   int pid = 0;
   {
@@ -138,21 +139,83 @@ TEST_F(PoolTest, ReplacesAConnectionTheServerClosed) {
     pqxx::nontransaction tx((*lease)->raw());
     pid = tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
   }
-  database_->Exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-  {
-    auto lease = pool.Acquire(Soon());
-    ASSERT_TRUE(lease.ok());
-    EXPECT_THROW(
-        {
-          pqxx::nontransaction tx((*lease)->raw());
-          tx.exec("SELECT 1");
-        },
-        std::exception);
+  const std::string gone = std::to_string(pid);
+  database_->Exec("SELECT pg_terminate_backend(" + gone + ")");
+  while (database_->Exec("SELECT count(*) FROM pg_stat_activity WHERE pid = " + gone)[0][0]
+             .as<int>() != 0) {
+    absl::SleepFor(absl::Milliseconds(10));
   }
   auto fresh = pool.Acquire(Soon());
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   pqxx::nontransaction tx((*fresh)->raw());
   EXPECT_NE(tx.exec("SELECT pg_backend_pid()")[0][0].as<int>(), pid);
+  EXPECT_EQ(pool.Stats().in_use, 1);
+}
+
+TEST_F(PoolTest, BacksOffReconnectingToAnUnreachableDatabaseUpToTheCap) {
+  PoolOptions options;
+  options.url = "postgresql://postgres@127.0.0.1:1/postgres";
+  options.max_reconnect_backoff = absl::Milliseconds(300);
+  Pool pool(options);
+  auto first = pool.Acquire(Soon());
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable);
+  // Within the backoff, calls fail at once without trying again, saying so.
+  auto second = pool.Acquire(Soon());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("retrying within"), absl::string_view::npos)
+      << second.status();
+  // However many attempts failed, the next comes within the cap.
+  for (int i = 0; i < 8; ++i) {
+    absl::SleepFor(absl::Milliseconds(310));
+    auto attempt = pool.Acquire(Soon());
+    EXPECT_EQ(attempt.status().message().find("retrying within"), absl::string_view::npos)
+        << "attempt " << i << ": " << attempt.status();
+  }
+  EXPECT_EQ(pool.Stats().in_use, 0);
+}
+
+TEST_F(PoolTest, ACallerCancellingCancelsItsStatement) {
+  Pool pool(Options(1));
+  std::atomic<bool> cancelled{false};
+  const CallLimit limit(absl::Now() + absl::Seconds(30), [&] { return cancelled.load(); });
+  std::thread caller_leaves([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    cancelled = true;
+  });
+  const absl::Time start = absl::Now();
+  std::string state;
+  {
+    auto lease = pool.Acquire(limit);
+    ASSERT_TRUE(lease.ok());
+    try {
+      pqxx::nontransaction tx((*lease)->raw());
+      tx.exec("SELECT pg_sleep(10)");
+    } catch (const std::exception& e) {
+      state = SqlState(e);
+    }
+  }
+  caller_leaves.join();
+  EXPECT_EQ(state, "57014");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_EQ(pool.Stats().in_use, 0);
+}
+
+TEST_F(PoolTest, ACallerCancellingWhileWaitingStopsWaiting) {
+  Pool pool(Options(1));
+  auto held = pool.Acquire(Soon());
+  ASSERT_TRUE(held.ok());
+  std::atomic<bool> cancelled{false};
+  std::thread caller_leaves([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    cancelled = true;
+  });
+  const absl::Time start = absl::Now();
+  auto waiter = pool.Acquire(
+      CallLimit(absl::Now() + absl::Seconds(30), [&] { return cancelled.load(); }));
+  caller_leaves.join();
+  EXPECT_EQ(waiter.status().code(), absl::StatusCode::kCancelled) << waiter.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(pool.Stats().waiting, 0);
 }
 
 TEST_F(PoolTest, AStatementRunningPastTheDeadlineIsCancelled) {
