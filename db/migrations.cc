@@ -63,7 +63,7 @@ absl::StatusOr<std::vector<std::string>> ApplyMigrations(
       applied.push_back(file.name);
     } catch (const std::exception& e) {
       absl::Status status = StatusFromException(
-          e, WriteKind::kWrite, absl::StrCat("migration ", file.name));
+          e, WriteKind::kTransaction, absl::StrCat("migration ", file.name));
       if (status.code() == absl::StatusCode::kInternal) {
         return absl::FailedPreconditionError(status.message());
       }

@@ -13,9 +13,13 @@ namespace protomodel::db {
 enum class WriteKind {
   // A read: a lost connection means nothing was written (UNAVAILABLE).
   kRead,
-  // A single autocommitted write or a COMMIT: a connection lost while it ran
-  // leaves the outcome unknown (UNKNOWN, saying so).
+  // A single autocommitted write: a connection lost while it ran leaves the
+  // outcome unknown (UNKNOWN, saying so).
   kWrite,
+  // Statements inside an explicit transaction: a connection lost before
+  // COMMIT rolled it back (UNAVAILABLE); one lost during COMMIT (libpqxx's
+  // in_doubt_error) leaves the outcome unknown (UNKNOWN).
+  kTransaction,
 };
 
 // Converts an exception thrown by libpqxx (or the standard library) while
