@@ -37,14 +37,21 @@ ABSL_FLAG(int, max_waiting, 1024,
           "Calls that may wait for a database connection; past it calls fail "
           "at once with RESOURCE_EXHAUSTED. Env: PROTOMODEL_MAX_WAITING.");
 ABSL_FLAG(bool, prepared_statements, true,
-          "Prepare statements per connection; false runs every query unnamed "
-          "(PgBouncer transaction pooling). Env: PROTOMODEL_PREPARED_STATEMENTS.");
+          "Prepare statements per connection; false runs every query unnamed and "
+          "sends no startup options, for PgBouncer in transaction pooling mode. "
+          "Env: PROTOMODEL_PREPARED_STATEMENTS.");
 ABSL_FLAG(int, max_statement_seconds, 60,
           "statement_timeout of every database connection, set once at connect: a "
           "cap beneath the per-call deadlines, which cancel statements themselves; "
-          "0 leaves the server's. Env: PROTOMODEL_MAX_STATEMENT_SECONDS.");
+          "0 leaves the server's. Not sent with --prepared_statements=false "
+          "(PgBouncer refuses startup options): set it on the database role there. "
+          "Env: PROTOMODEL_MAX_STATEMENT_SECONDS.");
 ABSL_FLAG(int, max_message_bytes, 64 * 1024 * 1024,
-          "Largest gRPC message received or sent. Env: PROTOMODEL_MAX_MESSAGE_BYTES.");
+          "Largest gRPC message received or sent; larger requests fail with "
+          "RESOURCE_EXHAUSTED. Env: PROTOMODEL_MAX_MESSAGE_BYTES.");
+ABSL_FLAG(int, max_concurrent_streams, 256,
+          "Calls in flight on one client connection, at most; more wait in the "
+          "client. Env: PROTOMODEL_MAX_CONCURRENT_STREAMS.");
 ABSL_FLAG(bool, migrate, true,
           "Apply pending migrations when the database first answers. "
           "Env: PROTOMODEL_MIGRATE.");
@@ -96,7 +103,7 @@ const std::vector<std::string>& FlagNames() {
   static const std::vector<std::string> kNames = {
       "listen", "database_url", "pool_size", "max_waiting", "prepared_statements",
       "max_statement_seconds",
-      "max_message_bytes", "migrate", "schema_check", "migrations_dir",
+      "max_message_bytes", "max_concurrent_streams", "migrate", "schema_check", "migrations_dir",
       "default_deadline_seconds", "max_connection_age_seconds", "keepalive_seconds",
       "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs"};
   return kNames;
@@ -152,11 +159,12 @@ int Serve(const protomodel::server::ServerOptions& options) {
 
   spdlog::info(
       "starting: listen={} database={} pool_size={} max_waiting={} "
-      "prepared_statements={} max_message_bytes={} migrate={} "
-      "default_deadline={}s shutdown_grace={}s",
+      "prepared_statements={} max_statement_seconds={} max_message_bytes={} "
+      "max_concurrent_streams={} migrate={} default_deadline={}s shutdown_grace={}s",
       options.listen, protomodel::db::RedactUrl(options.database_url),
       options.pool_size, options.max_waiting, options.prepared_statements,
-      options.max_message_bytes, options.migrate,
+      options.max_statement_seconds, options.max_message_bytes,
+      options.max_concurrent_streams, options.migrate,
       absl::ToInt64Seconds(options.default_deadline),
       absl::ToInt64Seconds(options.shutdown_grace));
   auto server = protomodel::server::Server::Start(options);

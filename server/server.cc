@@ -27,6 +27,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::InvalidArgumentError(absl::StrCat(
         "--schema_check: '", options.schema_check, "' is not warn, strict or off"));
   }
+  if (options.max_concurrent_streams < 1) {
+    return absl::InvalidArgumentError("--max_concurrent_streams must be at least 1");
+  }
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError("--pool_size must be at least 1");
   }
@@ -43,7 +46,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   pool_options.size = options.pool_size;
   pool_options.max_waiting = options.max_waiting;
   pool_options.prepared_statements = options.prepared_statements;
-  pool_options.max_statement_seconds = options.max_statement_seconds;
+  if (options.prepared_statements) {
+    pool_options.max_statement_seconds = options.max_statement_seconds;
+  } else if (options.max_statement_seconds > 0) {
+    spdlog::warn(
+        "prepared_statements=false: statement_timeout is not set per connection "
+        "(PgBouncer refuses startup options); set it on the role instead: "
+        "ALTER ROLE <user> SET statement_timeout = '{}s'. Deadlines still cancel "
+        "statements.",
+        options.max_statement_seconds);
+  }
   server->pool_ = std::make_unique<db::Pool>(pool_options);
 
   // Reflection clients (grpcurl, buf curl) describe grpc.health.v1.Health
@@ -71,6 +83,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     // Clients may ping as often as every 10 s without being cut off.
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   }
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.max_concurrent_streams);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   if (options.log_rpcs) {

@@ -26,12 +26,17 @@ struct ServerOptions {
   int pool_size = 8;
   // Calls waiting for a connection, at most; past it RESOURCE_EXHAUSTED.
   int max_waiting = 1024;
+  // false: unnamed statements and no startup options (PgBouncer in
+  // transaction pooling mode).
   bool prepared_statements = true;
   // statement_timeout of every pool connection (a cap under the per-call
   // deadlines, which cancel statements themselves); 0 leaves the server's.
+  // Sent as a startup option, so only with prepared_statements.
   int max_statement_seconds = 60;
   // Largest message received or sent (CRDT state is several MB).
   int max_message_bytes = 64 * 1024 * 1024;
+  // HTTP/2 streams (calls in flight) per client connection.
+  int max_concurrent_streams = 256;
   // Apply pending migrations once the database answers.
   bool migrate = true;
   // After migrations: "warn" logs schema drift, "strict" also keeps

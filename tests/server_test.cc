@@ -193,7 +193,10 @@ TEST(ServerBinaryTest, HelpListsEveryFlag) {
   const std::string help = ReadFile(process.log);
   for (const std::string flag :
        {"--listen", "--database_url", "DATABASE_URL", "--pool_size", "--log_level",
-        "--log_format", "--max_message_bytes", "--migrate", "--prepared_statements"}) {
+        "--log_format", "--max_message_bytes", "--migrate", "--prepared_statements",
+        "--max_concurrent_streams", "--keepalive_seconds", "--max_connection_age_seconds",
+        "--max_waiting", "--max_statement_seconds", "--default_deadline_seconds",
+        "PROTOMODEL_MAX_CONCURRENT_STREAMS"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }

@@ -11,9 +11,15 @@ admin=$("$here/../scripts/pg.sh" start "$pg_dir" auto --fast)
 db="client_$$_$RANDOM"
 url=$("$here/../scripts/pg.sh" createdb "$pg_dir" "$db")
 log=$(mktemp)
+# In the PgBouncer pass the server reaches its database through PgBouncer.
+flags=()
+if [ -n "${PROTOMODEL_TEST_PGBOUNCER_DIR:-}" ]; then
+  url=$("$here/../scripts/pgbouncer.sh" url "$PROTOMODEL_TEST_PGBOUNCER_DIR" "$db")
+  flags+=(--prepared_statements=false)
+fi
 for _ in 1 2 3 4 5; do
   port=$((20000 + RANDOM % 30000))
-  "$server" --listen "127.0.0.1:$port" --database_url "$url" --log_rpcs=false >"$log" 2>&1 &
+  "$server" --listen "127.0.0.1:$port" --database_url "$url" --log_rpcs=false "${flags[@]}" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 200); do
     grep -q "database answers: SERVING" "$log" && break

@@ -64,6 +64,24 @@ std::string WithDatabase(const std::string& url, const std::string& name) {
                       name, rest);
 }
 
+bool PgBouncerPass() {
+  const char* dir = std::getenv("PROTOMODEL_TEST_PGBOUNCER_DIR");
+  return dir != nullptr && *dir != '\0';
+}
+
+std::string ThroughPgBouncer(const std::string& url) {
+  if (!PgBouncerPass()) return url;
+  static const std::string bouncer =
+      RunCommand(absl::StrCat(PROTOMODEL_SOURCE_DIR, "/scripts/pgbouncer.sh url ",
+                              std::getenv("PROTOMODEL_TEST_PGBOUNCER_DIR")));
+  const std::string admin = AdminUrl();
+  const std::string cluster = admin.substr(0, admin.rfind('/') + 1);
+  if (url.rfind(cluster, 0) != 0) return url;  // another server: leave it
+  std::string name = url.substr(cluster.size());
+  name = name.substr(0, name.find('?'));
+  return WithDatabase(bouncer, name);
+}
+
 TestDatabase::TestDatabase() {
   static std::atomic<int> counter{0};
   std::random_device random;

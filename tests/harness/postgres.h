@@ -33,6 +33,12 @@ std::string RunCommand(const std::string& command);
 // The path of scripts/pg.sh in the source tree.
 std::string PgScript();
 
+// When PROTOMODEL_TEST_PGBOUNCER_DIR names a running scripts/pgbouncer.sh
+// folder (the PgBouncer pass), `url` on the test cluster rewritten to reach
+// the same database through that PgBouncer; otherwise `url` unchanged.
+std::string ThroughPgBouncer(const std::string& url);
+bool PgBouncerPass();
+
 // A fresh, empty database for one test suite, dropped when destroyed.
 class TestDatabase {
  public:

@@ -16,7 +16,9 @@ TestServer::TestServer(const std::string& database_url,
                        const std::function<void(server::ServerOptions&)>& customize) {
   server::ServerOptions options;
   options.listen = "127.0.0.1:0";
-  options.database_url = database_url;
+  // In the PgBouncer pass the server goes through it, as deployed behind one.
+  options.database_url = ThroughPgBouncer(database_url);
+  options.prepared_statements = !PgBouncerPass();
   options.pool_size = 4;
   options.health_interval = absl::Milliseconds(200);
   options.shutdown_grace = absl::Seconds(5);
