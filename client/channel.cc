@@ -13,9 +13,20 @@
 namespace protomodel::client {
 namespace {
 
-constexpr const char* kServices[] = {
-    "heroes.v1.HeroService", "heroes.v1.TeamService", "grimoire.v1.UserService",
-    "grimoire.v1.ClassService", "grimoire.v1.ConversationService"};
+// Each service and its create method.
+constexpr std::pair<const char*, const char*> kServices[] = {
+    {"heroes.v1.HeroService", "CreateHero"},
+    {"heroes.v1.TeamService", "CreateTeam"},
+    {"grimoire.v1.UserService", "CreateUser"},
+    {"grimoire.v1.ClassService", "CreateClass"},
+    {"grimoire.v1.ConversationService", "CreateConversation"}};
+
+std::string RetryPolicy(int max_attempts, absl::string_view codes) {
+  return absl::StrCat(
+      "\"retryPolicy\":{\"maxAttempts\":", max_attempts,
+      ",\"initialBackoff\":\"0.05s\",\"maxBackoff\":\"1s\",\"backoffMultiplier\":2,"
+      "\"retryableStatusCodes\":[", codes, "]}");
+}
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
@@ -30,15 +41,21 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) 
 }  // namespace
 
 std::string RetryServiceConfig(int max_attempts) {
-  std::vector<std::string> names;
-  for (const char* service : kServices) {
-    names.push_back(absl::StrCat("{\"service\":\"", service, "\"}"));
+  std::vector<std::string> services;
+  std::vector<std::string> creates;
+  for (const auto& [service, create] : kServices) {
+    services.push_back(absl::StrCat("{\"service\":\"", service, "\"}"));
+    creates.push_back(
+        absl::StrCat("{\"service\":\"", service, "\",\"method\":\"", create, "\"}"));
   }
+  // Every method retries UNAVAILABLE (nothing was written). Creates also
+  // retry the in-doubt UNKNOWN: they carry a request_id, so a retry of a
+  // create that did commit returns its row instead of making another.
   return absl::StrCat(
-      "{\"methodConfig\":[{\"name\":[", absl::StrJoin(names, ","),
-      "],\"retryPolicy\":{\"maxAttempts\":", max_attempts,
-      ",\"initialBackoff\":\"0.05s\",\"maxBackoff\":\"1s\",\"backoffMultiplier\":2,"
-      "\"retryableStatusCodes\":[\"UNAVAILABLE\"]}}]}");
+      "{\"methodConfig\":[{\"name\":[", absl::StrJoin(services, ","), "],",
+      RetryPolicy(max_attempts, "\"UNAVAILABLE\""), "},{\"name\":[",
+      absl::StrJoin(creates, ","), "],",
+      RetryPolicy(max_attempts, "\"UNAVAILABLE\",\"UNKNOWN\""), "}]}");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,

@@ -95,12 +95,28 @@ class FlakyHeroes final : public heroes::v1::HeroService::Service {
     return grpc::Status::OK;
   }
   grpc::Status CreateHero(grpc::ServerContext*, const heroes::v1::CreateHeroRequest* request,
-                          heroes::v1::Hero*) override {
+                          heroes::v1::Hero* hero) override {
     request_ids_.push_back(request->request_id());
+    if (create_unknowns_ > 0) {
+      --create_unknowns_;
+      return grpc::Status(grpc::StatusCode::UNKNOWN, "the outcome is unknown");
+    }
+    if (create_ok_) {
+      hero->set_id(1);
+      return grpc::Status::OK;
+    }
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no");
+  }
+  grpc::Status UpdateHero(grpc::ServerContext*, const heroes::v1::UpdateHeroRequest*,
+                          heroes::v1::Hero*) override {
+    ++updates_;
+    return grpc::Status(grpc::StatusCode::UNKNOWN, "the outcome is unknown");
   }
   int calls() const { return calls_; }
   std::vector<std::string> request_ids_;
+  int create_unknowns_ = 0;
+  bool create_ok_ = false;
+  std::atomic<int> updates_{0};
 
  private:
   const int failures_;
@@ -146,6 +162,32 @@ TEST(ClientRetryTest, RetriesCanBeTurnedOff) {
   HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port), options));
   EXPECT_EQ(heroes.GetHero(7).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(flaky.calls(), 1);
+}
+
+TEST(ClientRetryTest, ACreateInDoubtIsRetriedWithTheSameRequestId) {
+  FlakyHeroes service(0);
+  service.create_unknowns_ = 2;
+  service.create_ok_ = true;
+  int port = 0;
+  auto server = Serve(&service, &port);
+  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port)));
+  auto hero = heroes.CreateHero(heroes::v1::Hero());
+  ASSERT_TRUE(hero.ok()) << hero.status();
+  ASSERT_EQ(service.request_ids_.size(), 3u);
+  EXPECT_EQ(service.request_ids_[0], service.request_ids_[1]);
+  EXPECT_EQ(service.request_ids_[1], service.request_ids_[2]);
+}
+
+TEST(ClientRetryTest, AnUpdateInDoubtIsNotRetried) {
+  FlakyHeroes service(0);
+  int port = 0;
+  auto server = Serve(&service, &port);
+  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port)));
+  heroes::v1::Hero hero;
+  hero.set_id(1);
+  hero.set_name("x");
+  EXPECT_EQ(heroes.UpdateHero(hero).status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(service.updates_, 1);
 }
 
 TEST(ClientDeadlineTest, EachCallHasTheConfiguredDeadline) {

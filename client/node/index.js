@@ -1,7 +1,8 @@
 'use strict';
 // protomodel's services for Node.js, loaded from the same protos the server
 // is built from. connect() returns one client per service, on one channel
-// that retries UNAVAILABLE and accepts the server's 64 MiB messages.
+// that retries UNAVAILABLE (and, for creates, the in-doubt UNKNOWN) and
+// accepts the server's 64 MiB messages.
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -32,17 +33,28 @@ function load() {
   return grpc.loadPackageDefinition(definition);
 }
 
+const retryPolicy = (retryableStatusCodes) => ({
+  maxAttempts: 5,
+  initialBackoff: '0.05s',
+  maxBackoff: '1s',
+  backoffMultiplier: 2,
+  retryableStatusCodes,
+});
+
+// Every method retries UNAVAILABLE (nothing was written); creates, which
+// carry a request_id, also retry the in-doubt UNKNOWN.
 const serviceConfig = {
   methodConfig: [{
     name: Object.values(SERVICES).flatMap(
       ([pkg, names]) => names.map((service) => ({ service: `${pkg}.${service}` }))),
-    retryPolicy: {
-      maxAttempts: 5,
-      initialBackoff: '0.05s',
-      maxBackoff: '1s',
-      backoffMultiplier: 2,
-      retryableStatusCodes: ['UNAVAILABLE'],
-    },
+    retryPolicy: retryPolicy(['UNAVAILABLE']),
+  }, {
+    name: Object.values(SERVICES).flatMap(
+      ([pkg, names]) => names.map((service) => ({
+        service: `${pkg}.${service}`,
+        method: `Create${service.replace(/Service$/, '')}`,
+      }))),
+    retryPolicy: retryPolicy(['UNAVAILABLE', 'UNKNOWN']),
   }],
 };
 

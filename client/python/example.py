@@ -13,16 +13,22 @@ import grpc  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
 from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
 
-# Retry UNAVAILABLE (nothing was written, the contract promises) and accept
-# the server's 64 MiB messages.
+# Retry UNAVAILABLE (nothing was written, the contract promises); creates,
+# which carry a request_id, also retry the in-doubt UNKNOWN. Accept the
+# server's 64 MiB messages.
+def _retry(codes):
+    return {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s",
+            "backoffMultiplier": 2, "retryableStatusCodes": codes}
+
+
 SERVICE_CONFIG = json.dumps({
-    "methodConfig": [{
-        "name": [{"service": "heroes.v1.HeroService"}, {"service": "heroes.v1.TeamService"}],
-        "retryPolicy": {
-            "maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s",
-            "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"],
-        },
-    }]
+    "methodConfig": [
+        {"name": [{"service": "heroes.v1.HeroService"}, {"service": "heroes.v1.TeamService"}],
+         "retryPolicy": _retry(["UNAVAILABLE"])},
+        {"name": [{"service": "heroes.v1.HeroService", "method": "CreateHero"},
+                  {"service": "heroes.v1.TeamService", "method": "CreateTeam"}],
+         "retryPolicy": _retry(["UNAVAILABLE", "UNKNOWN"])},
+    ]
 })
 OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),

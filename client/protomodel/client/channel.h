@@ -24,14 +24,16 @@ struct ChannelOptions {
   std::string cert_file;
   std::string key_file;
   // Retry calls that fail UNAVAILABLE (nothing was written, the contract
-  // promises) with exponential backoff, through gRPC's service config.
+  // promises) with exponential backoff, through gRPC's service config;
+  // creates, which carry a request_id, also retry the in-doubt UNKNOWN.
   bool retry_unavailable = true;
   int max_attempts = 5;
   // Further channel arguments (grpc.* keys), as integers.
   std::vector<std::pair<std::string, int>> extra_arguments;
 };
 
-// The service config that retries UNAVAILABLE for every protomodel service.
+// The service config that retries UNAVAILABLE for every protomodel method,
+// and UNKNOWN too for the create methods.
 std::string RetryServiceConfig(int max_attempts);
 
 // A channel to a protomodel server at `target` ("host:port"). Fails when a
