@@ -129,17 +129,14 @@ absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
   return columns;
 }
 
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 }  // namespace
 
-Crud::Crud(const db::Table& table, absl::Duration default_deadline, Rules rules)
-    : table_(table), default_deadline_(default_deadline), rules_(std::move(rules)) {}
+Crud::Crud(const db::Table& table, Executor& executor, absl::Duration default_deadline,
+           Rules rules)
+    : table_(table),
+      executor_(executor),
+      default_deadline_(default_deadline),
+      rules_(std::move(rules)) {}
 
 db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   const auto deadline = context->deadline();
@@ -150,36 +147,64 @@ db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   return db::CallLimit(limit, [context] { return context->IsCancelled(); });
 }
 
-grpc::ServerUnaryReactor* Crud::Answer(grpc::CallbackServerContext* context,
-                                       absl::Status status) {
-  // A statement cancelled because the client left fails like one cancelled
-  // at the deadline; say what happened.
-  if (!status.ok() && context->IsCancelled()) {
-    status = absl::CancelledError("the client cancelled the call");
+template <typename Work>
+grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
+                                         Work work) const {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const bool queued = executor_.Submit(
+      [context, reactor, limit = Limit(context), work = std::move(work)]() mutable {
+        absl::Status status;
+        if (context->IsCancelled()) {
+          status = absl::CancelledError("the client cancelled the call");
+        } else if (absl::Now() >= limit.deadline) {
+          status = absl::DeadlineExceededError("the deadline passed while the call was queued");
+        } else {
+          status = work(limit);
+          // A statement cancelled because the client left fails like one
+          // cancelled at the deadline; say what happened.
+          if (!status.ok() && context->IsCancelled()) {
+            status = absl::CancelledError("the client cancelled the call");
+          }
+        }
+        reactor->Finish(ToGrpcStatus(status));
+      });
+  if (!queued) {
+    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
+        "server overloaded: too many calls are queued for the database; retry later")));
   }
-  return Finish(context, status);
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Answer(context, DoCreate(Limit(context), request, response));
+  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+    return DoCreate(limit, request, response);
+  });
 }
 grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
                                     const Message& request, Message* response) const {
-  return Answer(context, DoGet(Limit(context), request, response));
+  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+    return DoGet(limit, request, response);
+  });
 }
 grpc::ServerUnaryReactor* Crud::List(grpc::CallbackServerContext* context,
                                      const Message& request, Message* response) const {
-  return Answer(context, DoList(Limit(context), request, response));
+  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+    return DoList(limit, request, response);
+  });
 }
 grpc::ServerUnaryReactor* Crud::Update(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Answer(context, DoUpdate(Limit(context), request, response));
+  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+    return DoUpdate(limit, request, response);
+  });
 }
 grpc::ServerUnaryReactor* Crud::Delete(grpc::CallbackServerContext* context,
                                        const Message& request,
                                        google::protobuf::Empty*) const {
-  return Answer(context, DoDelete(Limit(context), request));
+  return Dispatch(context, [this, &request](const db::CallLimit& limit) {
+    return DoDelete(limit, request);
+  });
 }
 
 absl::Status Crud::DoCreate(const db::CallLimit& limit, const Message& request,

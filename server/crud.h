@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "db/table.h"
+#include "server/executor.h"
 
 namespace protomodel::server {
 
@@ -25,9 +26,9 @@ namespace protomodel::server {
 //   DeleteXRequest  {id = 1; string etag = 2 (optional);}
 // It validates input against the descriptor (INVALID_ARGUMENT naming the
 // field) before anything reaches the database, and never throws. Each method
-// runs the call to completion on the gRPC thread that received it (the
-// callback API without a hand-off: measured faster than the synchronous API
-// on 2 cores, see docs/BENCHMARKS.md) and returns the finished reactor.
+// hands the call to the Executor and returns its reactor at once, so gRPC's
+// threads never wait on the database: a call queued there past its deadline
+// or after its client left is answered without touching the database.
 class Crud final {
  public:
   // Rules of one resource beyond what its options say. Each runs after the
@@ -44,7 +45,8 @@ class Crud final {
     std::string generated_column;
   };
 
-  Crud(const db::Table& table, absl::Duration default_deadline, Rules rules = {});
+  Crud(const db::Table& table, Executor& executor, absl::Duration default_deadline,
+       Rules rules = {});
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                       const google::protobuf::Message& request,
@@ -65,8 +67,10 @@ class Crud final {
  private:
   // The call's deadline (or the default one) and its cancellation.
   db::CallLimit Limit(grpc::CallbackServerContext* context) const;
-  static grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
-                                          absl::Status status);
+  // Runs `work` (absl::Status(const db::CallLimit&)) on the executor and
+  // finishes the call's reactor with its status.
+  template <typename Work>
+  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context, Work work) const;
   absl::Status DoCreate(const db::CallLimit& limit, const google::protobuf::Message& request,
                         google::protobuf::Message* response) const;
   absl::Status DoGet(const db::CallLimit& limit, const google::protobuf::Message& request,
@@ -79,6 +83,7 @@ class Crud final {
                         const google::protobuf::Message& request) const;
 
   const db::Table& table_;
+  Executor& executor_;
   const absl::Duration default_deadline_;
   const Rules rules_;
 };

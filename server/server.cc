@@ -57,6 +57,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         options.max_statement_seconds);
   }
   server->pool_ = std::make_unique<db::Pool>(pool_options);
+  // One worker per connection: each can hold one while the rest queue.
+  server->executor_ = std::make_unique<Executor>(options.pool_size, options.max_waiting);
 
   // Reflection clients (grpcurl, buf curl) describe grpc.health.v1.Health
   // only when its descriptor is in the generated pool; naming it here keeps
@@ -100,7 +102,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->tables_.push_back(
         std::make_unique<db::Table>(*server->schema_, *table, *server->pool_));
     server->cruds_.push_back(std::make_unique<Crud>(
-        *server->tables_.back(), options.default_deadline, resource.rules));
+        *server->tables_.back(), *server->executor_, options.default_deadline,
+        resource.rules));
     server->services_.push_back(resource.make_service(*server->cruds_.back()));
     builder.RegisterService(server->services_.back().get());
     service_names.push_back(resource.service_name);

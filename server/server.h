@@ -24,7 +24,8 @@ struct ServerOptions {
   std::string database_url;
   // Database connections, at most (pool size x replicas < max_connections).
   int pool_size = 8;
-  // Calls waiting for a connection, at most; past it RESOURCE_EXHAUSTED.
+  // Calls waiting for a worker (one per connection), at most; past it
+  // RESOURCE_EXHAUSTED.
   int max_waiting = 1024;
   // false: unnamed statements and no startup options (PgBouncer in
   // transaction pooling mode).
@@ -92,6 +93,8 @@ class Server final {
   std::vector<std::unique_ptr<db::Table>> tables_;
   std::vector<std::unique_ptr<Crud>> cruds_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  // Runs the calls' database work; gone before what that work uses.
+  std::unique_ptr<Executor> executor_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<DatabaseHealth> health_;
   int port_ = 0;
