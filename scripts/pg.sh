@@ -2,7 +2,7 @@
 # A local PostgreSQL 15 cluster in a folder of its own, on 127.0.0.1 only.
 #
 #   scripts/pg.sh start DIR [PORT|auto] [--fast]   init if needed, start, print URL
-#   scripts/pg.sh stop DIR                         stop (fast shutdown)
+#   scripts/pg.sh stop DIR [fast|immediate]        stop (fast shutdown by default)
 #   scripts/pg.sh restart DIR [fast|immediate]     stop then start on the same port
 #   scripts/pg.sh url DIR [DBNAME]                 print the URL of a running cluster
 #   scripts/pg.sh createdb DIR DBNAME              create the database if missing
@@ -116,7 +116,7 @@ case "$cmd" in
   stop)
     [ -e "$dir" ] || exit 0
     data=$(readlink -f "$dir")
-    if running "$data"; then as_pg "$pgbin/pg_ctl" -D "$data" -m fast -w stop >/dev/null; fi
+    if running "$data"; then as_pg "$pgbin/pg_ctl" -D "$data" -m "${1:-fast}" -w stop >/dev/null; fi
     ;;
   restart)
     data=$(readlink -f "$dir")
