@@ -83,6 +83,8 @@ class Server final {
   void Wait();
   bool ready() const { return health_->ready(); }
   const db::Pool& pool() const { return *pool_; }
+  // Calls accepted and waiting for a worker.
+  int queued_calls() const { return executor_->queued(); }
 
  private:
   Server() = default;

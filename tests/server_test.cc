@@ -276,5 +276,47 @@ TEST(ServerDrainTest, InFlightCallsFinishDuringShutdown) {
   EXPECT_EQ(got.name(), "Deadpond");
 }
 
+// Calls beyond the workers and the queue are refused at once, saying so,
+// and slow calls hold only their own worker.
+TEST(ServerOverloadTest, AFullQueueIsResourceExhaustedAtOnce) {
+  TestDatabase db;
+  TestServer server(db.url(), [](server::ServerOptions& options) {
+    options.pool_size = 1;
+    options.max_waiting = 1;
+  });
+  ASSERT_TRUE(server.WaitReady());
+  HeroesClient client(server.NewChannel());
+  const auto hero = client.NewHero("Deadpond", "Dive Wilson");
+
+  pqxx::connection locker(db.url());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
+  grpc::Status held, queued;
+  heroes::v1::Hero got_held, got_queued;
+  std::thread first([&] { held = client.GetHero(hero.id(), heroes::v1::BASIC, &got_held); });
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (server.server().pool().Stats().in_use == 0 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  std::thread second([&] { queued = client.GetHero(hero.id(), heroes::v1::BASIC, &got_queued); });
+  while (server.server().queued_calls() == 0 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(server.server().queued_calls(), 1);
+
+  const absl::Time start = absl::Now();
+  heroes::v1::Hero refused;
+  grpc::Status third = client.GetHero(hero.id(), heroes::v1::BASIC, &refused);
+  EXPECT_CODE(third, RESOURCE_EXHAUSTED);
+  EXPECT_NE(third.error_message().find("overloaded"), std::string::npos);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+
+  lock.abort();
+  first.join();
+  second.join();
+  EXPECT_TRUE(held.ok()) << held.error_message();
+  EXPECT_TRUE(queued.ok()) << queued.error_message();
+}
+
 }  // namespace
 }  // namespace protomodel::testing
