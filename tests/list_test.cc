@@ -390,5 +390,62 @@ TEST_F(ListTest, AResponseStaysUnderSixteenMebibytes) {
   EXPECT_TRUE(response.next_page_token().empty());
 }
 
+// Every documented input limit, through the service: one past it is
+// INVALID_ARGUMENT naming the limit, exactly at it is accepted.
+TEST_F(ListTest, EveryInputLimitIsInvalidArgumentNamingIt) {
+  auto message = [&](const ListHeroesRequest& request) {
+    ListHeroesResponse response;
+    grpc::Status status = client_.ListHeroes(request, &response);
+    EXPECT_CODE(status, INVALID_ARGUMENT);
+    return status.error_message();
+  };
+  auto accepted = [&](const ListHeroesRequest& request) {
+    ListHeroesResponse response;
+    return client_.ListHeroes(request, &response).ok();
+  };
+  ListHeroesRequest request;
+
+  // Filter length: 8192 bytes.
+  std::string filter = "name = \"";
+  filter += std::string(8192 - filter.size() - 1, 'x') + "\"";
+  ASSERT_EQ(filter.size(), 8192u);
+  request.set_filter(filter);
+  EXPECT_TRUE(accepted(request));
+  request.set_filter(filter + " ");
+  EXPECT_NE(message(request).find("limit of 8192 bytes"), std::string::npos);
+
+  // Nesting: 32 levels.
+  std::string nested = "id = 1";
+  for (int i = 0; i < 31; ++i) nested = "(" + nested + ")";
+  request.set_filter(nested);
+  EXPECT_TRUE(accepted(request));
+  request.set_filter("(" + nested + ")");
+  EXPECT_NE(message(request).find("32"), std::string::npos);
+  request.clear_filter();
+
+  // order_by: 8 keys.
+  request.set_order_by("name, secret_name, age, team_id, id");
+  EXPECT_TRUE(accepted(request));
+  request.set_order_by("name, name, name, name, name, name, name, name, name");
+  EXPECT_NE(message(request).find("limit of 8 keys"), std::string::npos);
+  request.clear_order_by();
+
+  // Page tokens: 4096 bytes.
+  request.set_page_token(std::string(4097, 'A'));
+  EXPECT_NE(message(request).find("4096"), std::string::npos);
+  request.clear_page_token();
+
+  // read_mask: 64 paths.
+  for (int i = 0; i < 64; ++i) request.mutable_read_mask()->add_paths("name");
+  EXPECT_TRUE(accepted(request));
+  request.mutable_read_mask()->add_paths("name");
+  EXPECT_NE(message(request).find("limit of 64 paths"), std::string::npos);
+  request.clear_read_mask();
+
+  // page_size: negative is refused, above 1000 is 1000 (see above).
+  request.set_page_size(-1);
+  EXPECT_NE(message(request).find("page_size"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace protomodel::testing

@@ -318,5 +318,22 @@ TEST(ServerOverloadTest, AFullQueueIsResourceExhaustedAtOnce) {
   EXPECT_TRUE(queued.ok()) << queued.error_message();
 }
 
+// A request past --max_message_bytes is refused by gRPC before any handler
+// runs: RESOURCE_EXHAUSTED, nothing written.
+TEST(ServerLimitsTest, ARequestPastTheMessageLimitIsResourceExhausted) {
+  TestDatabase db;
+  TestServer server(db.url(), [](server::ServerOptions& options) {
+    options.max_message_bytes = 1 << 20;
+  });
+  ASSERT_TRUE(server.WaitReady());
+  HeroesClient client(server.NewChannel());
+  heroes::v1::Hero hero;
+  hero.set_name(std::string(2 << 20, 'x'));
+  hero.set_secret_name("s");
+  heroes::v1::Hero out;
+  EXPECT_CODE(client.CreateHero(hero, &out), RESOURCE_EXHAUSTED);
+  EXPECT_EQ(db.Exec("SELECT count(*) FROM hero")[0][0].as<int>(), 0);
+}
+
 }  // namespace
 }  // namespace protomodel::testing
