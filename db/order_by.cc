@@ -72,6 +72,10 @@ absl::StatusOr<std::vector<OrderKey>> ParseOrderBy(absl::string_view order_by,
                                                    const TableSchema& table) {
   std::vector<OrderKey> keys;
   if (!absl::StripAsciiWhitespace(order_by).empty()) {
+    // The count first, so the limit holds whatever the keys say.
+    if (std::count(order_by.begin(), order_by.end(), ',') >= kMaxOrderByKeys) {
+      return Error(absl::StrCat("more than the limit of ", kMaxOrderByKeys, " keys"));
+    }
     for (absl::string_view part : absl::StrSplit(order_by, ',')) {
       std::vector<absl::string_view> words =
           absl::StrSplit(part, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
@@ -101,9 +105,6 @@ absl::StatusOr<std::vector<OrderKey>> ParseOrderBy(absl::string_view order_by,
         }
       }
       keys.push_back(key);
-      if (keys.size() > kMaxOrderByKeys) {
-        return Error(absl::StrCat("more than ", kMaxOrderByKeys, " keys"));
-      }
     }
   }
   const Column& pk = table.primary_key();
