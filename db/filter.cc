@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "db/values.h"
 
@@ -415,7 +416,8 @@ absl::StatusOr<std::string> BindLiteral(const Column& column,
           !absl::SimpleAtod(value.text, &number)) {
         return mismatch("a number");
       }
-      params->AddText(absl::StrCat(number));
+      // Every digit that matters (StrCat keeps only six).
+      params->AddText(absl::StrFormat("%.17g", number));
       break;
     }
     case ColumnType::kString:

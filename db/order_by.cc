@@ -1,9 +1,12 @@
 #include "db/order_by.h"
 
+#include <algorithm>
+
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -40,10 +43,16 @@ bool BindKey(const Column& column, const KeyValue& value, Params* params) {
       params->AddText(absl::StrCat(value.int_value()));
       return true;
     case ColumnType::kFloat:
-    case ColumnType::kDouble:
-      if (value.kind_case() != KeyValue::kStringValue) return false;
-      params->AddText(value.string_value());
+    case ColumnType::kDouble: {
+      // Tokens carry no secret: a caller may have written this one.
+      double number = 0;
+      if (value.kind_case() != KeyValue::kStringValue ||
+          !absl::SimpleAtod(value.string_value(), &number)) {
+        return false;
+      }
+      params->AddText(absl::StrFormat("%.17g", number));
       return true;
+    }
     case ColumnType::kString:
       if (value.kind_case() != KeyValue::kStringValue) return false;
       if (!CheckStorableText(value.string_value(), "").ok()) return false;

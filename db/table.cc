@@ -8,11 +8,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "db/filter.h"
 #include "db/order_by.h"
 #include "db/page_token.h"
+#include "db/sql_build.h"
 #include "db/sql_status.h"
 #include "db/values.h"
 
@@ -23,28 +23,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 using google::protobuf::util::TimeUtil;
-
-// A fresh opaque version for etag columns, on insert (the column default in
-// the migration) and on every update.
-constexpr char kNewVersionSql[] = "gen_random_uuid()::text";
-
-// The SQL expression that reads `column` in the form ReadColumn parses.
-std::string ColumnExpr(const Column& column, absl::string_view alias) {
-  const std::string ref = alias.empty()
-                              ? column.quoted
-                              : absl::StrCat(alias, ".", column.quoted);
-  if (column.type == ColumnType::kTimestamp) {
-    return absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
-  }
-  return ref;
-}
-
-std::string SelectList(const std::vector<const Column*>& columns,
-                       absl::string_view alias) {
-  return absl::StrJoin(columns, ", ", [&](std::string* out, const Column* c) {
-    out->append(ColumnExpr(*c, alias));
-  });
-}
 
 absl::Status BadValue(const Column& column) {
   return absl::InternalError(
@@ -134,20 +112,7 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool)
   const std::string& t = table.quoted_name();
   const std::string& pk = table.primary_key().quoted;
 
-  std::vector<std::string> insert_columns, insert_values;
-  for (const Column* column : all_columns_) {
-    if (!column->writable()) continue;
-    insert_columns.push_back(column->quoted);
-    insert_values.push_back(absl::StrCat("$", insert_values.size() + 1));
-  }
-  insert_ = {absl::StrCat(table.name(), ".insert"),
-             insert_columns.empty()
-                 ? absl::StrCat("INSERT INTO ", t, " DEFAULT VALUES RETURNING ",
-                                select_list_)
-                 : absl::StrCat("INSERT INTO ", t, " (",
-                                absl::StrJoin(insert_columns, ", "), ") VALUES (",
-                                absl::StrJoin(insert_values, ", "), ") RETURNING ",
-                                select_list_)};
+  insert_ = {absl::StrCat(table.name(), ".insert"), InsertSql(table)};
   find_request_ = {absl::StrCat(table.name(), ".find_request"),
                    "SELECT \"resource_key\" FROM \"protomodel_request_ids\" "
                    "WHERE \"request_id\" = $1 AND \"table_name\" = $2"};
@@ -210,64 +175,6 @@ absl::Status Table::EtagMismatch(absl::string_view key) const {
       " was changed since it was read); read it again and retry"));
 }
 
-absl::Status Table::BindColumn(const Message& resource, const Column& column,
-                               Params* params) const {
-  const Reflection* r = resource.GetReflection();
-  const FieldDescriptor* f = column.field;
-  if (column.nullable && !r->HasField(resource, f)) {
-    params->AddNull();
-    return absl::OkStatus();
-  }
-  const std::string what = absl::StrCat(table_.name(), ".", column.name);
-  switch (column.type) {
-    case ColumnType::kBool:
-      params->AddText(r->GetBool(resource, f) ? "true" : "false");
-      break;
-    case ColumnType::kInt32:
-    case ColumnType::kInt64: {
-      const int64_t v = column.type == ColumnType::kInt32 ? r->GetInt32(resource, f)
-                                                          : r->GetInt64(resource, f);
-      if (!column.references.empty() && v <= 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, ": ids are integers > 0, not ", v));
-      }
-      params->AddText(absl::StrCat(v));
-      break;
-    }
-    case ColumnType::kFloat:
-      params->AddText(absl::StrFormat("%.9g", r->GetFloat(resource, f)));
-      break;
-    case ColumnType::kDouble:
-      params->AddText(absl::StrFormat("%.17g", r->GetDouble(resource, f)));
-      break;
-    case ColumnType::kString: {
-      std::string text = r->GetString(resource, f);
-      if (absl::Status s = CheckStorableText(text, what); !s.ok()) return s;
-      params->AddText(std::move(text));
-      break;
-    }
-    case ColumnType::kUuid: {
-      absl::StatusOr<std::string> uuid = CanonicalUuid(r->GetString(resource, f), what);
-      if (!uuid.ok()) return uuid.status();
-      params->AddText(*std::move(uuid));
-      break;
-    }
-    case ColumnType::kBytes: {
-      std::string scratch;
-      const std::string& bytes = r->GetStringReference(resource, f, &scratch);
-      params->AddBinary(bytes);
-      break;
-    }
-    case ColumnType::kTimestamp: {
-      const auto& ts =
-          static_cast<const google::protobuf::Timestamp&>(r->GetMessage(resource, f));
-      params->AddText(TimestampParam(TimeUtil::TimestampToMicroseconds(ts)));
-      break;
-    }
-  }
-  return absl::OkStatus();
-}
-
 const Column* Table::ViolatedColumn(const absl::Status& status) const {
   const auto [owner, column] = schema_.FindConstraint(ViolatedConstraint(status));
   return owner == &table_ ? column : nullptr;
@@ -306,19 +213,11 @@ absl::Status Table::Explain(absl::Status status, const Message* resource,
       "; delete or change those ", owner->name(), " rows first"));
 }
 
-absl::Status Table::BindWritable(const Message& resource, Params* params) const {
-  for (const Column* column : all_columns_) {
-    if (!column->writable()) continue;
-    if (absl::Status s = BindColumn(resource, *column, params); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Table::Insert(const Message& resource, const std::string& request_id,
                            const CallLimit& limit, Message* out) const {
   if (!request_id.empty()) return InsertOnce(resource, request_id, limit, out);
   Params params;
-  if (absl::Status s = BindWritable(resource, &params); !s.ok()) return s;
+  if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   try {
@@ -339,7 +238,7 @@ absl::Status Table::InsertOnce(const Message& resource, const std::string& reque
   // what that call created.
   for (int round = 0; round < 2; ++round) {
     Params params;
-    if (absl::Status s = BindWritable(resource, &params); !s.ok()) return s;
+    if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
     std::string created_key;
     {
       absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
@@ -538,33 +437,15 @@ absl::Status Table::Update(const std::string& key, const Message& resource,
     return absl::OkStatus();
   }
   Params params;
-  params.AddText(key);
-  std::vector<std::string> sets;
-  uint64_t bits = 0;
-  for (const Column* column : columns) {
-    if (absl::Status s = BindColumn(resource, *column, &params); !s.ok()) return s;
-    sets.push_back(absl::StrCat(column->quoted, " = $", params.size()));
-    bits |= uint64_t{1} << table_.ColumnIndex(*column);
-  }
-  std::string where = absl::StrCat(table_.primary_key().quoted, " = $1");
-  if (etag_column != nullptr) {
-    sets.push_back(absl::StrCat(etag_column->quoted, " = ", kNewVersionSql));
-    if (etag.has_value()) {
-      params.AddText(*etag);
-      absl::StrAppend(&where, " AND ", etag_column->quoted, " = $", params.size());
-    }
-  }
-  const Statement statement{
-      absl::StrCat(table_.name(), ".update.", absl::Hex(bits),
-                   etag.has_value() && etag_column != nullptr ? ".if" : ""),
-      absl::StrCat("UPDATE ", table_.quoted_name(), " SET ", absl::StrJoin(sets, ", "),
-                   " WHERE ", where, " RETURNING ", select_list_)};
+  absl::StatusOr<Statement> statement =
+      UpdateStatement(table_, key, resource, columns, etag, &params);
+  if (!statement.ok()) return statement.status();
 
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result = (*conn)->Exec(tx, statement, std::move(params));
+    pqxx::result result = (*conn)->Exec(tx, *statement, std::move(params));
     if (result.empty()) return MissedWrite(**conn, tx, key, etag);
     return ReadRow(result[0], 0, all_columns_, out);
   } catch (const std::exception& e) {
@@ -579,7 +460,10 @@ absl::Status Table::Delete(const std::string& key,
   const bool conditional = etag.has_value() && table_.etag() != nullptr;
   Params params;
   params.AddText(key);
-  if (conditional) params.AddText(*etag);
+  if (conditional) {
+    if (absl::Status s = CheckEtag(table_, *etag); !s.ok()) return s;
+    params.AddText(*etag);
+  }
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
   if (!conn.ok()) return conn.status();
   try {

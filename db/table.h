@@ -82,13 +82,9 @@ class Table {
   std::string Describe(absl::string_view key) const;
 
  private:
-  absl::Status BindWritable(const google::protobuf::Message& resource,
-                            Params* params) const;
   absl::Status InsertOnce(const google::protobuf::Message& resource,
                           const std::string& request_id, const CallLimit& limit,
                           google::protobuf::Message* out) const;
-  absl::Status BindColumn(const google::protobuf::Message& resource,
-                          const Column& column, Params* params) const;
   // "hero 7 not found".
   absl::Status NotFound(absl::string_view key) const;
   // ABORTED: the row no longer carries the etag the caller read.

@@ -14,6 +14,40 @@ int HexDigit(char c) {
   return -1;
 }
 
+// RFC 3339's date-time: YYYY-MM-DDTHH:MM:SS, an optional fraction, then Z or
+// +hh:mm / -hh:mm. absl::ParseTime alone is laxer (one-digit fields, longer
+// years, surrounding spaces, "infinite-future").
+bool HasRfc3339Shape(absl::string_view t) {
+  auto digits = [t](size_t pos, size_t n) {
+    if (t.size() < pos + n) return false;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (!absl::ascii_isdigit(t[i])) return false;
+    }
+    return true;
+  };
+  if (t.size() < 20) return false;  // YYYY-MM-DDTHH:MM:SSZ
+  if (!digits(0, 4) || t[4] != '-' || !digits(5, 2) || t[7] != '-' || !digits(8, 2) ||
+      (t[10] != 'T' && t[10] != 't') || !digits(11, 2) || t[13] != ':' ||
+      !digits(14, 2) || t[16] != ':' || !digits(17, 2)) {
+    return false;
+  }
+  size_t pos = 19;
+  if (pos < t.size() && t[pos] == '.') {
+    const size_t begin = ++pos;
+    while (pos < t.size() && absl::ascii_isdigit(t[pos])) ++pos;
+    if (pos == begin) return false;
+  }
+  const absl::string_view zone = t.substr(pos);
+  if (zone == "Z" || zone == "z") return true;
+  return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(pos + 1, 2) &&
+         zone[3] == ':' && digits(pos + 4, 2);
+}
+
+// google.protobuf.Timestamp's range, 0001-01-01T00:00:00Z up to (excluded)
+// 10000-01-01T00:00:00Z: what a timestamp column can hold.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kEndTimestampSeconds = 253402300800;
+
 }  // namespace
 
 absl::StatusOr<std::string> CanonicalUuid(absl::string_view text,
@@ -34,10 +68,16 @@ absl::StatusOr<int64_t> ParseRfc3339Micros(absl::string_view text,
                                            absl::string_view what) {
   absl::Time time;
   std::string error;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
+  if (!HasRfc3339Shape(text) ||
+      !absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, ": not an RFC 3339 timestamp with Z or an offset, e.g. "
               "\"2024-01-02T03:04:05Z\""));
+  }
+  if (time < absl::FromUnixSeconds(kMinTimestampSeconds) ||
+      time >= absl::FromUnixSeconds(kEndTimestampSeconds)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z"));
   }
   return absl::ToUnixMicros(time);
 }

@@ -14,7 +14,8 @@ namespace protomodel::db {
 absl::StatusOr<std::string> CanonicalUuid(absl::string_view text,
                                           absl::string_view what);
 
-// An RFC 3339 timestamp with `Z` or an offset, as microseconds since the
+// An RFC 3339 timestamp with `Z` or an offset, between 0001-01-01 and
+// 9999-12-31 (what google.protobuf.Timestamp holds), as microseconds since the
 // Unix epoch (truncated toward the past); INVALID_ARGUMENT naming `what`.
 absl::StatusOr<int64_t> ParseRfc3339Micros(absl::string_view text,
                                            absl::string_view what);

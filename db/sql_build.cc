@@ -1,0 +1,202 @@
+#include "db/sql_build.h"
+
+#include <cstdint>
+
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "db/values.h"
+
+namespace protomodel::db {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using google::protobuf::util::TimeUtil;
+
+// A fresh opaque version for etag columns, on insert (the column default in
+// the migration) and on every update.
+constexpr char kNewVersionSql[] = "gen_random_uuid()::text";
+
+// The SQL expression that reads `column` in the form Table parses.
+std::string ColumnExpr(const Column& column, absl::string_view alias) {
+  const std::string ref = alias.empty()
+                              ? column.quoted
+                              : absl::StrCat(alias, ".", column.quoted);
+  if (column.type == ColumnType::kTimestamp) {
+    return absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
+  }
+  return ref;
+}
+
+// The set of columns `written` (by column index) as a hexadecimal bit mask,
+// most significant digit first, of any width.
+std::string ColumnSetHex(const std::vector<bool>& written) {
+  std::string hex;
+  for (size_t i = (written.size() + 3) / 4; i-- > 0;) {
+    int digit = 0;
+    for (size_t bit = 0; bit < 4; ++bit) {
+      if (4 * i + bit < written.size() && written[4 * i + bit]) digit |= 1 << bit;
+    }
+    if (!hex.empty() || digit != 0 || i == 0) hex += "0123456789abcdef"[digit];
+  }
+  return hex;
+}
+
+std::vector<const Column*> AllColumns(const TableSchema& table) {
+  std::vector<const Column*> columns;
+  for (const Column& column : table.columns()) columns.push_back(&column);
+  return columns;
+}
+
+}  // namespace
+
+std::string SelectList(const std::vector<const Column*>& columns,
+                       absl::string_view alias) {
+  return absl::StrJoin(columns, ", ", [&](std::string* out, const Column* c) {
+    out->append(ColumnExpr(*c, alias));
+  });
+}
+
+std::string InsertSql(const TableSchema& table) {
+  const std::string select_list = SelectList(AllColumns(table), "");
+  std::vector<std::string> insert_columns, insert_values;
+  for (const Column& column : table.columns()) {
+    if (!column.writable()) continue;
+    insert_columns.push_back(column.quoted);
+    insert_values.push_back(absl::StrCat("$", insert_values.size() + 1));
+  }
+  if (insert_columns.empty()) {
+    return absl::StrCat("INSERT INTO ", table.quoted_name(),
+                        " DEFAULT VALUES RETURNING ", select_list);
+  }
+  return absl::StrCat("INSERT INTO ", table.quoted_name(), " (",
+                      absl::StrJoin(insert_columns, ", "), ") VALUES (",
+                      absl::StrJoin(insert_values, ", "), ") RETURNING ",
+                      select_list);
+}
+
+absl::Status BindColumn(const TableSchema& table, const Message& resource,
+                        const Column& column, Params* params) {
+  const Reflection* r = resource.GetReflection();
+  const FieldDescriptor* f = column.field;
+  if (column.nullable && !r->HasField(resource, f)) {
+    params->AddNull();
+    return absl::OkStatus();
+  }
+  const std::string what = absl::StrCat(table.name(), ".", column.name);
+  switch (column.type) {
+    case ColumnType::kBool:
+      params->AddText(r->GetBool(resource, f) ? "true" : "false");
+      break;
+    case ColumnType::kInt32:
+    case ColumnType::kInt64: {
+      const int64_t v = column.type == ColumnType::kInt32 ? r->GetInt32(resource, f)
+                                                          : r->GetInt64(resource, f);
+      if (!column.references.empty() && v <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": ids are integers > 0, not ", v));
+      }
+      params->AddText(absl::StrCat(v));
+      break;
+    }
+    case ColumnType::kFloat:
+      params->AddText(absl::StrFormat("%.9g", r->GetFloat(resource, f)));
+      break;
+    case ColumnType::kDouble:
+      params->AddText(absl::StrFormat("%.17g", r->GetDouble(resource, f)));
+      break;
+    case ColumnType::kString: {
+      std::string text = r->GetString(resource, f);
+      if (absl::Status s = CheckStorableText(text, what); !s.ok()) return s;
+      params->AddText(std::move(text));
+      break;
+    }
+    case ColumnType::kUuid: {
+      absl::StatusOr<std::string> uuid = CanonicalUuid(r->GetString(resource, f), what);
+      if (!uuid.ok()) return uuid.status();
+      params->AddText(*std::move(uuid));
+      break;
+    }
+    case ColumnType::kBytes: {
+      std::string scratch;
+      const std::string& bytes = r->GetStringReference(resource, f, &scratch);
+      params->AddBinary(bytes);
+      break;
+    }
+    case ColumnType::kTimestamp: {
+      const auto& ts =
+          static_cast<const google::protobuf::Timestamp&>(r->GetMessage(resource, f));
+      // What google.protobuf.Timestamp allows; past it the conversion to
+      // microseconds would overflow.
+      if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
+          ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
+          ts.nanos() > 999999999) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            what, ": not a valid timestamp (0001-01-01T00:00:00Z to "
+                  "9999-12-31T23:59:59.999999999Z, nanos 0 to 999999999)"));
+      }
+      params->AddText(TimestampParam(TimeUtil::TimestampToMicroseconds(ts)));
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BindWritable(const TableSchema& table, const Message& resource,
+                          Params* params) {
+  for (const Column& column : table.columns()) {
+    if (!column.writable()) continue;
+    if (absl::Status s = BindColumn(table, resource, column, params); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEtag(const TableSchema& table, const std::string& etag) {
+  const Column* column = table.etag();
+  return CheckStorableText(
+      etag, absl::StrCat(table.name(), ".", column != nullptr ? column->name : "etag"));
+}
+
+absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
+                                          const std::string& key,
+                                          const Message& resource,
+                                          const std::vector<const Column*>& columns,
+                                          const std::optional<std::string>& etag,
+                                          Params* params) {
+  const Column* etag_column = table.etag();
+  params->AddText(key);
+  // The columns in table order, once each, so that the statement's name (the
+  // set of columns) stands for exactly one text.
+  std::vector<bool> written(table.columns().size(), false);
+  for (const Column* column : columns) {
+    written[static_cast<size_t>(table.ColumnIndex(*column))] = true;
+  }
+  std::vector<std::string> sets;
+  for (const Column& column : table.columns()) {
+    if (!written[static_cast<size_t>(table.ColumnIndex(column))]) continue;
+    if (absl::Status s = BindColumn(table, resource, column, params); !s.ok()) return s;
+    sets.push_back(absl::StrCat(column.quoted, " = $", params->size()));
+  }
+  std::string where = absl::StrCat(table.primary_key().quoted, " = $1");
+  if (etag_column != nullptr) {
+    sets.push_back(absl::StrCat(etag_column->quoted, " = ", kNewVersionSql));
+    if (etag.has_value()) {
+      if (absl::Status s = CheckEtag(table, *etag); !s.ok()) return s;
+      params->AddText(*etag);
+      absl::StrAppend(&where, " AND ", etag_column->quoted, " = $", params->size());
+    }
+  }
+  return Statement{
+      absl::StrCat(table.name(), ".update.", ColumnSetHex(written),
+                   etag.has_value() && etag_column != nullptr ? ".if" : ""),
+      absl::StrCat("UPDATE ", table.quoted_name(), " SET ", absl::StrJoin(sets, ", "),
+                   " WHERE ", where, " RETURNING ",
+                   SelectList(AllColumns(table), ""))};
+}
+
+}  // namespace protomodel::db
