@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps tools build run test test-asan bench migrate python-client install image image-test proto-baseline clean
+.PHONY: all deps tools build run test test-asan bench migrate python-client install image image-test proto-baseline chaos soak fuzz clean
 
 all: build
 
@@ -55,6 +55,11 @@ test-asan: deps tools
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE image
 
+# libFuzzer targets built with clang in build-fuzz, each run FUZZ_SECONDS
+# (default 60) over its corpus; no database (scripts/fuzz.sh).
+fuzz:
+	@scripts/fuzz.sh
+
 # Python stubs of proto/ in client/python/generated, for Debian's python3-grpcio.
 python-client: deps
 	client/python/generate.sh
@@ -69,5 +74,17 @@ install: build
 bench: deps
 	scripts/bench.sh
 
+# PostgreSQL restarts and a replica's SIGTERM under load, checked against the
+# contract (tests/chaos); `make test` runs a 25 s form.
+chaos: build
+	$(BUILD_DIR)/tests/chaos/protomodel-chaos --server=$(BUILD_DIR)/server/protomodel-server \
+	  --pg_script=scripts/pg.sh --pg_dir=$(BUILD_DIR)/chaos-pg \
+	  --workers=16 --rounds=3 --phase_seconds=10 --outage_seconds=3
+
+# SOAK_SECONDS (default 600) of mixed load; RSS, descriptors and database
+# connections at the start and the end must not grow (not part of CI).
+soak: deps
+	scripts/soak.sh
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) build-release build-image
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) build-release build-image build-fuzz
