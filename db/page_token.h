@@ -9,8 +9,10 @@
 
 namespace protomodel::db {
 
-// Limit on the page_token a caller may send.
-inline constexpr size_t kMaxPageTokenLength = 4096;
+// Limit on the page_token a caller may send. A token carries the last row's
+// order_by values, so it is sized for long text keys (a 45 KB name still
+// pages); decoding is linear, so the limit guards memory, not time.
+inline constexpr size_t kMaxPageTokenLength = 64 * 1024;
 
 // What a token is bound to: the table, filter and order_by it was issued for.
 std::string QueryDigest(absl::string_view table, absl::string_view filter,

@@ -430,9 +430,9 @@ TEST_F(ListTest, EveryInputLimitIsInvalidArgumentNamingIt) {
   EXPECT_NE(message(request).find("limit of 8 keys"), std::string::npos);
   request.clear_order_by();
 
-  // Page tokens: 4096 bytes.
-  request.set_page_token(std::string(4097, 'A'));
-  EXPECT_NE(message(request).find("4096"), std::string::npos);
+  // Page tokens: 65536 bytes.
+  request.set_page_token(std::string(65537, 'A'));
+  EXPECT_NE(message(request).find("65536"), std::string::npos);
   request.clear_page_token();
 
   // read_mask: 64 paths.
@@ -445,6 +445,19 @@ TEST_F(ListTest, EveryInputLimitIsInvalidArgumentNamingIt) {
   // page_size: negative is refused, above 1000 is 1000 (see above).
   request.set_page_size(-1);
   EXPECT_NE(message(request).find("page_size"), std::string::npos);
+}
+
+// A page may end on a long text value: its token carries it and is accepted.
+TEST_F(ListTest, PagesEndingOnLongTextValuesContinue) {
+  for (char c : {'a', 'b', 'c'}) {
+    client_.NewHero(std::string(20000, c), "s");
+  }
+  ListHeroesRequest request;
+  request.set_order_by("name");
+  request.set_page_size(1);
+  const std::vector<std::string> names = All(request);
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[2], std::string(20000, 'c'));
 }
 
 }  // namespace
