@@ -36,20 +36,19 @@ done
 bench_url=${admin%/postgres}/bench
 pgbench_url=${admin%/postgres}/pgbench
 
-port=$((20000 + RANDOM % 30000))
-"$build/server/protomodel-server" --listen "127.0.0.1:$port" --database_url "$bench_url" \
-  --log_rpcs=false >"$out/server.log" 2>&1 &
-server=$!
+. scripts/lib.sh
+server_pid=
 cleanup() {
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   scripts/pg.sh stop "$build/bench-pg"
 }
 trap cleanup EXIT
-for _ in $(seq 200); do
-  grep -q "SERVING" "$out/server.log" && break
-  sleep 0.05
-done
+start_server "$build/server/protomodel-server" "$bench_url" "$out/server.log"
+server=$server_pid
+port=$server_port
 
 psql "$bench_url" -qc "INSERT INTO hero (name, secret_name, age)
   SELECT 'hero-' || i, 'secret-' || i, i % 100 FROM generate_series(1, 100000) AS i" \

@@ -25,33 +25,11 @@ if [ ! -x "$pgbin/pg_ctl" ]; then
 fi
 [ -x "$pgbin/pg_ctl" ] || { echo "pg.sh: PostgreSQL server binaries not found (run scripts/install-deps.sh)" >&2; exit 1; }
 
-as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # The real data folder: DIR itself, or the /tmp folder DIR links to.
-resolve() {
-  if [ -L "$dir" ] || [ -d "$dir" ]; then
-    readlink -f "$dir"
-    return
-  fi
-  local parent
-  parent=$(dirname "$dir")
-  mkdir -p "$parent"
-  if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$(readlink -f "$parent")"; then
-    mkdir -p "$dir"
-    readlink -f "$dir"
-  else
-    local real
-    real=$(mktemp -d "${TMPDIR:-/tmp}/protomodel-pg.XXXXXX")
-    ln -s "$real" "$dir"
-    echo "$real"
-  fi
-}
+resolve() { resolve_dir "$dir" protomodel-pg; }
 
 port_of() { sed -n "s/^port = \([0-9]*\).*/\1/p" "$1/postgresql.auto.conf" 2>/dev/null | tail -n 1; }
 

@@ -19,31 +19,11 @@ shift 2
 bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 [ -x "$bin" ] || { echo "pgbouncer.sh: pgbouncer not found (run scripts/install-deps.sh)" >&2; exit 1; }
 
-as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # The real folder: under /tmp when the postgres user cannot reach DIR.
-resolve() {
-  if [ -L "$dir" ] || [ -d "$dir" ]; then
-    readlink -f "$dir"
-    return
-  fi
-  mkdir -p "$(dirname "$dir")"
-  if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$(readlink -f "$(dirname "$dir")")"; then
-    mkdir -p "$dir"
-    readlink -f "$dir"
-  else
-    local real
-    real=$(mktemp -d "${TMPDIR:-/tmp}/protomodel-pgbouncer.XXXXXX")
-    ln -s "$real" "$dir"
-    echo "$real"
-  fi
-}
+resolve() { resolve_dir "$dir" protomodel-pgbouncer; }
 
 port_of() { sed -n 's/^listen_port = \([0-9]*\)$/\1/p' "$1/pgbouncer.ini" 2>/dev/null; }
 url_of() { echo "postgresql://postgres@127.0.0.1:$(port_of "$1")/${2:-postgres}"; }

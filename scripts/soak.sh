@@ -25,25 +25,25 @@ admin=$(scripts/pg.sh start "$build/soak-pg" auto --fast)
 psql "$admin" -qc "DROP DATABASE IF EXISTS soak WITH (FORCE)" -c "CREATE DATABASE soak" >/dev/null
 url=${admin%/postgres}/soak
 
-port=$((20000 + RANDOM % 30000))
-"$build/server/protomodel-server" --listen "127.0.0.1:$port" --database_url "$url" \
-  --pool_size "$pool" --log_rpcs=false >"$out/server.log" 2>&1 &
-server=$!
+. scripts/lib.sh
+server_pid=
 load=
 cleanup() {
   [ -n "$load" ] && kill "$load" 2>/dev/null || true
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   scripts/pg.sh stop "$build/soak-pg"
 }
 trap cleanup EXIT
-for _ in $(seq 200); do
-  grep -q "SERVING" "$out/server.log" && break
-  sleep 0.05
-done
+start_server "$build/server/protomodel-server" "$url" "$out/server.log" --pool_size "$pool"
+server=$server_pid
+port=$server_port
 psql "$url" -qc "INSERT INTO hero (name, secret_name, age)
   SELECT 'hero-' || i, 'secret-' || i, i % 100 FROM generate_series(1, 10000) AS i" >/dev/null
 
+: >"$out/load.txt"
 # The load: each scenario in turn, 16 calls in flight, until time is up.
 (
   end=$(( $(date +%s) + total ))
