@@ -27,7 +27,8 @@ class HeroServiceTest : public ServiceTest {
     }
     EXPECT_EQ(test_server().server().pool().Stats().in_use, 0);
     EXPECT_EQ(
-        lock.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
+        lock.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                  "AND datname = current_database()")[0][0]
             .as<int>(),
         0);
   }
@@ -368,7 +369,8 @@ TEST_F(HeroServiceTest, AClientCancellingCancelsItsQueryAndFreesTheConnection) {
     while (absl::Now() < until) {
       pqxx::connection watcher(database().url());
       pqxx::nontransaction tx(watcher);
-      if (tx.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]
+      if (tx.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                  "AND datname = current_database()")[0][0]
               .as<int>() > 0) {
         break;
       }
