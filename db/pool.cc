@@ -60,15 +60,24 @@ Pool::Lease::~Lease() {
   pool_->Release(std::move(conn_), fired);
 }
 
+namespace {
+
+// When the call must next be looked at: its deadline, or sooner when its
+// caller may cancel.
+absl::Time NextCheck(absl::Time deadline, bool cancellable) {
+  return cancellable ? std::min(deadline, absl::Now() + Pool::kCancelPoll) : deadline;
+}
+
+}  // namespace
+
 uint64_t Pool::Arm(Connection* conn, const CallLimit& limit) {
   if (limit.deadline == absl::InfiniteFuture() && !limit.cancelled) return 0;
   absl::MutexLock lock(&alarm_mu_);
   const uint64_t id = next_alarm_++;
   alarms_[id] = Alarm{limit.deadline, conn, limit.cancelled};
-  const absl::Time wake =
-      limit.cancelled ? std::min(limit.deadline, absl::Now() + kCancelPoll)
-                      : limit.deadline;
-  if (wake < next_wakeup_) ++alarm_version_;
+  if (NextCheck(limit.deadline, static_cast<bool>(limit.cancelled)) < next_wakeup_) {
+    ++alarm_version_;
+  }
   return id;
 }
 
@@ -88,13 +97,11 @@ void Pool::CancelLoop() {
   absl::MutexLock lock(&alarm_mu_);
   while (!stopping_) {
     absl::Time next = absl::InfiniteFuture();
-    bool poll_cancel = false;
     for (const auto& [id, alarm] : alarms_) {
-      if (alarm.fired) continue;
-      next = std::min(next, alarm.deadline);
-      poll_cancel = poll_cancel || static_cast<bool>(alarm.cancelled);
+      if (!alarm.fired) {
+        next = std::min(next, NextCheck(alarm.deadline, static_cast<bool>(alarm.cancelled)));
+      }
     }
-    if (poll_cancel) next = std::min(next, absl::Now() + kCancelPoll);
     const uint64_t version = alarm_version_;
     next_wakeup_ = next;
     auto changed = [this, version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(alarm_mu_) {
@@ -156,10 +163,9 @@ absl::StatusOr<Pool::Lease> Pool::Acquire(const CallLimit& limit) {
       bool ready = false;
       bool cancelled = false;
       while (true) {
-        const absl::Time until =
-            limit.cancelled ? std::min(limit.deadline, absl::Now() + kCancelPoll)
-                            : limit.deadline;
-        ready = mu_.AwaitWithDeadline(absl::Condition(this, &Pool::CanTake), until);
+        ready = mu_.AwaitWithDeadline(
+            absl::Condition(this, &Pool::CanTake),
+            NextCheck(limit.deadline, static_cast<bool>(limit.cancelled)));
         if (ready || absl::Now() >= limit.deadline) break;
         if (limit.cancelled && limit.cancelled()) {
           cancelled = true;
