@@ -18,6 +18,13 @@ using heroes::v1::View;
 
 class HeroServiceTest : public ServiceTest {
  protected:
+  // Statements of this suite's database waiting for a lock.
+  static int LockWaiters(pqxx::transaction_base& tx) {
+    return tx.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()")[0][0]
+        .as<int>();
+  }
+
   // While `lock` still holds the table: the server's statement is gone from
   // the database and its connection is back (within 5 s).
   void ExpectStatementCancelledWhileLocked(pqxx::work& lock) {
@@ -26,11 +33,7 @@ class HeroServiceTest : public ServiceTest {
       absl::SleepFor(absl::Milliseconds(20));
     }
     EXPECT_EQ(test_server().server().pool().Stats().in_use, 0);
-    EXPECT_EQ(
-        lock.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                  "AND datname = current_database()")[0][0]
-            .as<int>(),
-        0);
+    EXPECT_EQ(LockWaiters(lock), 0);
   }
 
   HeroesClient client_{channel()};
@@ -369,9 +372,7 @@ TEST_F(HeroServiceTest, AClientCancellingCancelsItsQueryAndFreesTheConnection) {
     while (absl::Now() < until) {
       pqxx::connection watcher(database().url());
       pqxx::nontransaction tx(watcher);
-      if (tx.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                  "AND datname = current_database()")[0][0]
-              .as<int>() > 0) {
+      if (LockWaiters(tx) > 0) {
         break;
       }
       absl::SleepFor(absl::Milliseconds(20));
