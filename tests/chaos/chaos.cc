@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -273,6 +274,12 @@ bool Allowed(const Call& call) {
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
+// The run's PostgreSQL is stopped however the run ends.
+std::string* stop_postgres = nullptr;
+void StopPostgres() {
+  if (stop_postgres != nullptr) Shell(*stop_postgres);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -291,6 +298,8 @@ int main(int argc, char** argv) {
   const absl::Duration recovery = absl::Seconds(absl::GetFlag(FLAGS_recovery_seconds));
 
   int exit_status = 0;
+  stop_postgres = new std::string(absl::StrCat(pg, " stop ", pg_dir));
+  std::atexit(StopPostgres);
   // Durable commits (no --fast): an immediate shutdown is a crash, and only
   // with synchronous_commit on does an acknowledged commit survive one.
   Shell(absl::StrCat(pg, " start ", pg_dir, " auto"), &exit_status);
