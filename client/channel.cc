@@ -1,10 +1,12 @@
 #include "protomodel/client/channel.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/strings/str_cat.h"
@@ -38,7 +40,54 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) 
   return content.str();
 }
 
+// Adds `authorization: Bearer <token>` to every call.
+class TokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit TokenInterceptor(const std::string& header) : header_(header) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", header_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string& header_;
+};
+
+class TokenInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit TokenInterceptorFactory(const std::string& token)
+      : header_(absl::StrCat("Bearer ", token)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* /*info*/) override {
+    return new TokenInterceptor(header_);
+  }
+
+ private:
+  const std::string header_;
+};
+
+void FromEnvironment(const char* name, std::string& field) {
+  const char* value = std::getenv(name);
+  if (field.empty() && value != nullptr) field = value;
+}
+
 }  // namespace
+
+ChannelOptions WithEnvironment(ChannelOptions options) {
+  FromEnvironment("PROTOMODEL_TOKEN", options.token);
+  FromEnvironment("PROTOMODEL_TLS_CA_FILE", options.ca_file);
+  FromEnvironment("PROTOMODEL_TLS_CERT_FILE", options.cert_file);
+  FromEnvironment("PROTOMODEL_TLS_KEY_FILE", options.key_file);
+  const char* tls = std::getenv("PROTOMODEL_TLS");
+  if (tls != nullptr && (std::string(tls) == "1" || std::string(tls) == "true")) {
+    options.tls = true;
+  }
+  return options;
+}
 
 std::string RetryServiceConfig(int max_attempts) {
   std::vector<std::string> services;
@@ -85,7 +134,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target
     }
     credentials = grpc::SslCredentials(ssl);
   }
-  return grpc::CreateCustomChannel(target, credentials, args);
+  if (options.token.empty()) return grpc::CreateCustomChannel(target, credentials, args);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<TokenInterceptorFactory>(options.token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      target, credentials, args, std::move(interceptors));
 }
 
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& target,

@@ -44,18 +44,24 @@ Pool::~Pool() {
   canceller_.join();
 }
 
-Pool::Lease::Lease(Pool* pool, std::unique_ptr<Connection> conn, const CallLimit& limit)
-    : pool_(pool), conn_(std::move(conn)) {
+Pool::Lease::Lease(Pool* pool, std::unique_ptr<Connection> conn, const CallLimit& limit,
+                   const char* op)
+    : pool_(pool), conn_(std::move(conn)), op_(op), acquired_(absl::Now()) {
   alarm_ = pool_->Arm(conn_.get(), limit);
 }
 
 Pool::Lease::Lease(Lease&& other) noexcept
-    : pool_(other.pool_), conn_(std::move(other.conn_)), alarm_(other.alarm_) {
+    : pool_(other.pool_),
+      conn_(std::move(other.conn_)),
+      alarm_(other.alarm_),
+      op_(other.op_),
+      acquired_(other.acquired_) {
   other.alarm_ = 0;
 }
 
 Pool::Lease::~Lease() {
   if (conn_ == nullptr) return;
+  if (pool_->options_.observe) pool_->options_.observe(op_, absl::Now() - acquired_);
   const bool fired = pool_->Disarm(alarm_);
   pool_->Release(std::move(conn_), fired);
 }
@@ -150,7 +156,7 @@ std::unique_ptr<Connection> Pool::TakeIdle() {
   return nullptr;
 }
 
-absl::StatusOr<Pool::Lease> Pool::Acquire(const CallLimit& limit) {
+absl::StatusOr<Pool::Lease> Pool::Acquire(const CallLimit& limit, const char* op) {
   {
     absl::MutexLock lock(&mu_);
     if (!CanTake()) {
@@ -183,7 +189,7 @@ absl::StatusOr<Pool::Lease> Pool::Acquire(const CallLimit& limit) {
       }
     }
     if (std::unique_ptr<Connection> conn = TakeIdle()) {
-      return Lease(this, std::move(conn), limit);
+      return Lease(this, std::move(conn), limit, op);
     }
     if (absl::Now() < retry_at_) {
       return absl::UnavailableError(absl::StrCat(
@@ -194,7 +200,7 @@ absl::StatusOr<Pool::Lease> Pool::Acquire(const CallLimit& limit) {
   }
   absl::StatusOr<std::unique_ptr<Connection>> conn = Open();
   if (!conn.ok()) return conn.status();
-  return Lease(this, *std::move(conn), limit);
+  return Lease(this, *std::move(conn), limit, op);
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> Pool::Open() {

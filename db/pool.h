@@ -79,6 +79,9 @@ struct PoolOptions {
   // After a failed connect, the next attempt waits 50 ms, doubling up to
   // this; calls in between fail at once with UNAVAILABLE.
   absl::Duration max_reconnect_backoff = absl::Seconds(1);
+  // Called as each lease ends with its operation's name and how long the
+  // connection was held (the metrics' database time). Empty: nothing.
+  std::function<void(absl::string_view op, absl::Duration held)> observe;
 };
 
 struct PoolStats {
@@ -116,10 +119,13 @@ class Pool {
 
    private:
     friend class Pool;
-    Lease(Pool* pool, std::unique_ptr<Connection> conn, const CallLimit& limit);
+    Lease(Pool* pool, std::unique_ptr<Connection> conn, const CallLimit& limit,
+          const char* op);
     Pool* pool_;
     std::unique_ptr<Connection> conn_;
     uint64_t alarm_ = 0;
+    const char* op_;
+    absl::Time acquired_;
   };
 
   // A connection, waiting for one no later than the limit's deadline. Idle
@@ -129,7 +135,8 @@ class Pool {
   // reconnects back off). DEADLINE_EXCEEDED: none came free in time.
   // CANCELLED: the caller left while waiting. RESOURCE_EXHAUSTED: too many
   // calls are waiting already.
-  absl::StatusOr<Lease> Acquire(const CallLimit& limit);
+  // `op` (a literal: "insert", "get", ...) names the operation to `observe`.
+  absl::StatusOr<Lease> Acquire(const CallLimit& limit, const char* op = "other");
 
   PoolStats Stats() const;
   const PoolOptions& options() const { return options_; }

@@ -218,7 +218,7 @@ absl::Status Table::Insert(const Message& resource, const std::string& request_i
   if (!request_id.empty()) return InsertOnce(resource, request_id, limit, out);
   Params params;
   if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
@@ -241,7 +241,7 @@ absl::Status Table::InsertOnce(const Message& resource, const std::string& reque
     if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
     std::string created_key;
     {
-      absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
+      absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
       if (!conn.ok()) return conn.status();
       try {
         pqxx::work tx((*conn)->raw());
@@ -287,7 +287,7 @@ absl::Status Table::Get(const std::string& key, bool relations,
   const bool full = relations && !get_full_.sql.empty();
   Params params;
   params.AddText(key);
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "get");
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
@@ -365,7 +365,7 @@ absl::StatusOr<std::string> Table::List(const ListQuery& query,
       conditions.empty() ? "" : " WHERE ", absl::StrJoin(conditions, " AND "),
       " ORDER BY ", OrderBySql(*keys), " LIMIT $", params.size());
 
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "list");
   if (!conn.ok()) return conn.status();
   pqxx::result result;
   try {
@@ -441,7 +441,7 @@ absl::Status Table::Update(const std::string& key, const Message& resource,
       UpdateStatement(table_, key, resource, columns, etag, &params);
   if (!statement.ok()) return statement.status();
 
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "update");
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
@@ -464,7 +464,7 @@ absl::Status Table::Delete(const std::string& key,
     if (absl::Status s = CheckEtag(table_, *etag); !s.ok()) return s;
     params.AddText(*etag);
   }
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "delete");
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());

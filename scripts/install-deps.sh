@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libpqxx-dev libpq-dev libabsl-dev libspdlog-dev libfmt-dev libssl-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev prometheus-cpp-dev openssl
   clang clang-14 libclang-rt-14-dev
   postgresql-15 postgresql-client-15 pgbouncer
   python3 python3-grpcio python3-protobuf

@@ -8,6 +8,7 @@
 #include <google/protobuf/field_mask.pb.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
 #include "db/values.h"
 #include "server/status.h"
@@ -132,11 +133,13 @@ absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
 }  // namespace
 
 Crud::Crud(const db::Table& table, Executor& executor, absl::Duration default_deadline,
-           Rules rules)
+           Rules rules, std::string service, const TokenStore* tokens)
     : table_(table),
       executor_(executor),
       default_deadline_(default_deadline),
-      rules_(std::move(rules)) {}
+      rules_(std::move(rules)),
+      service_(std::move(service)),
+      tokens_(tokens) {}
 
 db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   const auto deadline = context->deadline();
@@ -149,8 +152,22 @@ db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
 
 template <typename Work>
 grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
-                                         Work work) const {
+                                         const Message& request, Work work) const {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (tokens_ != nullptr) {
+    const std::string method = absl::StrCat(
+        service_, "/", absl::StripSuffix(request.GetDescriptor()->name(), "Request"));
+    const auto& metadata = context->client_metadata();
+    const auto it = metadata.find("authorization");
+    const AuthResult auth = tokens_->Check(
+        it == metadata.end() ? absl::string_view()
+                             : absl::string_view(it->second.data(), it->second.size()),
+        method);
+    if (!auth.status.ok()) {
+      reactor->Finish(auth.status);
+      return reactor;
+    }
+  }
   const bool queued = executor_.Submit(
       [context, reactor, limit = Limit(context), work = std::move(work)]() mutable {
         absl::Status status;
@@ -177,32 +194,32 @@ grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
 
 grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
     return DoCreate(limit, request, response);
   });
 }
 grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
                                     const Message& request, Message* response) const {
-  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
     return DoGet(limit, request, response);
   });
 }
 grpc::ServerUnaryReactor* Crud::List(grpc::CallbackServerContext* context,
                                      const Message& request, Message* response) const {
-  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
     return DoList(limit, request, response);
   });
 }
 grpc::ServerUnaryReactor* Crud::Update(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Dispatch(context, [this, &request, response](const db::CallLimit& limit) {
+  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
     return DoUpdate(limit, request, response);
   });
 }
 grpc::ServerUnaryReactor* Crud::Delete(grpc::CallbackServerContext* context,
                                        const Message& request,
                                        google::protobuf::Empty*) const {
-  return Dispatch(context, [this, &request](const db::CallLimit& limit) {
+  return Dispatch(context, request, [this, &request](const db::CallLimit& limit) {
     return DoDelete(limit, request);
   });
 }

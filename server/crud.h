@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "db/table.h"
+#include "server/auth.h"
 #include "server/executor.h"
 
 namespace protomodel::server {
@@ -45,8 +46,11 @@ class Crud final {
     std::string generated_column;
   };
 
+  // `tokens` (plaintext listeners with tokens, where no AuthMetadataProcessor
+  // runs): each call's token is checked against the method, named from
+  // `service` and the request message ("CreateHeroRequest": CreateHero).
   Crud(const db::Table& table, Executor& executor, absl::Duration default_deadline,
-       Rules rules = {});
+       Rules rules = {}, std::string service = "", const TokenStore* tokens = nullptr);
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                       const google::protobuf::Message& request,
@@ -70,7 +74,8 @@ class Crud final {
   // Runs `work` (absl::Status(const db::CallLimit&)) on the executor and
   // finishes the call's reactor with its status.
   template <typename Work>
-  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context, Work work) const;
+  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
+                                     const google::protobuf::Message& request, Work work) const;
   absl::Status DoCreate(const db::CallLimit& limit, const google::protobuf::Message& request,
                         google::protobuf::Message* response) const;
   absl::Status DoGet(const db::CallLimit& limit, const google::protobuf::Message& request,
@@ -86,6 +91,8 @@ class Crud final {
   Executor& executor_;
   const absl::Duration default_deadline_;
   const Rules rules_;
+  const std::string service_;
+  const TokenStore* const tokens_;
 };
 
 }  // namespace protomodel::server

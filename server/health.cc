@@ -14,14 +14,18 @@
 namespace protomodel::server {
 
 DatabaseHealth::DatabaseHealth(HealthOptions options,
-                               grpc::HealthCheckServiceInterface* health,
+                               std::vector<grpc::HealthCheckServiceInterface*> health,
                                std::vector<std::string> services)
-    : options_(std::move(options)), health_(health), services_(std::move(services)) {}
+    : options_(std::move(options)),
+      health_(std::move(health)),
+      services_(std::move(services)) {}
 
 DatabaseHealth::~DatabaseHealth() { Stop(); }
 
 void DatabaseHealth::Start() {
-  health_->SetServingStatus("liveness", true);
+  for (grpc::HealthCheckServiceInterface* health : health_) {
+    health->SetServingStatus("liveness", true);
+  }
   Publish(Probe());
   thread_ = std::thread([this] { Loop(); });
 }
@@ -71,6 +75,13 @@ bool DatabaseHealth::Probe() {
       spdlog::info("migrations applied: {}", absl::StrJoin(*applied, ", "));
     }
     migrated_ = true;
+  }
+  if (options_.on_schema_version && absl::Now() >= next_version_) {
+    auto version = db::SchemaVersion(*conn_);
+    if (version.ok()) {
+      options_.on_schema_version(*version);
+      next_version_ = absl::Now() + absl::Minutes(1);
+    }
   }
   if (!schema_checked_ && options_.schema_check != "off" && options_.schema != nullptr) {
     schema_ok_ = CheckSchema();
@@ -133,9 +144,11 @@ void DatabaseHealth::Publish(bool ready) {
   } else {
     spdlog::warn("database does not answer: NOT_SERVING");
   }
-  health_->SetServingStatus("", ready);
-  for (const std::string& service : services_) {
-    health_->SetServingStatus(service, ready);
+  for (grpc::HealthCheckServiceInterface* health : health_) {
+    health->SetServingStatus("", ready);
+    for (const std::string& service : services_) {
+      health->SetServingStatus(service, ready);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 #ifndef PROTOMODEL_SERVER_HEALTH_H_
 #define PROTOMODEL_SERVER_HEALTH_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,6 +28,9 @@ struct HealthOptions {
   // "off" skips the check.
   std::string schema_check = "warn";
   const db::Schema* schema = nullptr;
+  // Told the database's schema version (its newest migration) once
+  // migrations ran, then every minute.
+  std::function<void(int)> on_schema_version;
 };
 
 // Readiness that follows the database. On a connection of its own (not one
@@ -38,7 +42,10 @@ struct HealthOptions {
 // forgets request_ids past their retention.
 class DatabaseHealth final {
  public:
-  DatabaseHealth(HealthOptions options, grpc::HealthCheckServiceInterface* health,
+  // Publishes to every one of `health` (the API port's and the health
+  // port's health services).
+  DatabaseHealth(HealthOptions options,
+                 std::vector<grpc::HealthCheckServiceInterface*> health,
                  std::vector<std::string> services);
   ~DatabaseHealth();
   DatabaseHealth(const DatabaseHealth&) = delete;
@@ -59,12 +66,13 @@ class DatabaseHealth final {
   void Loop();
 
   const HealthOptions options_;
-  grpc::HealthCheckServiceInterface* const health_;
+  const std::vector<grpc::HealthCheckServiceInterface*> health_;
   const std::vector<std::string> services_;
   std::unique_ptr<pqxx::connection> conn_;  // used by the probing thread only
   bool migrated_ = false;
   bool schema_checked_ = false;
   absl::Time next_expiry_ = absl::InfinitePast();
+  absl::Time next_version_ = absl::InfinitePast();
   bool schema_ok_ = true;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,10 +1,11 @@
 #include "server/logging.h"
 
-#include <grpcpp/server_context.h>
-
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/random.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -63,45 +64,6 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
-class RpcLogInterceptor final : public grpc::experimental::Interceptor {
- public:
-  explicit RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : info_(info), start_(absl::Now()) {}
-
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const grpc::Status status = methods->GetSendStatus();
-      const double ms = absl::ToDoubleMilliseconds(absl::Now() - start_);
-      const auto level = status.ok() ? spdlog::level::info
-                         : status.error_code() == grpc::StatusCode::INTERNAL ||
-                                 status.error_code() == grpc::StatusCode::UNKNOWN
-                             ? spdlog::level::err
-                             : spdlog::level::info;
-      if (spdlog::should_log(level)) {
-        spdlog::log(level, "rpc method={} code={} duration_ms={:.3f} peer={}{}{}",
-                    info_->method(), StatusCodeName(status.error_code()), ms,
-                    info_->server_context()->peer(),
-                    status.ok() ? "" : " error=", status.error_message());
-      }
-    }
-    methods->Proceed();
-  }
-
- private:
-  grpc::experimental::ServerRpcInfo* info_;
-  absl::Time start_;
-};
-
-class RpcLogFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcLogInterceptor(info);
-  }
-};
-
 }  // namespace
 
 absl::Status SetupLogging(const std::string& level, const std::string& format) {
@@ -126,9 +88,43 @@ absl::Status SetupLogging(const std::string& level, const std::string& format) {
   return absl::OkStatus();
 }
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-MakeRpcLogInterceptorFactory() {
-  return std::make_unique<RpcLogFactory>();
+void LogCall(const CallTags& tags, const grpc::Status& status, absl::Duration elapsed) {
+  const grpc::StatusCode code = status.error_code();
+  const auto level = code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN
+                         ? spdlog::level::err
+                         : spdlog::level::info;
+  if (!spdlog::should_log(level)) return;
+  std::string line = absl::StrCat("rpc method=", tags.method, " code=", StatusCodeName(code),
+                                  " duration_ms=",
+                                  absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(elapsed)),
+                                  " request_id=", tags.request_id);
+  if (!tags.peer.empty()) absl::StrAppend(&line, " peer=", tags.peer);
+  if (!tags.token.empty()) absl::StrAppend(&line, " token=", tags.token);
+  if (!tags.traceparent.empty()) absl::StrAppend(&line, " traceparent=", tags.traceparent);
+  if (!status.ok()) absl::StrAppend(&line, " error=", status.error_message());
+  spdlog::log(level, "{}", line);
+}
+
+std::string NewRequestId() { return RandomUrlSafe(12); }
+
+std::string RequestIdOf(absl::string_view given) {
+  bool ok = !given.empty() && given.size() <= 128;
+  for (char c : given) ok = ok && c > ' ' && c <= '~';
+  return ok ? std::string(given) : NewRequestId();
+}
+
+absl::string_view TraceparentOf(absl::string_view given) {
+  // version-trace_id-parent_id-flags; later versions may append fields.
+  if (given.size() < 55 || given.size() > 256) return {};
+  for (size_t i = 0; i < given.size(); ++i) {
+    const char c = given[i];
+    const bool dash = i == 2 || i == 35 || i == 52;
+    if (i < 55 ? (dash ? c != '-' : !absl::ascii_isxdigit(static_cast<unsigned char>(c)))
+               : (c <= ' ' || c > '~')) {
+      return {};
+    }
+  }
+  return given;
 }
 
 const char* StatusCodeName(grpc::StatusCode code) {

@@ -80,6 +80,30 @@ ABSL_FLAG(std::string, log_format, "text",
 ABSL_FLAG(bool, log_rpcs, true,
           "Log one line per RPC (method, code, duration, peer). "
           "Env: PROTOMODEL_LOG_RPCS.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: with --tls_key_file, serve TLS instead of plaintext. "
+          "Env: PROTOMODEL_TLS_CERT_FILE.");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key of --tls_cert_file. Env: PROTOMODEL_TLS_KEY_FILE.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: require a client certificate it signed (mTLS). "
+          "Env: PROTOMODEL_TLS_CLIENT_CA_FILE.");
+ABSL_FLAG(int, tls_reload_seconds, 60,
+          "Re-read the TLS files this often, so rotated certificates apply without a "
+          "restart. Env: PROTOMODEL_TLS_RELOAD_SECONDS.");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "Require bearer tokens: a file of `NAME SHA256_HEX PATTERN[,PATTERN...]` lines "
+          "(`protomodel token` makes them), re-read every 5 s. Mount the Kubernetes "
+          "Secret as a directory, never with subPath. Env: PROTOMODEL_AUTH_TOKENS_FILE.");
+ABSL_FLAG(bool, allow_plaintext_tokens, false,
+          "Accept --auth_tokens_file without TLS, for a mesh sidecar that terminates "
+          "mTLS; reflection is then off. Env: PROTOMODEL_ALLOW_PLAINTEXT_TOKENS.");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port serving the gRPC health service alone, in plaintext and without "
+          "tokens, for kubelet's probes; empty: none. Env: PROTOMODEL_HEALTH_LISTEN.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port serving Prometheus metrics at /metrics, e.g. 0.0.0.0:9090; empty: "
+          "none. Env: PROTOMODEL_METRICS_LISTEN.");
 
 namespace {
 
@@ -105,7 +129,9 @@ const std::vector<std::string>& FlagNames() {
       "max_statement_seconds",
       "max_message_bytes", "max_concurrent_streams", "migrate", "schema_check", "migrations_dir",
       "default_deadline_seconds", "max_connection_age_seconds", "keepalive_seconds",
-      "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs"};
+      "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs",
+      "tls_cert_file", "tls_key_file", "tls_client_ca_file", "tls_reload_seconds",
+      "auth_tokens_file", "allow_plaintext_tokens", "health_listen", "metrics_listen"};
   return kNames;
 }
 
@@ -139,6 +165,7 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
   options.max_statement_seconds = absl::GetFlag(FLAGS_max_statement_seconds);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   options.migrate = absl::GetFlag(FLAGS_migrate);
   options.schema_check = absl::GetFlag(FLAGS_schema_check);
   options.default_deadline = absl::Seconds(absl::GetFlag(FLAGS_default_deadline_seconds));
@@ -146,6 +173,14 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   options.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
   options.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_seconds));
   options.keepalive = absl::Seconds(absl::GetFlag(FLAGS_keepalive_seconds));
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.tls.reload = absl::Seconds(absl::GetFlag(FLAGS_tls_reload_seconds));
+  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  options.allow_plaintext_tokens = absl::GetFlag(FLAGS_allow_plaintext_tokens);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   return options;
 }
 
@@ -173,6 +208,12 @@ int Serve(const protomodel::server::ServerOptions& options) {
     return 1;
   }
   spdlog::info("serving gRPC on port {}", (*server)->port());
+  if ((*server)->health_port() != 0) {
+    spdlog::info("serving health on port {}", (*server)->health_port());
+  }
+  if ((*server)->metrics_port() != 0) {
+    spdlog::info("serving metrics on port {} at /metrics", (*server)->metrics_port());
+  }
   int signal = 0;
   sigwait(&signals, &signal);
   spdlog::info("received {}: draining for up to {}s", strsignal(signal),

@@ -1,11 +1,10 @@
 #include "server/resources.h"
 
-#include <openssl/rand.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/grimoire_service.h"
 #include "server/heroes_service.h"
+#include "server/random.h"
 
 namespace protomodel::server {
 namespace {
@@ -55,12 +54,7 @@ std::function<std::unique_ptr<grpc::Service>(const Crud&)> Make() {
 
 }  // namespace
 
-std::string RandomInviteCode() {
-  unsigned char bytes[12];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();
-  return absl::WebSafeBase64Escape(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
+std::string RandomInviteCode() { return RandomUrlSafe(12); }
 
 std::vector<Resource> Resources(const ResourceOptions& options) {
   auto new_invite_code =

@@ -1,10 +1,13 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -13,9 +16,34 @@
 #include "grpc/health/v1/health.pb.h"
 #include "server/resources.h"
 #include "server/logging.h"
+#include "server/observe.h"
 #include "spdlog/spdlog.h"
 
 namespace protomodel::server {
+namespace {
+
+// Drops gRPC's reflection service from one server: the health port serves
+// health alone, and reflection is off where the services check tokens.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                                    return p->name() == "proto_server_reflection";
+                                  }),
+                   plugins->end());
+  }
+};
+
+void SetInterceptors(grpc::ServerBuilder& builder, const ObserveOptions& observe) {
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(MakeCallObserverFactory(observe));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (options.database_url.empty()) {
@@ -35,6 +63,41 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
+  server->metrics_ = std::make_unique<Metrics>();
+  Metrics* const metrics = server->metrics_.get();
+
+  // Credentials first: a bad certificate or tokens file stops the server
+  // before anything else starts.
+  const bool tls = TlsEnabled(options.tls);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls) {
+    auto tls_credentials = TlsServerCredentials(options.tls);
+    if (!tls_credentials.ok()) return tls_credentials.status();
+    credentials = *std::move(tls_credentials);
+  }
+  if (!options.auth_tokens_file.empty()) {
+    if (!tls && !options.allow_plaintext_tokens) {
+      return absl::InvalidArgumentError(
+          "--auth_tokens_file: tokens over plaintext would travel in the clear; turn on "
+          "TLS (--tls_cert_file, --tls_key_file) or, behind a mesh sidecar that "
+          "terminates mTLS, pass --allow_plaintext_tokens");
+    }
+    auto tokens = TokenStore::Open(options.auth_tokens_file, options.auth_poll);
+    if (!tokens.ok()) return tokens.status();
+    server->tokens_ = *std::move(tokens);
+    if (tls) credentials->SetAuthMetadataProcessor(MakeTokenProcessor(*server->tokens_, metrics));
+  }
+  // Where no AuthMetadataProcessor runs, the services check tokens.
+  const TokenStore* service_tokens = tls ? nullptr : server->tokens_.get();
+  if (!tls) {
+    spdlog::warn("serving plaintext gRPC on {}{}: set --tls_cert_file and --tls_key_file "
+                 "for TLS",
+                 options.listen, service_tokens != nullptr ? " (with tokens)" : "");
+  } else {
+    spdlog::info("serving TLS on {}{}{}", options.listen,
+                 options.tls.client_ca_file.empty() ? "" : ", client certificates required",
+                 server->tokens_ != nullptr ? ", tokens required" : "");
+  }
 
   const std::vector<Resource> resources = Resources(options.resources);
   absl::StatusOr<std::unique_ptr<db::Schema>> schema = ResourceSchema();
@@ -46,6 +109,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   pool_options.size = options.pool_size;
   pool_options.max_waiting = options.max_waiting;
   pool_options.prepared_statements = options.prepared_statements;
+  pool_options.observe = [metrics](absl::string_view op, absl::Duration held) {
+    metrics->ObserveQuery(op, held);
+  };
   if (options.prepared_statements) {
     pool_options.max_statement_seconds = options.max_statement_seconds;
   } else if (options.max_statement_seconds > 0) {
@@ -57,6 +123,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         options.max_statement_seconds);
   }
   server->pool_ = std::make_unique<db::Pool>(pool_options);
+  metrics->WatchPool(server->pool_.get());
   // One worker per connection: each can hold one while the rest queue.
   server->executor_ = std::make_unique<Executor>(options.pool_size, options.max_waiting);
 
@@ -67,8 +134,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
+  if (service_tokens != nullptr) builder.SetOption(std::make_unique<WithoutReflection>());
   if (options.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(
         GRPC_ARG_MAX_CONNECTION_AGE_MS,
@@ -89,12 +156,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                              options.max_concurrent_streams);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  if (options.log_rpcs) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(MakeRpcLogInterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  }
+  ObserveOptions observe;
+  observe.metrics = metrics;
+  observe.tokens = server->tokens_.get();
+  observe.log_calls = options.log_rpcs;
+  SetInterceptors(builder, observe);
 
   std::vector<std::string> service_names;
   for (const Resource& resource : resources) {
@@ -103,7 +169,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         std::make_unique<db::Table>(*server->schema_, *table, *server->pool_));
     server->cruds_.push_back(std::make_unique<Crud>(
         *server->tables_.back(), *server->executor_, options.default_deadline,
-        resource.rules));
+        resource.rules, resource.service_name, service_tokens));
     server->services_.push_back(resource.make_service(*server->cruds_.back()));
     builder.RegisterService(server->services_.back().get());
     service_names.push_back(resource.service_name);
@@ -114,14 +180,43 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
   }
+  std::vector<grpc::HealthCheckServiceInterface*> health_services = {
+      server->server_->GetHealthCheckService()};
+  if (!options.health_listen.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    health_builder.SetOption(std::make_unique<WithoutReflection>());
+    server->unimplemented_ = std::make_unique<grpc::CallbackGenericService>();
+    health_builder.RegisterCallbackGenericService(server->unimplemented_.get());
+    // Probes are counted, not logged: kubelet calls every few seconds.
+    ObserveOptions health_observe;
+    health_observe.metrics = metrics;
+    health_observe.log_calls = false;
+    SetInterceptors(health_builder, health_observe);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("--health_listen: cannot listen on ", options.health_listen));
+    }
+    health_services.push_back(server->health_server_->GetHealthCheckService());
+  }
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<int> port = metrics->Serve(options.metrics_listen);
+    if (!port.ok()) return port.status();
+    server->metrics_port_ = *port;
+  }
   HealthOptions health_options;
+  health_options.on_schema_version = [metrics](int version) {
+    metrics->SetSchemaVersion(version);
+  };
   health_options.database_url = options.database_url;
   health_options.interval = options.health_interval;
   health_options.migrate = options.migrate;
   health_options.schema_check = options.schema_check;
   health_options.schema = server->schema_.get();
   server->health_ = std::make_unique<DatabaseHealth>(
-      health_options, server->server_->GetHealthCheckService(), service_names);
+      health_options, std::move(health_services), service_names);
   server->health_->Start();
   return server;
 }
@@ -134,14 +229,18 @@ Server::~Server() {
 void Server::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
-  health_->Stop();
+  if (health_ != nullptr) health_->Stop();
   server_->GetHealthCheckService()->Shutdown();
+  // The health port keeps answering (NOT_SERVING) while calls drain.
+  if (health_server_ != nullptr) health_server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_grace));
+  if (health_server_ != nullptr) health_server_->Shutdown(std::chrono::system_clock::now());
 }
 
 void Server::Wait() {
   if (server_ != nullptr) server_->Wait();
+  if (health_server_ != nullptr) health_server_->Wait();
 }
 
 absl::StatusOr<std::unique_ptr<db::Schema>> ResourceSchema() {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
@@ -12,9 +13,12 @@
 #include "db/pool.h"
 #include "db/schema.h"
 #include "db/table.h"
+#include "server/auth.h"
 #include "server/crud.h"
 #include "server/health.h"
+#include "server/metrics.h"
 #include "server/resources.h"
+#include "server/tls.h"
 
 namespace protomodel::server {
 
@@ -50,6 +54,20 @@ struct ServerOptions {
   absl::Duration health_interval = absl::Seconds(1);
   // Log one line per RPC.
   bool log_rpcs = true;
+  // TLS (and mTLS) on `listen`; plaintext when no file is set.
+  TlsOptions tls;
+  // Bearer tokens (`NAME SHA256_HEX PATTERNS` lines), re-read every
+  // auth_poll; empty: no authentication.
+  std::string auth_tokens_file;
+  absl::Duration auth_poll = absl::Seconds(5);
+  // Tokens over plaintext (a mesh sidecar terminates mTLS): the services
+  // check them, and reflection is off.
+  bool allow_plaintext_tokens = false;
+  // host:port serving grpc.health.v1.Health alone, in plaintext, for
+  // kubelet's probes; empty: none.
+  std::string health_listen;
+  // host:port serving Prometheus metrics at /metrics; empty: none.
+  std::string metrics_listen;
   // Connections are closed (gracefully, after max_connection_age_grace)
   // once this old, so clients behind a Kubernetes Service re-resolve and
   // spread over new replicas. Zero: never.
@@ -85,11 +103,18 @@ class Server final {
   const db::Pool& pool() const { return *pool_; }
   // Calls accepted and waiting for a worker.
   int queued_calls() const { return executor_->queued(); }
+  // The health port and the metrics port bound (0 when not serving).
+  int health_port() const { return health_port_; }
+  int metrics_port() const { return metrics_port_; }
+  Metrics& metrics() { return *metrics_; }
 
  private:
   Server() = default;
 
   ServerOptions options_;
+  // Used by the servers' threads: gone after them.
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<db::Schema> schema_;
   std::unique_ptr<db::Pool> pool_;
   std::vector<std::unique_ptr<db::Table>> tables_;
@@ -98,8 +123,14 @@ class Server final {
   // Runs the calls' database work; gone before what that work uses.
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<grpc::Server> server_;
+  // Answers UNIMPLEMENTED for all but health on the health port (a server
+  // needs one service of its own before gRPC adds the health service).
+  std::unique_ptr<grpc::CallbackGenericService> unimplemented_;
+  std::unique_ptr<grpc::Server> health_server_;
   std::unique_ptr<DatabaseHealth> health_;
   int port_ = 0;
+  int health_port_ = 0;
+  int metrics_port_ = 0;
   bool shut_down_ = false;
 };
 

@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "harness/heroes_client.h"
+#include "harness/process.h"
 #include "harness/test_server.h"
 
 namespace protomodel::testing {
@@ -136,55 +137,6 @@ TEST(ServerStartTest, RefusesToStartWithoutADatabaseUrl) {
   auto server = server::Server::Start(options);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(server.status().message().find("database_url"), absl::string_view::npos);
-}
-
-// The server binary, run as a user runs it.
-struct Process {
-  pid_t pid = -1;
-  std::string log;
-};
-
-Process Spawn(const std::vector<std::string>& args,
-              const std::vector<std::string>& env = {}) {
-  Process process;
-  process.log = absl::StrCat(::testing::TempDir(), "/server-", getpid(), "-",
-                             absl::ToUnixNanos(absl::Now()), ".log");
-  process.pid = fork();
-  if (process.pid == 0) {
-    freopen(process.log.c_str(), "w", stderr);
-    freopen(process.log.c_str(), "a", stdout);
-    for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(PROTOMODEL_SERVER_BINARY));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return process;
-}
-
-int WaitExit(const Process& process) {
-  int status = 0;
-  waitpid(process.pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t size = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 TEST(ServerBinaryTest, HelpListsEveryFlag) {

@@ -25,7 +25,11 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/impl/codegen/rpc_method.h>
 
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -66,6 +70,16 @@ Global flags (before RESOURCE):
   --target=HOST:PORT   server (env PROTOMODEL_TARGET; default localhost:50051)
   --timeout=SECONDS    deadline of each call (default 10)
   --tls [--ca-file=F] [--cert-file=F --key-file=F]
+                       TLS, verifying the server with F's CAs (default: the
+                       system's); a client certificate for mTLS (env
+                       PROTOMODEL_TLS=1, PROTOMODEL_TLS_CA_FILE, ..._CERT_FILE,
+                       ..._KEY_FILE)
+The service token is read from PROTOMODEL_TOKEN (never a flag: command lines
+are visible to every user of the machine).
+
+  protomodel token NAME PATTERN[,PATTERN...]
+prints a new random token and its line for the server's --auth_tokens_file,
+e.g. protomodel token reporting '*/Get*,*/List*'.
 
 Output is JSON. Exit status: 0 on success, the gRPC status code (1-16) on a
 failed call, 64 on a usage error.
@@ -242,6 +256,45 @@ std::string ToJson(const Message& message) {
   return json;
 }
 
+// `protomodel token NAME PATTERNS`: 256 random bits, URL-safe base64, and the
+// tokens-file line holding only their SHA-256.
+int NewToken(const std::vector<std::string>& args, size_t at) {
+  if (args.size() != at + 2) throw UsageError{"token: want NAME and PATTERN[,PATTERN...]"};
+  const std::string& name = args[at];
+  const std::string& patterns = args[at + 1];
+  bool ok = !name.empty() && name.size() <= 128;
+  for (char c : name) {
+    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                c == '.' || c == '@');
+  }
+  if (!ok) throw UsageError{"token: NAME must be 1-128 of letters, digits, '-', '_', '.', '@'"};
+  for (absl::string_view pattern : absl::StrSplit(patterns, ',')) {
+    bool good = !pattern.empty();
+    for (char c : pattern) {
+      good = good && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                      c == '/' || c == '*' || c == '_' || c == '-');
+    }
+    if (!good) {
+      throw UsageError{"token: a PATTERN is a glob over package.Service/Method: letters, "
+                       "digits, '.', '/', '_', '-' and '*'"};
+    }
+  }
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    std::cerr << "protomodel: no random bytes from OpenSSL\n";
+    return 1;
+  }
+  std::string token = absl::WebSafeBase64Escape(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  const std::string hex = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  std::cout << "{\"name\":\"" << name << "\",\"token\":\"" << token << "\",\"line\":\""
+            << name << " " << hex << " " << patterns << "\"}\n";
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   // Naming the messages links their files into the generated pool, where the
   // services are looked up by name.
@@ -258,6 +311,7 @@ int Run(int argc, char** argv) {
     auto parsed = ParseFlags({args[i]});
     global.insert(parsed.begin(), parsed.end());
   }
+  if (i < args.size() && args[i] == "token") return NewToken(args, i + 1);
   if (args.size() < i + 2) throw UsageError{"want RESOURCE and VERB"};
   const std::string resource = args[i];
   const std::string verb = args[i + 1];
@@ -307,6 +361,7 @@ int Run(int argc, char** argv) {
   options.ca_file = global["ca-file"];
   options.cert_file = global["cert-file"];
   options.key_file = global["key-file"];
+  options = protomodel::client::WithEnvironment(std::move(options));
   std::string target = global["target"];
   if (target.empty()) {
     const char* env = std::getenv("PROTOMODEL_TARGET");

@@ -42,9 +42,23 @@ std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
   return client::NewChannel(address_);
 }
 
+std::shared_ptr<grpc::Channel> TestServer::NewChannel(
+    const client::ChannelOptions& options) const {
+  auto channel = client::Connect(address_, options);
+  if (!channel.ok()) {
+    ADD_FAILURE() << channel.status();
+    std::abort();
+  }
+  return *std::move(channel);
+}
+
 bool TestServer::WaitReady(absl::Duration timeout) const {
+  return WaitReady(NewChannel(), timeout);
+}
+
+bool TestServer::WaitReady(const std::shared_ptr<grpc::Channel>& channel,
+                           absl::Duration timeout) const {
   const absl::Time deadline = absl::Now() + timeout;
-  auto channel = NewChannel();
   while (absl::Now() < deadline) {
     if (HealthStatus(channel, "") == "SERVING") return true;
     absl::SleepFor(absl::Milliseconds(50));

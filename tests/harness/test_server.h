@@ -9,12 +9,20 @@
 #include <gtest/gtest.h>
 
 #include "harness/postgres.h"
+#include "protomodel/client/channel.h"
 #include "server/server.h"
 
 // Expects a grpc::Status to carry `code` (a grpc::StatusCode name), showing
-// its message when it does not.
-#define EXPECT_CODE(status, code) \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) << (status).error_message()
+// its message when it does not. `status` is evaluated once (it is often a
+// call), and more may be streamed in: EXPECT_CODE(s, OK) << "why".
+#define EXPECT_CODE(status, code)                                               \
+  switch (0)                                                                    \
+  case 0:                                                                       \
+  default:                                                                      \
+    if (const ::grpc::Status expect_code_status_ = (status); false) {           \
+    } else                                                                      \
+      EXPECT_EQ(expect_code_status_.error_code(), ::grpc::StatusCode::code)     \
+          << expect_code_status_.error_message()
 
 namespace protomodel::testing {
 
@@ -30,8 +38,14 @@ class TestServer {
   const std::string& address() const { return address_; }
   // A new channel to the server, with the 64 MiB message limit.
   std::shared_ptr<grpc::Channel> NewChannel() const;
-  // Waits until readiness reports SERVING (or `timeout` passes).
+  // A new channel with `options` (TLS, a token); the test fails if it cannot
+  // be made.
+  std::shared_ptr<grpc::Channel> NewChannel(const client::ChannelOptions& options) const;
+  // Waits until readiness reports SERVING (or `timeout` passes), asking
+  // through `channel` (by default a plaintext one).
   bool WaitReady(absl::Duration timeout = absl::Seconds(30)) const;
+  bool WaitReady(const std::shared_ptr<grpc::Channel>& channel,
+                 absl::Duration timeout = absl::Seconds(30)) const;
 
  private:
   std::unique_ptr<server::Server> server_;

@@ -23,6 +23,9 @@ struct ChannelOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  // A service token, sent as `authorization: Bearer <token>` with every call
+  // (over plaintext too, for a mesh sidecar that terminates mTLS).
+  std::string token;
   // Retry calls that fail UNAVAILABLE (nothing was written, the contract
   // promises) with exponential backoff, through gRPC's service config;
   // creates, which carry a request_id, also retry the in-doubt UNKNOWN.
@@ -38,6 +41,13 @@ std::string RetryServiceConfig(int max_attempts);
 
 // A channel to a protomodel server at `target` ("host:port"). Fails when a
 // TLS file cannot be read, naming it.
+//
+// Options from the environment, for programs that take no flags:
+// PROTOMODEL_TOKEN (token), PROTOMODEL_TLS ("1": tls), PROTOMODEL_TLS_CA_FILE,
+// PROTOMODEL_TLS_CERT_FILE, PROTOMODEL_TLS_KEY_FILE. Each fills only a field
+// left empty.
+ChannelOptions WithEnvironment(ChannelOptions options);
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,
                                                        const ChannelOptions& options = {});
 

@@ -1,0 +1,98 @@
+#include "server/observe.h"
+
+#include <string>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/logging.h"
+
+namespace protomodel::server {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+absl::string_view Find(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                       absl::string_view key) {
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+class CallObserver final : public grpc::experimental::Interceptor {
+ public:
+  CallObserver(grpc::experimental::ServerRpcInfo* info, const ObserveOptions& options)
+      : info_(info), options_(options), start_(absl::Now()) {
+    if (options_.metrics != nullptr) {
+      counters_ = &options_.metrics->ForMethod(MethodOfPath(info_->method()));
+      counters_->Started();
+    }
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      const auto& metadata = *methods->GetRecvInitialMetadata();
+      request_id_ = RequestIdOf(Find(metadata, "x-request-id"));
+      traceparent_ = std::string(TraceparentOf(Find(metadata, "traceparent")));
+      if (options_.tokens != nullptr) {
+        token_ = options_.tokens->NameOf(Find(metadata, "authorization"));
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      if (request_id_.empty()) request_id_ = NewRequestId();
+      methods->GetSendInitialMetadata()->emplace("x-request-id", request_id_);
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      const absl::Duration elapsed = absl::Now() - start_;
+      if (counters_ != nullptr) counters_->Handled(status.error_code(), elapsed);
+      if (options_.log_calls) {
+        if (request_id_.empty()) request_id_ = NewRequestId();
+        const std::string peer = info_->server_context()->peer();
+        CallTags tags;
+        tags.method = MethodOfPath(info_->method());
+        tags.request_id = request_id_;
+        tags.peer = peer;
+        tags.token = token_;
+        tags.traceparent = traceparent_;
+        LogCall(tags, status, elapsed);
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* const info_;
+  const ObserveOptions& options_;
+  const absl::Time start_;
+  const Metrics::Method* counters_ = nullptr;
+  std::string request_id_;
+  std::string traceparent_;
+  std::string token_;
+};
+
+class CallObserverFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CallObserverFactory(ObserveOptions options) : options_(options) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new CallObserver(info, options_);
+  }
+
+ private:
+  const ObserveOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeCallObserverFactory(ObserveOptions options) {
+  return std::make_unique<CallObserverFactory>(options);
+}
+
+}  // namespace protomodel::server

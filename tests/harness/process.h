@@ -1,0 +1,46 @@
+#ifndef PROTOMODEL_TESTS_HARNESS_PROCESS_H_
+#define PROTOMODEL_TESTS_HARNESS_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace protomodel::testing {
+
+// The server binary, run as a user runs it, its stdout and stderr in `log`.
+struct Process {
+  pid_t pid = -1;
+  std::string log;
+};
+
+// Starts protomodel-server with `args`, `env` ("NAME=value") added to the
+// test's environment.
+Process Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+// Waits for the process to exit: its exit code, or 128 + the signal.
+int WaitExit(const Process& process);
+
+// A whole file ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+
+// A loopback TCP port free at the time of the call.
+int FreePort();
+
+// A CA, a certificate for the server (localhost, 127.0.0.1) and one for a
+// client, made with openssl in a fresh directory.
+struct Certificates {
+  std::string dir;
+  std::string ca;  // ca.crt
+  std::string server_cert, server_key;
+  std::string client_cert, client_key;
+};
+Certificates MakeCertificates(const std::string& name);
+// Another certificate and key for the server from the same CA, at `cert`
+// and `key` (for rotation).
+void IssueServerCertificate(const Certificates& certs, const std::string& cert,
+                            const std::string& key, const std::string& subject);
+
+}  // namespace protomodel::testing
+
+#endif  // PROTOMODEL_TESTS_HARNESS_PROCESS_H_
