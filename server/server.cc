@@ -180,6 +180,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
   }
+  // gRPC's health service answers SERVING for "" until told otherwise: not
+  // before the database answers and migrations ran.
+  server->server_->GetHealthCheckService()->SetServingStatus(false);
   std::vector<grpc::HealthCheckServiceInterface*> health_services = {
       server->server_->GetHealthCheckService()};
   if (!options.health_listen.empty()) {
@@ -199,6 +202,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       return absl::UnavailableError(
           absl::StrCat("--health_listen: cannot listen on ", options.health_listen));
     }
+    server->health_server_->GetHealthCheckService()->SetServingStatus(false);
     health_services.push_back(server->health_server_->GetHealthCheckService());
   }
   if (!options.metrics_listen.empty()) {

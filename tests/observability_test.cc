@@ -1,1 +1,334 @@
+// What operators see: Prometheus metrics counted exactly by method and code
+// (refused and health calls included), x-request-id on every response, and
+// logs that carry request ids and token names but never secrets.
+#include "server/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+
+#include <grpcpp/client_context.h>
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "harness/grimoire_client.h"
+#include "harness/heroes_client.h"
+#include "harness/process.h"
+#include "harness/test_server.h"
+
+namespace protomodel::testing {
+namespace {
+
+constexpr char kWriter[] = "writer-secret-token-4711";
+constexpr char kReader[] = "reader-secret-token-4712";
+
+std::string TokensFile(const std::string& name) {
+  std::string text;
+  for (const auto& [token_name, token, patterns] :
+       {std::tuple<const char*, const char*, const char*>{"heroes-writer", kWriter, "*"},
+        {"heroes-reader", kReader, "*/Get*,*/List*"}}) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(token), strlen(token), digest);
+    absl::StrAppend(&text, token_name, " ",
+                    absl::BytesToHexString(absl::string_view(
+                        reinterpret_cast<const char*>(digest), sizeof(digest))),
+                    " ", patterns, "\n");
+  }
+  const std::string path = absl::StrCat(::testing::TempDir(), "/tokens-", name, "-", getpid());
+  std::ofstream(path) << text;
+  return path;
+}
+
+// GET http://127.0.0.1:port/path: the body, "" on failure.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos ||
+      body == std::string::npos) {
+    return "";
+  }
+  return response.substr(body + 4);
+}
+
+// Every sample of a scrape: `name{labels}` (as served) to its value.
+std::map<std::string, double> Samples(const std::string& text) {
+  std::map<std::string, double> samples;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    double value = 0;
+    if (space == absl::string_view::npos || !absl::SimpleAtod(line.substr(space + 1), &value)) {
+      continue;
+    }
+    samples[std::string(line.substr(0, space))] = value;
+  }
+  return samples;
+}
+
+// A sample's key as prometheus-cpp writes it: labels in name order.
+std::string Handled(const std::string& service, const std::string& method,
+                    const std::string& code) {
+  return absl::StrCat("grpc_server_handled_total{grpc_code=\"", code, "\",grpc_method=\"",
+                      method, "\",grpc_service=\"", service, "\",grpc_type=\"unary\"}");
+}
+std::string Started(const std::string& service, const std::string& method) {
+  return absl::StrCat("grpc_server_started_total{grpc_method=\"", method,
+                      "\",grpc_service=\"", service, "\",grpc_type=\"unary\"}");
+}
+std::string HandlingCount(const std::string& service, const std::string& method) {
+  return absl::StrCat("grpc_server_handling_seconds_count{grpc_method=\"", method,
+                      "\",grpc_service=\"", service, "\",grpc_type=\"unary\"}");
+}
+
+double Delta(const std::map<std::string, double>& before,
+             const std::map<std::string, double>& after, const std::string& key) {
+  auto a = after.find(key);
+  auto b = before.find(key);
+  return (a == after.end() ? 0 : a->second) - (b == before.end() ? 0 : b->second);
+}
+
+class ObservedServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    certs_ = new Certificates(MakeCertificates("observe"));
+    database_ = new TestDatabase();
+    server_ = new TestServer(database_->url(), [](server::ServerOptions& options) {
+      options.tls.cert_file = certs_->server_cert;
+      options.tls.key_file = certs_->server_key;
+      options.auth_tokens_file = TokensFile("observe");
+      options.metrics_listen = "127.0.0.1:0";
+      options.health_listen = "127.0.0.1:0";
+    });
+    ASSERT_TRUE(server_->WaitReady(Channel("")));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete database_;
+    delete certs_;
+  }
+
+  static std::shared_ptr<grpc::Channel> Channel(const std::string& token) {
+    client::ChannelOptions options;
+    options.tls = true;
+    options.ca_file = certs_->ca;
+    options.token = token;
+    return server_->NewChannel(options);
+  }
+  static std::map<std::string, double> Scrape() {
+    const std::string text = HttpGet(server_->server().metrics_port(), "/metrics");
+    EXPECT_FALSE(text.empty()) << "no /metrics";
+    return Samples(text);
+  }
+
+  static Certificates* certs_;
+  static TestDatabase* database_;
+  static TestServer* server_;
+};
+
+Certificates* ObservedServerTest::certs_ = nullptr;
+TestDatabase* ObservedServerTest::database_ = nullptr;
+TestServer* ObservedServerTest::server_ = nullptr;
+
+TEST_F(ObservedServerTest, MetricsCountEveryCallByMethodAndCode) {
+  HeroesClient writer(Channel(kWriter));
+  HeroesClient reader(Channel(kReader));
+  HeroesClient anonymous(Channel(""));
+  const std::map<std::string, double> before = Scrape();
+
+  heroes::v1::Hero hero;
+  hero.set_name("Deadpond");
+  hero.set_secret_name("Dive Wilson");
+  heroes::v1::Hero created;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer.CreateHero(hero, &created).ok());
+  heroes::v1::Hero nameless;
+  nameless.set_secret_name("Nobody");
+  EXPECT_CODE(writer.CreateHero(nameless, &created), INVALID_ARGUMENT);
+  EXPECT_CODE(reader.CreateHero(hero, &created), PERMISSION_DENIED);
+  EXPECT_CODE(anonymous.CreateHero(hero, &created), UNAUTHENTICATED);
+  heroes::v1::Hero got;
+  EXPECT_TRUE(reader.GetHero(created.id(), heroes::v1::VIEW_UNSPECIFIED, &got).ok());
+  EXPECT_CODE(reader.GetHero(created.id() + 1000, heroes::v1::VIEW_UNSPECIFIED, &got), NOT_FOUND);
+  EXPECT_CODE(reader.GetHero(created.id() + 1001, heroes::v1::VIEW_UNSPECIFIED, &got), NOT_FOUND);
+  EXPECT_EQ(HealthStatus(Channel(""), ""), "SERVING");
+  EXPECT_EQ(HealthStatus(
+                client::NewChannel(absl::StrCat("127.0.0.1:", server_->server().health_port())),
+                ""),
+            "SERVING");
+
+  const std::map<std::string, double> after = Scrape();
+  const std::string heroes = "heroes.v1.HeroService";
+  EXPECT_EQ(Delta(before, after, Started(heroes, "CreateHero")), 6);
+  EXPECT_EQ(Delta(before, after, Handled(heroes, "CreateHero", "OK")), 3);
+  EXPECT_EQ(Delta(before, after, Handled(heroes, "CreateHero", "InvalidArgument")), 1);
+  EXPECT_EQ(Delta(before, after, Handled(heroes, "CreateHero", "PermissionDenied")), 1);
+  EXPECT_EQ(Delta(before, after, Handled(heroes, "CreateHero", "Unauthenticated")), 1);
+  EXPECT_EQ(Delta(before, after, HandlingCount(heroes, "CreateHero")), 6);
+  EXPECT_EQ(Delta(before, after, Started(heroes, "GetHero")), 3);
+  EXPECT_EQ(Delta(before, after, Handled(heroes, "GetHero", "OK")), 1);
+  EXPECT_EQ(Delta(before, after, Handled(heroes, "GetHero", "NotFound")), 2);
+  EXPECT_EQ(Delta(before, after, Handled(heroes, "ListHeroes", "OK")), 0);
+  EXPECT_EQ(Delta(before, after, Handled("grpc.health.v1.Health", "Check", "OK")), 2);
+  // Database time: three inserts reached the database, and three reads.
+  EXPECT_EQ(Delta(before, after, "protomodel_db_query_seconds_count{op=\"insert\"}"), 3);
+  EXPECT_EQ(Delta(before, after, "protomodel_db_query_seconds_count{op=\"get\"}"), 3);
+}
+
+TEST_F(ObservedServerTest, MetricsReportThePoolAndTheSchemaVersion) {
+  HeroesClient writer(Channel(kWriter));
+  heroes::v1::Hero got;
+  EXPECT_CODE(writer.GetHero(1 << 30, heroes::v1::VIEW_UNSPECIFIED, &got), NOT_FOUND);
+  const std::map<std::string, double> samples = Scrape();
+  ASSERT_TRUE(samples.count("protomodel_db_pool_connections{state=\"idle\"}"));
+  EXPECT_GE(samples.at("protomodel_db_pool_connections{state=\"idle\"}"), 1);
+  EXPECT_EQ(samples.at("protomodel_db_pool_connections{state=\"in_use\"}"), 0);
+  EXPECT_EQ(samples.at("protomodel_db_pool_waiting"), 0);
+  const int version = database_->Exec("SELECT max(version) FROM schema_migrations")[0][0].as<int>();
+  EXPECT_EQ(samples.at("protomodel_schema_version"), version);
+  EXPECT_GE(version, 3);
+}
+
+// The x-request-id of a call's response, and its status.
+std::string ResponseRequestId(const std::shared_ptr<grpc::Channel>& channel,
+                              const std::string& sent) {
+  auto stub = heroes::v1::HeroService::NewStub(channel);
+  grpc::ClientContext context;
+  if (!sent.empty()) context.AddMetadata("x-request-id", sent);
+  heroes::v1::GetHeroRequest request;
+  request.set_id(1 << 30);
+  heroes::v1::Hero hero;
+  EXPECT_CODE(stub->GetHero(&context, request, &hero), NOT_FOUND);
+  const auto& metadata = context.GetServerInitialMetadata();
+  auto it = metadata.find("x-request-id");
+  if (it == metadata.end()) {
+    const auto& trailers = context.GetServerTrailingMetadata();
+    it = trailers.find("x-request-id");
+    if (it == trailers.end()) return "";
+  }
+  return std::string(it->second.data(), it->second.size());
+}
+
+TEST_F(ObservedServerTest, TheCallersRequestIdComesBackOrOneIsMade) {
+  auto channel = Channel(kReader);
+  EXPECT_EQ(ResponseRequestId(channel, "checkout-7f3a"), "checkout-7f3a");
+  const std::string made = ResponseRequestId(channel, "");
+  EXPECT_EQ(made.size(), 16u) << made;
+  EXPECT_NE(ResponseRequestId(channel, ""), made);
+  const std::string replaced = ResponseRequestId(channel, "has a space");
+  EXPECT_EQ(replaced.size(), 16u) << "a request id that cannot be logged safely is replaced";
+}
+
+TEST(LogTest, LogsCarryRequestIdsAndTokenNamesButNeverSecrets) {
+  const Certificates certs = MakeCertificates("logs");
+  TestDatabase db;
+  const int port = FreePort();
+  // The test cluster trusts local logins, so any password works.
+  std::string url = db.url();
+  const size_t at = url.find("postgres@");
+  ASSERT_NE(at, std::string::npos) << url;
+  url.replace(at, 9, "postgres:pw-hunter2-pw@");
+  Process process =
+      Spawn({absl::StrCat("--listen=127.0.0.1:", port), "--log_level=debug",
+             "--tls_cert_file=" + certs.server_cert, "--tls_key_file=" + certs.server_key,
+             "--auth_tokens_file=" + TokensFile("logs")},
+            {"DATABASE_URL=" + url});
+  client::ChannelOptions options;
+  options.tls = true;
+  options.ca_file = certs.ca;
+  options.token = kWriter;
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  const std::string secret_bytes = "CRDT-SECRET-BYTES-\x01\x02";
+  {  // Every channel is closed before the server is stopped.
+  ASSERT_TRUE(WaitServing(target, options)) << ReadFile(process.log);
+  auto channel = *client::Connect(target, options);
+  GrimoireClient grimoire(channel);
+  const grimoire::v1::User user = grimoire.NewUser("ada@example.com");
+  const grimoire::v1::Class course = grimoire.NewClass(user.id());
+  grimoire::v1::Conversation conversation =
+      grimoire.NewConversation(course.id(), user.id(), secret_bytes);
+  {  // A failing write of bytes: a stale etag.
+    grimoire::v1::Conversation stale = conversation;
+    stale.set_etag("stale");
+    stale.set_crdt_state(secret_bytes + "-update");
+    grimoire::v1::Conversation out;
+    EXPECT_CODE(grimoire.UpdateConversation(stale, {"crdt_state"}, &out), ABORTED);
+  }
+  {  // A filter on the bytes field.
+    grpc::ClientContext context;
+    grimoire::v1::ListConversationsRequest request;
+    request.set_filter(absl::StrCat("crdt_state = \"", "CRDT-SECRET-BYTES-filter", "\""));
+    grimoire::v1::ListConversationsResponse response;
+    (void)grimoire.conversations->ListConversations(&context, request, &response);
+  }
+  {  // A traced call with the caller's request id.
+    grpc::ClientContext context;
+    context.AddMetadata("x-request-id", "req-visible-1");
+    context.AddMetadata("traceparent",
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    grimoire::v1::GetConversationRequest request;
+    request.set_id(conversation.id());
+    grimoire::v1::Conversation out;
+    EXPECT_TRUE(grimoire.conversations->GetConversation(&context, request, &out).ok());
+  }
+  {  // Refused tokens.
+    options.token = "wrong-secret-token-4713";
+    GrimoireClient wrong(*client::Connect(target, options));
+    grimoire::v1::Conversation out;
+    EXPECT_CODE(wrong.GetConversation(conversation.id(), &out), UNAUTHENTICATED);
+    options.token = kReader;
+    GrimoireClient reader(*client::Connect(target, options));
+    EXPECT_CODE(reader.DeleteConversation(conversation.id()), PERMISSION_DENIED);
+  }
+  }
+  kill(process.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(process), 0);
+  const std::string log = ReadFile(process.log);
+
+  EXPECT_NE(log.find("request_id=req-visible-1"), std::string::npos) << log;
+  EXPECT_NE(log.find("traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("token=heroes-writer"), std::string::npos) << log;
+  EXPECT_NE(log.find("token=heroes-reader"), std::string::npos) << log;
+  EXPECT_NE(log.find("peer=ipv4:127.0.0.1:"), std::string::npos) << log;
+  for (const std::string& secret :
+       {std::string(kWriter), std::string(kReader), std::string("wrong-secret-token-4713"),
+        std::string("pw-hunter2-pw"), std::string("CRDT-SECRET-BYTES"),
+        absl::Base64Escape(secret_bytes).substr(0, 16)}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "the log shows " << secret << ":\n" << log;
+  }
+}
+
+}  // namespace
+}  // namespace protomodel::testing

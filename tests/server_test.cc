@@ -148,7 +148,10 @@ TEST(ServerBinaryTest, HelpListsEveryFlag) {
         "--log_format", "--max_message_bytes", "--migrate", "--prepared_statements",
         "--max_concurrent_streams", "--keepalive_seconds", "--max_connection_age_seconds",
         "--max_waiting", "--max_statement_seconds", "--default_deadline_seconds",
-        "PROTOMODEL_MAX_CONCURRENT_STREAMS"}) {
+        "PROTOMODEL_MAX_CONCURRENT_STREAMS", "--tls_cert_file", "--tls_key_file",
+        "--tls_client_ca_file", "--tls_reload_seconds", "--auth_tokens_file",
+        "--allow_plaintext_tokens", "--health_listen", "--metrics_listen",
+        "PROTOMODEL_AUTH_TOKENS_FILE"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }
@@ -176,13 +179,7 @@ TEST(ServerBinaryTest, DrainsAndExitsZeroOnSigterm) {
   }
   Process process = Spawn({absl::StrCat("--listen=127.0.0.1:", port), "--log_format=json"},
                           {"DATABASE_URL=" + url});
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (HealthStatus(channel, "") != "SERVING" && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  ASSERT_EQ(HealthStatus(channel, ""), "SERVING") << ReadFile(process.log);
+  ASSERT_TRUE(WaitServing(absl::StrCat("127.0.0.1:", port))) << ReadFile(process.log);
   kill(process.pid, SIGTERM);
   EXPECT_EQ(WaitExit(process), 0);
   const std::string log = ReadFile(process.log);

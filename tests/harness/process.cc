@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "harness/postgres.h"
+#include "harness/test_server.h"
 
 namespace protomodel::testing {
 
@@ -49,6 +50,17 @@ int WaitExit(const Process& process) {
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool WaitServing(const std::string& target, const client::ChannelOptions& options,
+                 absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    auto channel = client::Connect(target, options);
+    if (channel.ok() && HealthStatus(*channel, "") == "SERVING") return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
 }
 
 int FreePort() {

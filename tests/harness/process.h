@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "protomodel/client/channel.h"
+
 namespace protomodel::testing {
 
 // The server binary, run as a user runs it, its stdout and stderr in `log`.
@@ -23,6 +26,12 @@ int WaitExit(const Process& process);
 
 // A whole file ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
+
+// Waits until the server at `target` reports SERVING, asking on a new
+// channel each time (a channel made before the server listened would wait
+// out its reconnect backoff).
+bool WaitServing(const std::string& target, const client::ChannelOptions& options = {},
+                 absl::Duration timeout = absl::Seconds(20));
 
 // A loopback TCP port free at the time of the call.
 int FreePort();
