@@ -1,9 +1,15 @@
-// The `protomodel` command-line client: output, exit codes, argument errors.
+// The `protomodel` command-line client: output, exit codes, argument errors,
+// and `protomodel token`.
+#include <unistd.h>
+
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "harness/test_server.h"
+#include "server/auth.h"
 
 namespace protomodel::testing {
 namespace {
@@ -85,6 +91,10 @@ TEST(CliArgumentsTest, UsageErrorsExit64AndSayWhy) {
            {"--colour=red heroes list", "unknown global flag --colour"},
            {"heroes get 7", "unexpected '7'"},
            {"--tls --ca-file=/nonexistent.pem heroes list", "/nonexistent.pem: cannot be read"},
+           {"token reporting", "token: want NAME and PATTERN"},
+           {"token 'bad name' '*'", "token: NAME must be"},
+           {"token reporting 'a b'", "a PATTERN is a glob"},
+           {"token reporting '*,'", "a PATTERN is a glob"},
        }) {
     CommandResult result = RunCli(c.args);
     EXPECT_EQ(result.exit, 64) << c.args << ": " << result.output;
@@ -97,6 +107,49 @@ TEST(CliArgumentsTest, HelpExitsZero) {
   EXPECT_EQ(help.exit, 0);
   EXPECT_TRUE(absl::StrContains(help.output,
                                 "Resources: heroes, teams, users, classes, conversations"));
+}
+
+// The value of "key":"..." in the CLI's one-line JSON.
+std::string JsonField(const std::string& json, const std::string& key) {
+  const std::string start = absl::StrCat("\"", key, "\":\"");
+  const size_t at = json.find(start);
+  if (at == std::string::npos) return "";
+  const size_t from = at + start.size();
+  return json.substr(from, json.find('"', from) - from);
+}
+
+TEST(CliTokenTest, PrintsANewTokenAndTheLineThatAdmitsIt) {
+  CommandResult first = RunCli("token reporting '*/Get*,*/List*'");
+  ASSERT_EQ(first.exit, 0) << first.output;
+  const std::string token = JsonField(first.output, "token");
+  EXPECT_GE(token.size(), 43u) << "256 random bits";
+  EXPECT_NE(JsonField(RunCli("token reporting '*'").output, "token"), token);
+  const std::string line = JsonField(first.output, "line");
+  EXPECT_EQ(line.find(token), std::string::npos) << "the line holds only the hash";
+  auto parsed = server::ParseTokens(line);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 1u);
+  EXPECT_EQ((*parsed)[0].name, "reporting");
+  EXPECT_EQ((*parsed)[0].patterns, (std::vector<std::string>{"*/Get*", "*/List*"}));
+
+  // The line admits the token, read by the CLI from PROTOMODEL_TOKEN.
+  const std::string path = absl::StrCat(::testing::TempDir(), "/cli-tokens-", getpid());
+  std::ofstream(path) << line << "\n";
+  TestDatabase db;
+  TestServer server(db.url(), [&](server::ServerOptions& options) {
+    options.auth_tokens_file = path;
+    options.allow_plaintext_tokens = true;
+  });
+  ASSERT_TRUE(server.WaitReady());
+  const std::string list = absl::StrCat("--target=", server.address(), " heroes list");
+  CommandResult allowed = RunProcess(
+      absl::StrCat("PROTOMODEL_TOKEN=", token, " ", PROTOMODEL_CLI_BINARY, " ", list));
+  EXPECT_EQ(allowed.exit, 0) << allowed.output;
+  EXPECT_EQ(RunCli(list).exit, 16) << "UNAUTHENTICATED without a token";
+  CommandResult denied = RunProcess(absl::StrCat(
+      "PROTOMODEL_TOKEN=", token, " ", PROTOMODEL_CLI_BINARY, " --target=", server.address(),
+      " heroes create --name=X --secret-name=Y"));
+  EXPECT_EQ(denied.exit, 7) << denied.output;
 }
 
 }  // namespace
