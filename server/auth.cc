@@ -180,16 +180,18 @@ void TokenStore::Loop() {
 
 bool TokenStore::Reload() {
   absl::StatusOr<std::string> text = ReadWhole(path_);
+  absl::MutexLock lock(&mu_);
   if (!text.ok()) {
-    spdlog::error("auth: {}; keeping the tokens in force", text.status().message());
+    // Logged once until the file is back.
+    if (!unreadable_) {
+      spdlog::error("auth: {}; keeping the tokens in force", text.status().message());
+    }
+    unreadable_ = true;
     return false;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    if (*text == text_) return true;
-  }
+  unreadable_ = false;
+  if (*text == text_) return true;
   absl::StatusOr<std::vector<Token>> tokens = ParseTokens(*text);
-  absl::MutexLock lock(&mu_);
   if (!tokens.ok()) {
     // Logged once per version of the file.
     text_ = *std::move(text);

@@ -86,6 +86,7 @@ class TokenStore final {
   mutable absl::Mutex mu_;
   std::shared_ptr<const std::vector<Token>> tokens_ ABSL_GUARDED_BY(mu_);
   std::string text_ ABSL_GUARDED_BY(mu_);  // the file as last read
+  bool unreadable_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -102,7 +102,19 @@ void LogCall(const CallTags& tags, const grpc::Status& status, absl::Duration el
   if (!tags.token.empty()) absl::StrAppend(&line, " token=", tags.token);
   if (!tags.traceparent.empty()) absl::StrAppend(&line, " traceparent=", tags.traceparent);
   if (!status.ok()) absl::StrAppend(&line, " error=", status.error_message());
-  spdlog::log(level, "{}", line);
+  // One call, one line: what callers sent (a path, a filter echoed in an
+  // error) cannot start a line of its own.
+  std::string safe;
+  safe.reserve(line.size());
+  for (char c : line) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      absl::StrAppend(&safe, "\\x", absl::Hex(byte, absl::kZeroPad2));
+    } else {
+      safe.push_back(c);
+    }
+  }
+  spdlog::log(level, "{}", safe);
 }
 
 std::string NewRequestId() { return RandomUrlSafe(12); }

@@ -30,14 +30,15 @@ const prometheus::Histogram::BucketBoundaries& QueryBuckets() {
   return *kBuckets;
 }
 
-// unary, client_stream, server_stream or bidi_stream, from the descriptor.
+// unary, client_stream, server_stream or bidi_stream, from the descriptor;
+// null for a method no linked service has.
 const char* GrpcType(absl::string_view service, absl::string_view method) {
   const google::protobuf::ServiceDescriptor* descriptor =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
           std::string(service));
   const google::protobuf::MethodDescriptor* m =
       descriptor == nullptr ? nullptr : descriptor->FindMethodByName(std::string(method));
-  if (m == nullptr) return "unary";
+  if (m == nullptr) return nullptr;
   if (m->client_streaming() && m->server_streaming()) return "bidi_stream";
   if (m->client_streaming()) return "client_stream";
   if (m->server_streaming()) return "server_stream";
@@ -148,12 +149,19 @@ const Metrics::Method& Metrics::ForMethod(absl::string_view method) {
     auto it = methods_.find(method);
     if (it != methods_.end()) return *it->second;
   }
+  std::pair<std::string, std::string> parts = absl::StrSplit(method, absl::MaxSplits('/', 1));
+  const char* type = GrpcType(parts.first, parts.second);
+  if (type == nullptr) {
+    // A method no service has (refused before gRPC looked it up): one series
+    // for all of them, so callers cannot add series at will.
+    method = "unknown/unknown";
+    parts = {"unknown", "unknown"};
+    type = "unary";
+  }
   absl::MutexLock lock(&mu_);
   auto& slot = methods_[method];
   if (slot != nullptr) return *slot;
-  const std::pair<std::string, std::string> parts =
-      absl::StrSplit(method, absl::MaxSplits('/', 1));
-  const prometheus::Labels labels = {{"grpc_type", GrpcType(parts.first, parts.second)},
+  const prometheus::Labels labels = {{"grpc_type", type},
                                      {"grpc_service", parts.first},
                                      {"grpc_method", parts.second}};
   auto counters = std::make_unique<Method>();

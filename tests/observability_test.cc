@@ -13,6 +13,7 @@
 #include <map>
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 
@@ -20,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "harness/grimoire_client.h"
@@ -205,6 +207,29 @@ TEST_F(ObservedServerTest, MetricsCountEveryCallByMethodAndCode) {
   EXPECT_EQ(Delta(before, after, "protomodel_db_query_seconds_count{op=\"get\"}"), 3);
 }
 
+TEST_F(ObservedServerTest, MethodsNoServiceHasShareOneSeries) {
+  const std::map<std::string, double> before = Scrape();
+  grpc::GenericStub stub(Channel(""));
+  for (const char* path : {"/no.such.Service/Nope", "/no.such.Service/Other"}) {
+    grpc::ClientContext context;
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1);
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    absl::Notification done;
+    stub.UnaryCall(&context, path, grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status s) {
+                     status = std::move(s);
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+    EXPECT_CODE(status, UNAUTHENTICATED);
+  }
+  const std::string text = HttpGet(server_->server().metrics_port(), "/metrics");
+  EXPECT_EQ(text.find("no.such.Service"), std::string::npos);
+  EXPECT_EQ(Delta(before, Samples(text), Handled("unknown", "unknown", "Unauthenticated")), 2);
+}
+
 TEST_F(ObservedServerTest, MetricsReportThePoolAndTheSchemaVersion) {
   HeroesClient writer(Channel(kWriter));
   heroes::v1::Hero got;
@@ -291,6 +316,11 @@ TEST(LogTest, LogsCarryRequestIdsAndTokenNamesButNeverSecrets) {
     grimoire::v1::ListConversationsResponse response;
     (void)grimoire.conversations->ListConversations(&context, request, &response);
   }
+  {  // A caller's text echoed in an error, with a line break.
+    grimoire::v1::Conversation out;
+    EXPECT_CODE(grimoire.UpdateConversation(conversation, {"raw_text\nINJECTED line"}, &out),
+                INVALID_ARGUMENT);
+  }
   {  // A traced call with the caller's request id.
     grpc::ClientContext context;
     context.AddMetadata("x-request-id", "req-visible-1");
@@ -322,6 +352,7 @@ TEST(LogTest, LogsCarryRequestIdsAndTokenNamesButNeverSecrets) {
   EXPECT_NE(log.find("token=heroes-writer"), std::string::npos) << log;
   EXPECT_NE(log.find("token=heroes-reader"), std::string::npos) << log;
   EXPECT_NE(log.find("peer=ipv4:127.0.0.1:"), std::string::npos) << log;
+  EXPECT_EQ(log.find("\nINJECTED"), std::string::npos) << "a caller's text began a log line";
   for (const std::string& secret :
        {std::string(kWriter), std::string(kReader), std::string("wrong-secret-token-4713"),
         std::string("pw-hunter2-pw"), std::string("CRDT-SECRET-BYTES"),
