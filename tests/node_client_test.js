@@ -1,14 +1,23 @@
 'use strict';
-// The Node.js client (client/node) against a live server (PROTOMODEL_TARGET).
+// The Node.js client (client/node) against a live server: PROTOMODEL_TARGET,
+// and PROTOMODEL_TLS, PROTOMODEL_TLS_CA_FILE and PROTOMODEL_TOKEN when
+// tests/with_server.sh serves TLS and tokens (PROTOMODEL_TEST_SECURE=1).
 const test = require('node:test');
 const assert = require('node:assert');
 const path = require('node:path');
 
-const { connect, call, newRequestId, status } =
+const { connect, optionsFromEnv, call, newRequestId, status } =
   require(path.join(__dirname, '..', 'client', 'node'));
 
+const secure = process.env.PROTOMODEL_TEST_SECURE === '1';
+const skipUnlessSecure =
+  secure ? {} : { skip: 'needs PROTOMODEL_TEST_SECURE=1: a server with TLS and tokens' };
+
+// The environment's settings, with `token` in place of PROTOMODEL_TOKEN.
+const withToken = (token) => connect(process.env.PROTOMODEL_TARGET, { ...optionsFromEnv(), token });
+
 test('a hero lives through create, list, update, get and delete', async () => {
-  const { heroes } = connect(process.env.PROTOMODEL_TARGET);
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET, optionsFromEnv());
   const service = heroes.HeroService;
   const name = `Node-${process.pid}`;
   const hero = await call(service, 'CreateHero', {
@@ -37,9 +46,33 @@ test('a hero lives through create, list, update, get and delete', async () => {
 });
 
 test('a missing required field is INVALID_ARGUMENT naming it', async () => {
-  const { heroes } = connect(process.env.PROTOMODEL_TARGET);
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET, optionsFromEnv());
   await assert.rejects(call(heroes.HeroService, 'CreateHero', { hero: { name: 'x' } }),
     (error) => error.code === status.INVALID_ARGUMENT &&
       error.details === 'hero.secret_name is required');
+  heroes.HeroService.close();
+});
+
+test('a call without a token is UNAUTHENTICATED', skipUnlessSecure, async () => {
+  const { heroes } = withToken(undefined);
+  await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
+    (error) => error.code === status.UNAUTHENTICATED);
+  heroes.HeroService.close();
+});
+
+test('an unknown token is UNAUTHENTICATED', skipUnlessSecure, async () => {
+  const { heroes } = withToken('not-a-token');
+  await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
+    (error) => error.code === status.UNAUTHENTICATED);
+  heroes.HeroService.close();
+});
+
+test('a reader token lists but cannot create: PERMISSION_DENIED', skipUnlessSecure, async () => {
+  const { heroes } = withToken(process.env.PROTOMODEL_TEST_SECURE_READER_TOKEN);
+  await call(heroes.HeroService, 'ListHeroes', {});
+  await assert.rejects(call(heroes.HeroService, 'CreateHero', {
+    hero: { name: 'Node-reader', secret_name: 'x' },
+    request_id: newRequestId(),
+  }), (error) => error.code === status.PERMISSION_DENIED);
   heroes.HeroService.close();
 });

@@ -1,9 +1,13 @@
 #!/usr/bin/python3
-"""The generated Python client against a live server (PROTOMODEL_TARGET)."""
+"""The generated Python client against a live server, reached the way
+client/python/example.py connects: PROTOMODEL_TARGET, and PROTOMODEL_TLS,
+PROTOMODEL_TLS_CA_FILE and PROTOMODEL_TOKEN when tests/with_server.sh serves
+TLS and tokens (PROTOMODEL_TEST_SECURE=1)."""
 import os
 import sys
 import unittest
 import uuid
+from unittest import mock
 
 sys.path.insert(0, os.environ["PROTOMODEL_PYTHON_STUBS"])
 
@@ -12,13 +16,19 @@ from google.protobuf import field_mask_pb2  # noqa: E402
 from grimoire.v1 import grimoire_pb2, grimoire_pb2_grpc  # noqa: E402
 from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
 
-OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
-           ("grpc.max_send_message_length", 64 << 20)]
+# The example's connect(), so its TLS and token handling is tested too. It
+# imports the stubs imported above (from PROTOMODEL_PYTHON_STUBS); no
+# __pycache__ is left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "client", "python"))
+from example import connect  # noqa: E402
+
+SECURE = os.environ.get("PROTOMODEL_TEST_SECURE") == "1"
 
 
 class PythonClientTest(unittest.TestCase):
     def setUp(self):
-        self.channel = grpc.insecure_channel(os.environ["PROTOMODEL_TARGET"], options=OPTIONS)
+        self.channel = connect()
         self.heroes = heroes_pb2_grpc.HeroServiceStub(self.channel)
 
     def tearDown(self):
@@ -72,6 +82,43 @@ class PythonClientTest(unittest.TestCase):
         got = conversations.GetConversation(
             grimoire_pb2.GetConversationRequest(id=created.id), timeout=30)
         self.assertEqual(got.crdt_state, state)
+
+
+@unittest.skipUnless(SECURE, "needs PROTOMODEL_TEST_SECURE=1: a server with TLS and tokens")
+class SecureServerTest(unittest.TestCase):
+    @staticmethod
+    def connect(token):
+        with mock.patch.dict(os.environ, {"PROTOMODEL_TOKEN": token}):
+            return connect()
+
+    def code_of(self, call):
+        with self.assertRaises(grpc.RpcError) as caught:
+            call()
+        return caught.exception.code()
+
+    def test_a_call_without_a_token_is_unauthenticated(self):
+        with self.connect("") as channel:
+            heroes = heroes_pb2_grpc.HeroServiceStub(channel)
+            self.assertEqual(
+                self.code_of(lambda: heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10)),
+                grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_an_unknown_token_is_unauthenticated(self):
+        with self.connect("not-a-token") as channel:
+            heroes = heroes_pb2_grpc.HeroServiceStub(channel)
+            self.assertEqual(
+                self.code_of(lambda: heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10)),
+                grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_a_reader_token_lists_but_cannot_create(self):
+        with self.connect(os.environ["PROTOMODEL_TEST_SECURE_READER_TOKEN"]) as channel:
+            heroes = heroes_pb2_grpc.HeroServiceStub(channel)
+            heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10)
+            self.assertEqual(
+                self.code_of(lambda: heroes.CreateHero(heroes_pb2.CreateHeroRequest(
+                    hero=heroes_pb2.Hero(name="Py-reader", secret_name="x"),
+                    request_id=str(uuid.uuid4())), timeout=10)),
+                grpc.StatusCode.PERMISSION_DENIED)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,92 @@
 # Runs a command against the server binary, started on a free port with a
 # database of its own on the test cluster; exports PROTOMODEL_TARGET.
 #   tests/with_server.sh SERVER_BINARY PG_DIR COMMAND [ARGS...]
+#
+# With PROTOMODEL_TEST_SECURE=1 the server serves TLS, with a certificate for
+# localhost and 127.0.0.1 from a throwaway CA, and requires tokens; the
+# command also gets PROTOMODEL_TLS=1, PROTOMODEL_TLS_CA_FILE (that CA),
+# PROTOMODEL_TOKEN (granted every method) and
+# PROTOMODEL_TEST_SECURE_READER_TOKEN (granted */Get*,*/List* only). Without
+# it those variables are cleared, so the command connects in plaintext
+# without a token whatever the caller's environment holds.
 set -euo pipefail
 server=$1
 pg_dir=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
+secure=${PROTOMODEL_TEST_SECURE:-}
 admin=$("$here/../scripts/pg.sh" start "$pg_dir" auto --fast)
 db="client_$$_$RANDOM"
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  PGOPTIONS=--client-min-messages=warning psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 url=$("$here/../scripts/pg.sh" createdb "$pg_dir" "$db")
-log=$(mktemp)
+log=$tmp/server.log
 # In the PgBouncer pass the server reaches its database through PgBouncer.
 flags=()
 if [ -n "${PROTOMODEL_TEST_PGBOUNCER_DIR:-}" ]; then
   url=$("$here/../scripts/pgbouncer.sh" url "$PROTOMODEL_TEST_PGBOUNCER_DIR" "$db")
   flags+=(--prepared_statements=false)
 fi
+
+# The client's PROTOMODEL_TLS_CERT_FILE and PROTOMODEL_TLS_KEY_FILE are also
+# the server's environment names for --tls_cert_file and --tls_key_file: the
+# flags below alone configure the server, and the exports at the end alone
+# the command.
+unset PROTOMODEL_TLS PROTOMODEL_TLS_CA_FILE PROTOMODEL_TLS_CERT_FILE PROTOMODEL_TLS_KEY_FILE \
+  PROTOMODEL_TLS_CLIENT_CA_FILE PROTOMODEL_AUTH_TOKENS_FILE PROTOMODEL_ALLOW_PLAINTEXT_TOKENS \
+  PROTOMODEL_TOKEN PROTOMODEL_TEST_SECURE_READER_TOKEN
+
+# Runs a command quietly, showing its output only when it fails.
+quiet() {
+  "$@" >"$tmp/quiet.log" 2>&1 || { cat "$tmp/quiet.log" >&2; return 1; }
+}
+
+# new_token NAME PATTERNS: prints a new token and appends its line to the
+# tokens file, with the CLI when it was built next to the server.
+cli=$(dirname "$server")/../client/protomodel
+new_token() {
+  local token line
+  if [ -x "$cli" ]; then
+    local json
+    json=$("$cli" token "$1" "$2")
+    token=$(sed -n 's/.*"token":"\([^"]*\)".*/\1/p' <<<"$json")
+    line=$(sed -n 's/.*"line":"\([^"]*\)".*/\1/p' <<<"$json")
+  else
+    token=$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n')
+    line="$1 $(printf %s "$token" | sha256sum | cut -d' ' -f1) $2"
+  fi
+  if [ -z "$token" ] || [ -z "$line" ]; then
+    echo "with_server.sh: no token made for $1" >&2
+    return 1
+  fi
+  echo "$line" >>"$tmp/tokens"
+  echo "$token"
+}
+
+if [ "$secure" = 1 ]; then
+  quiet openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$tmp/ca.key" \
+    -out "$tmp/ca.crt" -subj "/CN=with_server.sh test CA"
+  quiet openssl req -newkey rsa:2048 -nodes -keyout "$tmp/server.key" \
+    -out "$tmp/server.csr" -subj /CN=localhost
+  printf '%s\n' subjectAltName=DNS:localhost,IP:127.0.0.1 extendedKeyUsage=serverAuth \
+    >"$tmp/server.ext"
+  quiet openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
+    -CAcreateserial -days 2 -out "$tmp/server.crt" -extfile "$tmp/server.ext"
+  token=$(new_token with-server '*')
+  reader_token=$(new_token with-server-reader '*/Get*,*/List*')
+  flags+=(--tls_cert_file "$tmp/server.crt" --tls_key_file "$tmp/server.key"
+          --auth_tokens_file "$tmp/tokens")
+fi
+
 for _ in 1 2 3 4 5; do
   port=$((20000 + RANDOM % 30000))
   "$server" --listen "127.0.0.1:$port" --database_url "$url" --log_rpcs=false "${flags[@]}" >"$log" 2>&1 &
@@ -28,12 +99,14 @@ for _ in 1 2 3 4 5; do
   done
   kill -0 "$pid" 2>/dev/null && break
 done
-cleanup() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  PGOPTIONS=--client-min-messages=warning psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
-  rm -f "$log"
-}
-trap cleanup EXIT
+if ! kill -0 "$pid" 2>/dev/null; then
+  echo "with_server.sh: the server did not start:" >&2
+  cat "$log" >&2
+  exit 1
+fi
 export PROTOMODEL_TARGET="127.0.0.1:$port"
+if [ "$secure" = 1 ]; then
+  export PROTOMODEL_TLS=1 PROTOMODEL_TLS_CA_FILE="$tmp/ca.crt" PROTOMODEL_TOKEN="$token" \
+    PROTOMODEL_TEST_SECURE_READER_TOKEN="$reader_token"
+fi
 "$@"

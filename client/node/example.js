@@ -1,11 +1,14 @@
 'use strict';
 // Create, list with a filter, update with a mask, get, delete, and one error
-// code. PROTOMODEL_TARGET picks the server (default localhost:50051).
-const { connect, call, newRequestId, status } = require('./index');
+// code. PROTOMODEL_TARGET picks the server (default localhost:50051);
+// PROTOMODEL_TOKEN, PROTOMODEL_TLS and PROTOMODEL_TLS_CA_FILE (and, for mTLS,
+// PROTOMODEL_TLS_CERT_FILE and PROTOMODEL_TLS_KEY_FILE) how to reach it, as
+// for the C++ client and the CLI.
+const { connect, optionsFromEnv, call, newRequestId, status } = require('./index');
 
 async function main() {
   const target = process.env.PROTOMODEL_TARGET || 'localhost:50051';
-  const { heroes } = connect(target);
+  const { heroes } = connect(target, optionsFromEnv());
   const service = heroes.HeroService;
 
   const hero = await call(service, 'CreateHero', {

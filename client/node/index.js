@@ -1,8 +1,10 @@
 'use strict';
 // protomodel's services for Node.js, loaded from the same protos the server
 // is built from. connect() returns one client per service, on one channel
-// that retries UNAVAILABLE (and, for creates, the in-doubt UNKNOWN) and
-// accepts the server's 64 MiB messages.
+// that retries UNAVAILABLE (and, for creates, the in-doubt UNKNOWN), accepts
+// the server's 64 MiB messages and, given a token, sends it on every call.
+// By default the server and how to reach it come from the environment, with
+// the names the C++ client and the CLI read (see optionsFromEnv).
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -58,8 +60,41 @@ const serviceConfig = {
   }],
 };
 
-// options: { tls: bool, caFile, certFile, keyFile }
-function connect(target, options = {}) {
+// The connect() options the environment gives:
+//   PROTOMODEL_TLS            "1" or "true": tls
+//   PROTOMODEL_TLS_CA_FILE    caFile, a PEM CA bundle verifying the server
+//                             (none: the system's roots)
+//   PROTOMODEL_TLS_CERT_FILE  certFile and keyFile, a client certificate for
+//   PROTOMODEL_TLS_KEY_FILE   a server that requires mTLS
+//   PROTOMODEL_TOKEN          token, sent as `authorization: Bearer <token>`
+function optionsFromEnv(env = process.env) {
+  return {
+    tls: env.PROTOMODEL_TLS === '1' || env.PROTOMODEL_TLS === 'true',
+    caFile: env.PROTOMODEL_TLS_CA_FILE || undefined,
+    certFile: env.PROTOMODEL_TLS_CERT_FILE || undefined,
+    keyFile: env.PROTOMODEL_TLS_KEY_FILE || undefined,
+    token: env.PROTOMODEL_TOKEN || undefined,
+  };
+}
+
+// Adds `authorization: Bearer <token>` to every call. An interceptor rather
+// than call credentials, which grpc-js sends over TLS only (and refuses to
+// combine with insecure credentials): this also works in plaintext, for a
+// server behind a mesh sidecar that terminates mTLS (--allow_plaintext_tokens).
+function bearerToken(token) {
+  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set('authorization', `Bearer ${token}`);
+      next(metadata, listener);
+    },
+  });
+}
+
+// target: host:port, default PROTOMODEL_TARGET or localhost:50051.
+// options: { tls: bool, caFile, certFile, keyFile, token }, default
+// optionsFromEnv(); to override one, spread it: { ...optionsFromEnv(), token }.
+function connect(target = process.env.PROTOMODEL_TARGET || 'localhost:50051',
+  options = optionsFromEnv()) {
   const proto = load();
   const credentials = options.tls
     ? grpc.credentials.createSsl(
@@ -67,17 +102,19 @@ function connect(target, options = {}) {
       options.keyFile ? fs.readFileSync(options.keyFile) : null,
       options.certFile ? fs.readFileSync(options.certFile) : null)
     : grpc.credentials.createInsecure();
-  const channelOptions = {
+  const channelOptions = () => ({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.service_config': JSON.stringify(serviceConfig),
-  };
+    // A fresh object per client: grpc-js deletes `interceptors` from it.
+    interceptors: options.token ? [bearerToken(options.token)] : [],
+  });
   const clients = {};
   for (const [key, [pkg, names]] of Object.entries(SERVICES)) {
     const namespace = pkg.split('.').reduce((node, part) => node[part], proto);
     clients[key] = {};
     for (const name of names) {
-      clients[key][name] = new namespace[name](target, credentials, channelOptions);
+      clients[key][name] = new namespace[name](target, credentials, channelOptions());
     }
   }
   return clients;
@@ -98,4 +135,4 @@ function newRequestId() {
   return crypto.randomUUID();
 }
 
-module.exports = { connect, call, newRequestId, status: grpc.status };
+module.exports = { connect, optionsFromEnv, call, newRequestId, status: grpc.status };

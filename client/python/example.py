@@ -1,7 +1,19 @@
 #!/usr/bin/python3
 """Calls protomodel from Python: create, list with a filter, update with a
-mask, get, delete, and one error code. Run `make python-client` first;
-PROTOMODEL_TARGET picks the server (default localhost:50051)."""
+mask, get, delete, and one error code. Run `make python-client` first.
+
+The environment picks the server and how to reach it, with the names the C++
+client and the CLI read:
+  PROTOMODEL_TARGET         host:port (default localhost:50051)
+  PROTOMODEL_TOKEN          service token, sent on every call as
+                            `authorization: Bearer <token>`
+  PROTOMODEL_TLS            "1" or "true": TLS instead of plaintext
+  PROTOMODEL_TLS_CA_FILE    PEM CA bundle verifying the server (default: the
+                            system's roots)
+  PROTOMODEL_TLS_CERT_FILE  with PROTOMODEL_TLS_KEY_FILE: a client
+                            certificate, for a server that requires mTLS
+"""
+import collections
 import json
 import os
 import sys
@@ -37,9 +49,56 @@ OPTIONS = [
 ]
 
 
-def main():
+class _CallDetails(collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready",
+                         "compression")), grpc.ClientCallDetails):
+    pass
+
+
+class BearerToken(grpc.UnaryUnaryClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call. An interceptor
+    rather than grpc.access_token_call_credentials, which gRPC sends over TLS
+    only: this also works in plaintext, for a server behind a mesh sidecar
+    that terminates mTLS (--allow_plaintext_tokens)."""
+
+    def __init__(self, token):
+        self._header = ("authorization", "Bearer " + token)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        metadata = list(details.metadata or []) + [self._header]
+        return continuation(_CallDetails(
+            details.method, details.timeout, metadata, details.credentials,
+            details.wait_for_ready, details.compression), request)
+
+
+def _read(variable):
+    """The content of the file the environment variable names, or None."""
+    path = os.environ.get(variable)
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def connect():
+    """A channel to the server the PROTOMODEL_* variables name (above)."""
     target = os.environ.get("PROTOMODEL_TARGET", "localhost:50051")
-    with grpc.insecure_channel(target, options=OPTIONS) as channel:
+    if os.environ.get("PROTOMODEL_TLS") in ("1", "true"):
+        key, cert = _read("PROTOMODEL_TLS_KEY_FILE"), _read("PROTOMODEL_TLS_CERT_FILE")
+        if (key is None) != (cert is None):
+            raise ValueError("PROTOMODEL_TLS_CERT_FILE and PROTOMODEL_TLS_KEY_FILE go together")
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=_read("PROTOMODEL_TLS_CA_FILE"),  # None: system roots
+            private_key=key, certificate_chain=cert)
+        channel = grpc.secure_channel(target, credentials, options=OPTIONS)
+    else:
+        channel = grpc.insecure_channel(target, options=OPTIONS)
+    token = os.environ.get("PROTOMODEL_TOKEN")
+    return grpc.intercept_channel(channel, BearerToken(token)) if token else channel
+
+
+def main():
+    with connect() as channel:
         heroes = heroes_pb2_grpc.HeroServiceStub(channel)
         # A fresh request_id per logical create makes the retries safe.
         hero = heroes.CreateHero(heroes_pb2.CreateHeroRequest(
