@@ -147,42 +147,21 @@ TEST(GlobTest, StarMatchesAnyRunIncludingDotsAndSlashes) {
 class TlsTokensTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    certs_ = new Certificates(MakeCertificates("auth"));
-    database_ = new TestDatabase();
-    tokens_path_ = new std::string(WriteTokensFile("tls", TokensFile()));
-    server_ = new TestServer(database_->url(), [](server::ServerOptions& options) {
-      options.tls.cert_file = certs_->server_cert;
-      options.tls.key_file = certs_->server_key;
-      options.auth_tokens_file = *tokens_path_;
-      options.health_listen = "127.0.0.1:0";
-    });
-    ASSERT_TRUE(server_->WaitReady(Channel("")));
+    server_ = new SecureServer("auth", WriteTokensFile("tls", TokensFile()),
+                               [](server::ServerOptions& options) {
+                                 options.health_listen = "127.0.0.1:0";
+                               });
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete database_;
-    delete tokens_path_;
-    delete certs_;
-  }
+  static void TearDownTestSuite() { delete server_; }
 
   static std::shared_ptr<grpc::Channel> Channel(const std::string& token) {
-    client::ChannelOptions options;
-    options.tls = true;
-    options.ca_file = certs_->ca;
-    options.token = token;
-    return server_->NewChannel(options);
+    return server_->Channel(token);
   }
 
-  static Certificates* certs_;
-  static TestDatabase* database_;
-  static std::string* tokens_path_;
-  static TestServer* server_;
+  static SecureServer* server_;
 };
 
-Certificates* TlsTokensTest::certs_ = nullptr;
-TestDatabase* TlsTokensTest::database_ = nullptr;
-std::string* TlsTokensTest::tokens_path_ = nullptr;
-TestServer* TlsTokensTest::server_ = nullptr;
+SecureServer* TlsTokensTest::server_ = nullptr;
 
 TEST_F(TlsTokensTest, NoTokenIsUnauthenticated) {
   heroes::v1::Hero out;
@@ -234,7 +213,7 @@ TEST_F(TlsTokensTest, HealthNeedsNoTokenOnEitherPort) {
   EXPECT_EQ(HealthStatus(Channel(""), ""), "SERVING");
   // The health port: plaintext, no token, health alone.
   auto plain = client::NewChannel(
-      absl::StrCat("127.0.0.1:", server_->server().health_port()));
+      absl::StrCat("127.0.0.1:", server_->server().server().health_port()));
   EXPECT_EQ(HealthStatus(plain, ""), "SERVING");
   EXPECT_EQ(HealthStatus(plain, "heroes.v1.HeroService"), "SERVING");
   EXPECT_EQ(HealthStatus(plain, "liveness"), "SERVING");
@@ -254,23 +233,12 @@ TEST_F(TlsTokensTest, ReflectionNeedsAToken) {
 }
 
 TEST(TokenRotationTest, AChangedTokensFileTakesEffectWithoutARestart) {
-  const Certificates certs = MakeCertificates("rotation");
-  TestDatabase db;
   const std::string path = WriteTokensFile("rotation", Line("old", kWriter, "heroes.v1.*"));
-  TestServer server(db.url(), [&](server::ServerOptions& options) {
-    options.tls.cert_file = certs.server_cert;
-    options.tls.key_file = certs.server_key;
-    options.auth_tokens_file = path;
+  SecureServer server("rotation", path, [&](server::ServerOptions& options) {
     options.auth_poll = absl::Milliseconds(100);
   });
-  client::ChannelOptions options;
-  options.tls = true;
-  options.ca_file = certs.ca;
-  options.token = kWriter;
-  auto old_token = server.NewChannel(options);
-  options.token = kReader;
-  auto new_token = server.NewChannel(options);
-  ASSERT_TRUE(server.WaitReady(old_token));
+  auto old_token = server.Channel(kWriter);
+  auto new_token = server.Channel(kReader);
   heroes::v1::Hero out;
   ASSERT_TRUE(CreateHero(old_token, &out).ok());
   EXPECT_CODE(CreateHero(new_token, &out), UNAUTHENTICATED);

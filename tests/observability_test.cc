@@ -124,44 +124,28 @@ double Delta(const std::map<std::string, double>& before,
 class ObservedServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    certs_ = new Certificates(MakeCertificates("observe"));
-    database_ = new TestDatabase();
-    server_ = new TestServer(database_->url(), [](server::ServerOptions& options) {
-      options.tls.cert_file = certs_->server_cert;
-      options.tls.key_file = certs_->server_key;
-      options.auth_tokens_file = TokensFile("observe");
-      options.metrics_listen = "127.0.0.1:0";
-      options.health_listen = "127.0.0.1:0";
-    });
-    ASSERT_TRUE(server_->WaitReady(Channel("")));
+    server_ = new SecureServer("observe", TokensFile("observe"),
+                               [](server::ServerOptions& options) {
+                                 options.metrics_listen = "127.0.0.1:0";
+                                 options.health_listen = "127.0.0.1:0";
+                               });
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete database_;
-    delete certs_;
-  }
+  static void TearDownTestSuite() { delete server_; }
 
   static std::shared_ptr<grpc::Channel> Channel(const std::string& token) {
-    client::ChannelOptions options;
-    options.tls = true;
-    options.ca_file = certs_->ca;
-    options.token = token;
-    return server_->NewChannel(options);
+    return server_->Channel(token);
   }
+  static server::Server& Server() { return server_->server().server(); }
   static std::map<std::string, double> Scrape() {
-    const std::string text = HttpGet(server_->server().metrics_port(), "/metrics");
+    const std::string text = HttpGet(Server().metrics_port(), "/metrics");
     EXPECT_FALSE(text.empty()) << "no /metrics";
     return Samples(text);
   }
 
-  static Certificates* certs_;
-  static TestDatabase* database_;
-  static TestServer* server_;
+  static SecureServer* server_;
 };
 
-Certificates* ObservedServerTest::certs_ = nullptr;
-TestDatabase* ObservedServerTest::database_ = nullptr;
-TestServer* ObservedServerTest::server_ = nullptr;
+SecureServer* ObservedServerTest::server_ = nullptr;
 
 TEST_F(ObservedServerTest, MetricsCountEveryCallByMethodAndCode) {
   HeroesClient writer(Channel(kWriter));
@@ -185,7 +169,7 @@ TEST_F(ObservedServerTest, MetricsCountEveryCallByMethodAndCode) {
   EXPECT_CODE(reader.GetHero(created.id() + 1001, heroes::v1::VIEW_UNSPECIFIED, &got), NOT_FOUND);
   EXPECT_EQ(HealthStatus(Channel(""), ""), "SERVING");
   EXPECT_EQ(HealthStatus(
-                client::NewChannel(absl::StrCat("127.0.0.1:", server_->server().health_port())),
+                client::NewChannel(absl::StrCat("127.0.0.1:", Server().health_port())),
                 ""),
             "SERVING");
 
@@ -225,7 +209,7 @@ TEST_F(ObservedServerTest, MethodsNoServiceHasShareOneSeries) {
     done.WaitForNotification();
     EXPECT_CODE(status, UNAUTHENTICATED);
   }
-  const std::string text = HttpGet(server_->server().metrics_port(), "/metrics");
+  const std::string text = HttpGet(Server().metrics_port(), "/metrics");
   EXPECT_EQ(text.find("no.such.Service"), std::string::npos);
   EXPECT_EQ(Delta(before, Samples(text), Handled("unknown", "unknown", "Unauthenticated")), 2);
 }
@@ -239,7 +223,8 @@ TEST_F(ObservedServerTest, MetricsReportThePoolAndTheSchemaVersion) {
   EXPECT_GE(samples.at("protomodel_db_pool_connections{state=\"idle\"}"), 1);
   EXPECT_EQ(samples.at("protomodel_db_pool_connections{state=\"in_use\"}"), 0);
   EXPECT_EQ(samples.at("protomodel_db_pool_waiting"), 0);
-  const int version = database_->Exec("SELECT max(version) FROM schema_migrations")[0][0].as<int>();
+  const int version =
+      server_->database().Exec("SELECT max(version) FROM schema_migrations")[0][0].as<int>();
   EXPECT_EQ(samples.at("protomodel_schema_version"), version);
   EXPECT_GE(version, 3);
 }
@@ -288,10 +273,7 @@ TEST(LogTest, LogsCarryRequestIdsAndTokenNamesButNeverSecrets) {
              "--tls_cert_file=" + certs.server_cert, "--tls_key_file=" + certs.server_key,
              "--auth_tokens_file=" + TokensFile("logs")},
             {"DATABASE_URL=" + url});
-  client::ChannelOptions options;
-  options.tls = true;
-  options.ca_file = certs.ca;
-  options.token = kWriter;
+  client::ChannelOptions options = TlsChannelOptions(certs, kWriter);
   const std::string target = absl::StrCat("127.0.0.1:", port);
   const std::string secret_bytes = "CRDT-SECRET-BYTES-\x01\x02";
   {  // Every channel is closed before the server is stopped.

@@ -19,17 +19,10 @@
 namespace protomodel::testing {
 namespace {
 
-client::ChannelOptions Tls(const Certificates& certs) {
-  client::ChannelOptions options;
-  options.tls = true;
-  options.ca_file = certs.ca;
-  return options;
-}
-
 // The common name of the certificate the server presented on a new
 // connection, "" when the call failed.
 std::string ServedCommonName(const TestServer& server, const Certificates& certs) {
-  auto stub = grpc::health::v1::Health::NewStub(server.NewChannel(Tls(certs)));
+  auto stub = grpc::health::v1::Health::NewStub(server.NewChannel(TlsChannelOptions(certs)));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc::health::v1::HealthCheckRequest request;
@@ -46,7 +39,7 @@ TEST(TlsTest, ATlsServerRefusesPlaintextAndServesTlsClients) {
     options.tls.cert_file = certs.server_cert;
     options.tls.key_file = certs.server_key;
   });
-  ASSERT_TRUE(server.WaitReady(server.NewChannel(Tls(certs))));
+  ASSERT_TRUE(server.WaitReady(server.NewChannel(TlsChannelOptions(certs))));
   EXPECT_EQ(HealthStatus(server.NewChannel(), ""), "error 14") << "plaintext was answered";
   EXPECT_EQ(ServedCommonName(server, certs), "localhost");
 }
@@ -60,14 +53,14 @@ TEST(TlsTest, MutualTlsRefusesClientsWithoutACertificateOrFromAnotherCa) {
     options.tls.key_file = certs.server_key;
     options.tls.client_ca_file = certs.ca;
   });
-  client::ChannelOptions with_cert = Tls(certs);
+  client::ChannelOptions with_cert = TlsChannelOptions(certs);
   with_cert.cert_file = certs.client_cert;
   with_cert.key_file = certs.client_key;
   ASSERT_TRUE(server.WaitReady(server.NewChannel(with_cert)));
 
-  EXPECT_EQ(HealthStatus(server.NewChannel(Tls(certs)), ""), "error 14")
+  EXPECT_EQ(HealthStatus(server.NewChannel(TlsChannelOptions(certs)), ""), "error 14")
       << "a client without a certificate was answered";
-  client::ChannelOptions foreign = Tls(certs);
+  client::ChannelOptions foreign = TlsChannelOptions(certs);
   foreign.cert_file = other.client_cert;
   foreign.key_file = other.client_key;
   EXPECT_EQ(HealthStatus(server.NewChannel(foreign), ""), "error 14")
@@ -84,7 +77,7 @@ TEST(TlsTest, ARotatedCertificateIsServedWithinTheReloadIntervalWithoutARestart)
     options.tls.key_file = certs.server_key;
     options.tls.reload = absl::Seconds(1);
   });
-  ASSERT_TRUE(server.WaitReady(server.NewChannel(Tls(certs))));
+  ASSERT_TRUE(server.WaitReady(server.NewChannel(TlsChannelOptions(certs))));
   ASSERT_EQ(ServedCommonName(server, certs), "localhost");
 
   // As cert-manager does: a new key and certificate in place of the old.

@@ -109,6 +109,14 @@ Certificates MakeCertificates(const std::string& name) {
   return certs;
 }
 
+client::ChannelOptions TlsChannelOptions(const Certificates& certs, const std::string& token) {
+  client::ChannelOptions options;
+  options.tls = true;
+  options.ca_file = certs.ca;
+  options.token = token;
+  return options;
+}
+
 void IssueServerCertificate(const Certificates& certs, const std::string& cert,
                             const std::string& key, const std::string& subject) {
   Issue(certs.dir, cert, key, subject,

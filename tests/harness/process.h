@@ -45,6 +45,9 @@ struct Certificates {
   std::string client_cert, client_key;
 };
 Certificates MakeCertificates(const std::string& name);
+// Channel options trusting `certs`' CA, sending `token` when not empty.
+client::ChannelOptions TlsChannelOptions(const Certificates& certs,
+                                         const std::string& token = "");
 // Another certificate and key for the server from the same CA, at `cert`
 // and `key` (for rotation).
 void IssueServerCertificate(const Certificates& certs, const std::string& cert,

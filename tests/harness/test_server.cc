@@ -66,6 +66,25 @@ bool TestServer::WaitReady(const std::shared_ptr<grpc::Channel>& channel,
   return false;
 }
 
+SecureServer::SecureServer(const std::string& name, const std::string& tokens_file,
+                           const std::function<void(server::ServerOptions&)>& customize)
+    : certs_(MakeCertificates(name)) {
+  server_ = std::make_unique<TestServer>(database_.url(), [&](server::ServerOptions& options) {
+    options.tls.cert_file = certs_.server_cert;
+    options.tls.key_file = certs_.server_key;
+    options.auth_tokens_file = tokens_file;
+    if (customize) customize(options);
+  });
+  if (!server_->WaitReady(Channel(""))) {
+    ADD_FAILURE() << "the TLS server did not become ready";
+    std::abort();
+  }
+}
+
+std::shared_ptr<grpc::Channel> SecureServer::Channel(const std::string& token) const {
+  return server_->NewChannel(TlsChannelOptions(certs_, token));
+}
+
 std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
                          const std::string& service) {
   auto stub = grpc::health::v1::Health::NewStub(channel);

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/postgres.h"
+#include "harness/process.h"
 #include "protomodel/client/channel.h"
 #include "server/server.h"
 
@@ -50,6 +51,24 @@ class TestServer {
  private:
   std::unique_ptr<server::Server> server_;
   std::string address_;
+};
+
+// A TestServer on TLS, with certificates made for it and `tokens_file`, on a
+// database of its own; ready when constructed.
+class SecureServer {
+ public:
+  SecureServer(const std::string& name, const std::string& tokens_file,
+               const std::function<void(server::ServerOptions&)>& customize = {});
+
+  TestServer& server() { return *server_; }
+  TestDatabase& database() { return database_; }
+  // A TLS channel sending `token` ("": none).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& token) const;
+
+ private:
+  const Certificates certs_;
+  TestDatabase database_;
+  std::unique_ptr<TestServer> server_;
 };
 
 // The health status of `service` as the server reports it, e.g. "SERVING".
