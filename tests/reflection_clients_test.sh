@@ -72,5 +72,5 @@ grep -q SERVING <<<"$health" || fail "liveness answered: $health"
 
 kill -TERM "$pid"
 wait "$pid" || fail "server exited non-zero after SIGTERM"
-grep -q "rpc method=/heroes.v1.HeroService/CreateHero code=OK" "$log" || fail "no RPC log line"
+grep -q "rpc method=heroes.v1.HeroService/CreateHero code=OK" "$log" || fail "no RPC log line"
 echo "1 passed, 0 failed"
