@@ -79,7 +79,8 @@ ABSL_FLAG(std::string, log_level, "info",
 ABSL_FLAG(std::string, log_format, "text",
           "text, or json (one JSON object a line). Env: PROTOMODEL_LOG_FORMAT.");
 ABSL_FLAG(bool, log_rpcs, true,
-          "Log one line per RPC (method, code, duration, peer). "
+          "Log one line per RPC (method, code, duration, request id, peer, token name, "
+          "traceparent); calls are counted in the metrics either way. "
           "Env: PROTOMODEL_LOG_RPCS.");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain: with --tls_key_file, serve TLS instead of plaintext. "

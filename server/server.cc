@@ -68,36 +68,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
   // Credentials first: a bad certificate or tokens file stops the server
   // before anything else starts.
-  const bool tls = TlsEnabled(options.tls);
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (tls) {
-    auto tls_credentials = TlsServerCredentials(options.tls);
-    if (!tls_credentials.ok()) return tls_credentials.status();
-    credentials = *std::move(tls_credentials);
-  }
-  if (!options.auth_tokens_file.empty()) {
-    if (!tls && !options.allow_plaintext_tokens) {
-      return absl::InvalidArgumentError(
-          "--auth_tokens_file: tokens over plaintext would travel in the clear; turn on "
-          "TLS (--tls_cert_file, --tls_key_file) or, behind a mesh sidecar that "
-          "terminates mTLS, pass --allow_plaintext_tokens");
-    }
-    auto tokens = TokenStore::Open(options.auth_tokens_file, options.auth_poll);
-    if (!tokens.ok()) return tokens.status();
-    server->tokens_ = *std::move(tokens);
-    if (tls) credentials->SetAuthMetadataProcessor(MakeTokenProcessor(*server->tokens_, metrics));
-  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      server->OpenCredentials();
+  if (!credentials.ok()) return credentials.status();
   // Where no AuthMetadataProcessor runs, the services check tokens.
-  const TokenStore* service_tokens = tls ? nullptr : server->tokens_.get();
-  if (!tls) {
-    spdlog::warn("serving plaintext gRPC on {}{}: set --tls_cert_file and --tls_key_file "
-                 "for TLS",
-                 options.listen, service_tokens != nullptr ? " (with tokens)" : "");
-  } else {
-    spdlog::info("serving TLS on {}{}{}", options.listen,
-                 options.tls.client_ca_file.empty() ? "" : ", client certificates required",
-                 server->tokens_ != nullptr ? ", tokens required" : "");
-  }
+  const TokenStore* service_tokens =
+      TlsEnabled(options.tls) ? nullptr : server->tokens_.get();
 
   const std::vector<Resource> resources = Resources(options.resources);
   absl::StatusOr<std::unique_ptr<db::Schema>> schema = ResourceSchema();
@@ -134,7 +110,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, credentials, &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   if (service_tokens != nullptr) builder.SetOption(std::make_unique<WithoutReflection>());
   if (options.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(
@@ -186,23 +162,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::vector<grpc::HealthCheckServiceInterface*> health_services = {
       server->server_->GetHealthCheckService()};
   if (!options.health_listen.empty()) {
-    grpc::ServerBuilder health_builder;
-    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
-                                    &server->health_port_);
-    health_builder.SetOption(std::make_unique<WithoutReflection>());
-    server->unimplemented_ = std::make_unique<grpc::CallbackGenericService>();
-    health_builder.RegisterCallbackGenericService(server->unimplemented_.get());
-    // Probes are counted, not logged: kubelet calls every few seconds.
-    ObserveOptions health_observe;
-    health_observe.metrics = metrics;
-    health_observe.log_calls = false;
-    SetInterceptors(health_builder, health_observe);
-    server->health_server_ = health_builder.BuildAndStart();
-    if (server->health_server_ == nullptr || server->health_port_ == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("--health_listen: cannot listen on ", options.health_listen));
-    }
-    server->health_server_->GetHealthCheckService()->SetServingStatus(false);
+    if (absl::Status s = server->StartHealthServer(); !s.ok()) return s;
     health_services.push_back(server->health_server_->GetHealthCheckService());
   }
   if (!options.metrics_listen.empty()) {
@@ -223,6 +183,60 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       health_options, std::move(health_services), service_names);
   server->health_->Start();
   return server;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Server::OpenCredentials() {
+  const bool tls = TlsEnabled(options_.tls);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls) {
+    auto tls_credentials = TlsServerCredentials(options_.tls);
+    if (!tls_credentials.ok()) return tls_credentials.status();
+    credentials = *std::move(tls_credentials);
+  }
+  if (!options_.auth_tokens_file.empty()) {
+    if (!tls && !options_.allow_plaintext_tokens) {
+      return absl::InvalidArgumentError(
+          "--auth_tokens_file: tokens over plaintext would travel in the clear; turn on "
+          "TLS (--tls_cert_file, --tls_key_file) or, behind a mesh sidecar that "
+          "terminates mTLS, pass --allow_plaintext_tokens");
+    }
+    auto tokens = TokenStore::Open(options_.auth_tokens_file, options_.auth_poll);
+    if (!tokens.ok()) return tokens.status();
+    tokens_ = *std::move(tokens);
+    if (tls) credentials->SetAuthMetadataProcessor(MakeTokenProcessor(*tokens_, metrics_.get()));
+  }
+  if (!tls) {
+    spdlog::warn("serving plaintext gRPC on {}{}: set --tls_cert_file and --tls_key_file "
+                 "for TLS",
+                 options_.listen, tokens_ != nullptr ? " (with tokens)" : "");
+  } else {
+    spdlog::info("serving TLS on {}{}{}", options_.listen,
+                 options_.tls.client_ca_file.empty() ? "" : ", client certificates required",
+                 tokens_ != nullptr ? ", tokens required" : "");
+  }
+  return credentials;
+}
+
+absl::Status Server::StartHealthServer() {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.health_listen, grpc::InsecureServerCredentials(),
+                           &health_port_);
+  builder.SetOption(std::make_unique<WithoutReflection>());
+  unimplemented_ = std::make_unique<grpc::CallbackGenericService>();
+  builder.RegisterCallbackGenericService(unimplemented_.get());
+  // Probes are counted, not logged: kubelet calls every few seconds.
+  ObserveOptions observe;
+  observe.metrics = metrics_.get();
+  observe.log_calls = false;
+  SetInterceptors(builder, observe);
+  health_server_ = builder.BuildAndStart();
+  if (health_server_ == nullptr || health_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--health_listen: cannot listen on ", options_.health_listen));
+  }
+  // NOT_SERVING until the database answers, as on the API port.
+  health_server_->GetHealthCheckService()->SetServingStatus(false);
+  return absl::OkStatus();
 }
 
 Server::~Server() {

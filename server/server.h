@@ -110,6 +110,11 @@ class Server final {
 
  private:
   Server() = default;
+  // The API port's credentials from options_ (TLS, tokens: tokens_ is set),
+  // errors naming the file or flag at fault.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> OpenCredentials();
+  // The plaintext port serving health alone.
+  absl::Status StartHealthServer();
 
   ServerOptions options_;
   // Used by the servers' threads: gone after them.
