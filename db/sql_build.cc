@@ -62,22 +62,44 @@ std::string SelectList(const std::vector<const Column*>& columns,
   });
 }
 
-std::string InsertSql(const TableSchema& table) {
-  const std::string select_list = SelectList(AllColumns(table), "");
+namespace {
+
+// INSERT of every writable column as $1..$N, RETURNING `returning`; N is
+// stored in `count`.
+std::string InsertInto(const TableSchema& table, absl::string_view returning, size_t* count) {
   std::vector<std::string> insert_columns, insert_values;
   for (const Column& column : table.columns()) {
     if (!column.writable()) continue;
     insert_columns.push_back(column.quoted);
     insert_values.push_back(absl::StrCat("$", insert_values.size() + 1));
   }
+  *count = insert_values.size();
   if (insert_columns.empty()) {
-    return absl::StrCat("INSERT INTO ", table.quoted_name(),
-                        " DEFAULT VALUES RETURNING ", select_list);
+    return absl::StrCat("INSERT INTO ", table.quoted_name(), " DEFAULT VALUES RETURNING ",
+                        returning);
   }
   return absl::StrCat("INSERT INTO ", table.quoted_name(), " (",
                       absl::StrJoin(insert_columns, ", "), ") VALUES (",
-                      absl::StrJoin(insert_values, ", "), ") RETURNING ",
-                      select_list);
+                      absl::StrJoin(insert_values, ", "), ") RETURNING ", returning);
+}
+
+}  // namespace
+
+std::string InsertSql(const TableSchema& table) {
+  size_t count = 0;
+  return InsertInto(table, SelectList(AllColumns(table), ""), &count);
+}
+
+std::string InsertRecordingSql(const TableSchema& table) {
+  size_t count = 0;
+  const std::string insert = InsertInto(table, "*", &count);
+  return absl::StrCat(
+      "WITH \"created\" AS (", insert,
+      "), \"recorded\" AS (INSERT INTO \"protomodel_request_ids\" "
+      "(\"request_id\", \"table_name\", \"resource_key\") SELECT $", count + 1, "::uuid, $",
+      count + 2, "::text, \"created\".", table.primary_key().quoted,
+      "::text FROM \"created\") SELECT ", SelectList(AllColumns(table), "\"created\""),
+      " FROM \"created\"");
 }
 
 absl::Status BindColumn(const TableSchema& table, const Message& resource,

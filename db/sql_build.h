@@ -29,6 +29,12 @@ std::string SelectList(const std::vector<const Column*>& columns,
 // BindWritable binds them in), RETURNING every column.
 std::string InsertSql(const TableSchema& table);
 
+// InsertSql's row and, in the same statement, its request_id (AIP-155):
+// params are InsertSql's, then the request_id and the table's name. A
+// request_id already recorded fails the whole statement on
+// protomodel_request_ids_pkey, leaving nothing written.
+std::string InsertRecordingSql(const TableSchema& table);
+
 // Appends the value of `column` in `resource` to `params` (NULL for an unset
 // optional field). INVALID_ARGUMENT naming `table.column` when the value
 // cannot be stored (a NUL in text, a malformed UUID, an id <= 0 in a

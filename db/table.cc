@@ -113,6 +113,8 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool)
   const std::string& pk = table.primary_key().quoted;
 
   insert_ = {absl::StrCat(table.name(), ".insert"), InsertSql(table)};
+  insert_recording_ = {absl::StrCat(table.name(), ".insert_recording"),
+                       InsertRecordingSql(table)};
   find_request_ = {absl::StrCat(table.name(), ".find_request"),
                    "SELECT \"resource_key\" FROM \"protomodel_request_ids\" "
                    "WHERE \"request_id\" = $1 AND \"table_name\" = $2"};
@@ -233,6 +235,27 @@ absl::Status Table::Insert(const Message& resource, const std::string& request_i
 
 absl::Status Table::InsertOnce(const Message& resource, const std::string& request_id,
                                const CallLimit& limit, Message* out) const {
+  // The first call with a request_id, as nearly every one is: the row and its
+  // request_id in one statement, one round trip. Any constraint it breaks
+  // (the request_id already recorded, or a retried create clashing with the
+  // row it made) sends the call the careful way below.
+  {
+    Params params;
+    if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
+    params.AddText(request_id);
+    params.AddText(table_.name());
+    absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
+    if (!conn.ok()) return conn.status();
+    try {
+      pqxx::nontransaction tx((*conn)->raw());
+      pqxx::result result = (*conn)->Exec(tx, insert_recording_, std::move(params));
+      return ReadRow(result.at(0), 0, all_columns_, out);
+    } catch (const std::exception& e) {
+      absl::Status status = StatusFromException(e, WriteKind::kWrite,
+                                                absl::StrCat("creating ", table_.name()));
+      if (ViolatedConstraint(status).empty()) return Explain(status, &resource, "");
+    }
+  }
   // Two rounds at most: when a concurrent call with the same request_id
   // commits first, this one's record clashes, and the second round reads
   // what that call created.

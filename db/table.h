@@ -104,6 +104,7 @@ class Table {
   std::vector<const Column*> all_columns_;
   std::string select_list_;  // all columns, unqualified
   Statement insert_;
+  Statement insert_recording_;
   Statement find_request_;
   Statement record_request_;
   Statement get_;

@@ -488,6 +488,21 @@ TEST_F(RequestIdTest, ARequestIdBelongsToOneKindOfResource) {
   EXPECT_EQ(team.name(), "Preventers");
 }
 
+TEST_F(RequestIdTest, AFailedCreateRecordsNoRequestId) {
+  heroes::v1::CreateHeroRequest request;
+  request.mutable_hero()->set_name("Deadpond");
+  request.mutable_hero()->set_secret_name("Dive Wilson");
+  request.mutable_hero()->set_team_id(424242);
+  request.set_request_id(kRequestId);
+  Hero hero;
+  EXPECT_CODE(client_.heroes().CreateHero(Context().get(), request, &hero), FAILED_PRECONDITION);
+  request.mutable_hero()->clear_team_id();
+  const grpc::Status status = client_.heroes().CreateHero(Context().get(), request, &hero);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(hero.has_team_id());
+  EXPECT_EQ(Heroes(), 1);
+}
+
 TEST_F(RequestIdTest, IsForgottenAfterItsRetention) {
   Hero first, later;
   ASSERT_TRUE(Create(kRequestId, "Deadpond", &first).ok());

@@ -55,6 +55,16 @@ TEST_F(SqlBuildTest, InsertBindsEveryWritableColumnInOrder) {
   EXPECT_EQ(raw.nonnulls, (std::vector<int>{1, 1, 0, 0}));
 }
 
+TEST_F(SqlBuildTest, AnIdempotentInsertRecordsItsRequestIdInTheSameStatement) {
+  EXPECT_EQ(InsertRecordingSql(*hero_),
+            "WITH \"created\" AS (INSERT INTO \"hero\" (\"name\", \"secret_name\", \"age\", "
+            "\"team_id\") VALUES ($1, $2, $3, $4) RETURNING *), \"recorded\" AS (INSERT INTO "
+            "\"protomodel_request_ids\" (\"request_id\", \"table_name\", \"resource_key\") "
+            "SELECT $5::uuid, $6::text, \"created\".\"id\"::text FROM \"created\") SELECT "
+            "\"created\".\"id\", \"created\".\"name\", \"created\".\"secret_name\", "
+            "\"created\".\"age\", \"created\".\"team_id\" FROM \"created\"");
+}
+
 // Update statements are prepared per connection under their name: the same
 // columns in another mask order must not reuse a text whose placeholders
 // stand for other columns (found by fuzz_mapper).

@@ -101,6 +101,23 @@ TEST_F(UserServiceTest, EmailsAreUnique) {
   EXPECT_EQ(database().Exec("SELECT count(*) FROM \"user\"")[0][0].as<int>(), 1);
 }
 
+// A retried create clashes with the unique email of the user it made before
+// it reaches its request_id: it still returns that user.
+TEST_F(UserServiceTest, ARetriedCreateReturnsTheUserDespiteTheUniqueEmail) {
+  CreateUserRequest request;
+  request.mutable_user()->set_email("ada@example.com");
+  request.mutable_user()->set_display_name("Ada");
+  request.set_request_id("00000000-0000-4000-8000-0000000000ad");
+  User first, retry;
+  ASSERT_TRUE(client_.users->CreateUser(Context().get(), request, &first).ok());
+  const grpc::Status status = client_.users->CreateUser(Context().get(), request, &retry);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(retry.SerializeAsString(), first.SerializeAsString());
+  request.set_request_id("00000000-0000-4000-8000-0000000000ae");
+  EXPECT_CODE(client_.users->CreateUser(Context().get(), request, &retry), ALREADY_EXISTS);
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM \"user\"")[0][0].as<int>(), 1);
+}
+
 TEST_F(UserServiceTest, UpdateToATakenEmailIsAlreadyExistsAndWritesNothing) {
   client_.NewUser("ada@example.com");
   User grace = client_.NewUser("grace@example.com", "Grace");

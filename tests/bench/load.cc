@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "protomodel/client/call.h"
 #include "protomodel/client/channel.h"
 #include "grimoire/v1/grimoire.grpc.pb.h"
 #include "heroes/v1/heroes.grpc.pb.h"
@@ -39,6 +40,9 @@ ABSL_FLAG(int, page_size, 100, "Rows per List call.");
 ABSL_FLAG(int, deep_offset, 10000, "Rows before the page list_heroes_deep reads.");
 ABSL_FLAG(int, crdt_bytes, 1 << 20, "Size of the CRDT state conversation_* moves.");
 ABSL_FLAG(int, conversations, 16, "Conversations conversation_* spreads over.");
+ABSL_FLAG(bool, request_ids, true,
+          "create_hero sends a fresh request_id with each create, as protomodel's "
+          "clients do (the idempotent path); false: the plain insert.");
 
 namespace {
 
@@ -138,11 +142,13 @@ class GetHero final : public HeroScenario {
 class CreateHero final : public HeroScenario {
  public:
   using HeroScenario::HeroScenario;
+  const bool request_ids_ = absl::GetFlag(FLAGS_request_ids);
   void Issue(Slot& slot, Done done) override {
     auto* request = Make<heroes::v1::CreateHeroRequest>(slot.request);
     request->mutable_hero()->set_name("bench");
     request->mutable_hero()->set_secret_name("bench");
     request->mutable_hero()->set_age(static_cast<int32_t>(slot.random() % 100));
+    if (request_ids_) request->set_request_id(protomodel::client::NewRequestId());
     stub(slot.index).async()->CreateHero(slot.context.get(), request,
                                          Make<heroes::v1::Hero>(slot.response), OnStatus(done));
   }
