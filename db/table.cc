@@ -220,16 +220,19 @@ absl::Status Table::Insert(const Message& resource, const std::string& request_i
   if (!request_id.empty()) return InsertOnce(resource, request_id, limit, out);
   Params params;
   if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
+  return Explain(InsertRow(insert_, std::move(params), limit, out), &resource, "");
+}
+
+absl::Status Table::InsertRow(const Statement& statement, Params params,
+                              const CallLimit& limit, Message* out) const {
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result = (*conn)->Exec(tx, insert_, std::move(params));
+    pqxx::result result = (*conn)->Exec(tx, statement, std::move(params));
     return ReadRow(result.at(0), 0, all_columns_, out);
   } catch (const std::exception& e) {
-    return Explain(StatusFromException(e, WriteKind::kWrite,
-                                       absl::StrCat("creating ", table_.name())),
-                   &resource, "");
+    return StatusFromException(e, WriteKind::kWrite, absl::StrCat("creating ", table_.name()));
   }
 }
 
@@ -244,16 +247,9 @@ absl::Status Table::InsertOnce(const Message& resource, const std::string& reque
     if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
     params.AddText(request_id);
     params.AddText(table_.name());
-    absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
-    if (!conn.ok()) return conn.status();
-    try {
-      pqxx::nontransaction tx((*conn)->raw());
-      pqxx::result result = (*conn)->Exec(tx, insert_recording_, std::move(params));
-      return ReadRow(result.at(0), 0, all_columns_, out);
-    } catch (const std::exception& e) {
-      absl::Status status = StatusFromException(e, WriteKind::kWrite,
-                                                absl::StrCat("creating ", table_.name()));
-      if (ViolatedConstraint(status).empty()) return Explain(status, &resource, "");
+    absl::Status status = InsertRow(insert_recording_, std::move(params), limit, out);
+    if (status.ok() || ViolatedConstraint(status).empty()) {
+      return Explain(std::move(status), &resource, "");
     }
   }
   // Two rounds at most: when a concurrent call with the same request_id

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "db/params.h"
 #include "db/pool.h"
 #include "db/schema.h"
 
@@ -82,6 +83,10 @@ class Table {
   std::string Describe(absl::string_view key) const;
 
  private:
+  // Runs one INSERT ... RETURNING statement outside a transaction; errors
+  // as StatusFromException reports them, not yet explained.
+  absl::Status InsertRow(const Statement& statement, Params params, const CallLimit& limit,
+                         google::protobuf::Message* out) const;
   absl::Status InsertOnce(const google::protobuf::Message& resource,
                           const std::string& request_id, const CallLimit& limit,
                           google::protobuf::Message* out) const;
