@@ -1,6 +1,7 @@
 #include "harness/process.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -41,9 +42,21 @@ Process Spawn(const std::vector<std::string>& args, const std::vector<std::strin
   return process;
 }
 
-int WaitExit(const Process& process) {
+Process::Process(Process&& other) noexcept
+    : pid(other.pid), log(std::move(other.log)), exited(other.exited) {
+  other.pid = -1;
+}
+
+Process::~Process() {
+  if (pid <= 0 || exited) return;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+int WaitExit(Process& process) {
   int status = 0;
   waitpid(process.pid, &status, 0);
+  process.exited = true;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

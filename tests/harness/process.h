@@ -12,9 +12,17 @@
 namespace protomodel::testing {
 
 // The server binary, run as a user runs it, its stdout and stderr in `log`.
+// A process not yet waited for is killed when this goes (a failed assertion
+// that returns early leaves no server behind).
 struct Process {
+  Process() = default;
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&&) = delete;
+  ~Process();
+
   pid_t pid = -1;
   std::string log;
+  bool exited = false;
 };
 
 // Starts protomodel-server with `args`, `env` ("NAME=value") added to the
@@ -22,7 +30,7 @@ struct Process {
 Process Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
 // Waits for the process to exit: its exit code, or 128 + the signal.
-int WaitExit(const Process& process);
+int WaitExit(Process& process);
 
 // A whole file ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
