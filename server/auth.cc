@@ -124,6 +124,13 @@ bool GlobMatch(absl::string_view pattern, absl::string_view text) {
   return p == pattern.size();
 }
 
+absl::string_view MetadataValue(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                                absl::string_view key) {
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
 absl::string_view MethodOfPath(absl::string_view path) {
   absl::ConsumePrefix(&path, "/");
   return path;
@@ -168,17 +175,16 @@ TokenStore::~TokenStore() {
 }
 
 void TokenStore::Loop() {
-  absl::MutexLock lock(&mu_);
-  while (!stopping_) {
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), poll_);
-    if (stopping_) break;
-    mu_.Unlock();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), poll_)) return;
+    }
     Reload();
-    mu_.Lock();
   }
 }
 
-bool TokenStore::Reload() {
+void TokenStore::Reload() {
   absl::StatusOr<std::string> text = ReadWhole(path_);
   absl::MutexLock lock(&mu_);
   if (!text.ok()) {
@@ -187,22 +193,21 @@ bool TokenStore::Reload() {
       spdlog::error("auth: {}; keeping the tokens in force", text.status().message());
     }
     unreadable_ = true;
-    return false;
+    return;
   }
   unreadable_ = false;
-  if (*text == text_) return true;
+  if (*text == text_) return;
   absl::StatusOr<std::vector<Token>> tokens = ParseTokens(*text);
   if (!tokens.ok()) {
     // Logged once per version of the file.
     text_ = *std::move(text);
     spdlog::error("auth: {}: {}; keeping the tokens in force", path_,
                   tokens.status().message());
-    return false;
+    return;
   }
   text_ = *std::move(text);
   tokens_ = std::make_shared<const std::vector<Token>>(*std::move(tokens));
   spdlog::info("auth: reloaded {} token(s) from {}", tokens_->size(), path_);
-  return true;
 }
 
 std::shared_ptr<const std::vector<Token>> TokenStore::tokens() const {
@@ -262,13 +267,6 @@ std::string TokenStore::NameOf(absl::string_view authorization) const {
 
 namespace {
 
-absl::string_view Lookup(const grpc::AuthMetadataProcessor::InputMetadata& metadata,
-                         absl::string_view key) {
-  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
-  if (it == metadata.end()) return {};
-  return absl::string_view(it->second.data(), it->second.size());
-}
-
 class TokenProcessor final : public grpc::AuthMetadataProcessor {
  public:
   TokenProcessor(const TokenStore& tokens, Metrics* metrics)
@@ -280,8 +278,8 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* /*context*/,
                        OutputMetadata* /*consumed*/, OutputMetadata* /*response*/) override {
     const absl::Time start = absl::Now();
-    const absl::string_view method = MethodOfPath(Lookup(metadata, ":path"));
-    AuthResult result = tokens_.Check(Lookup(metadata, "authorization"), method);
+    const absl::string_view method = MethodOfPath(MetadataValue(metadata, ":path"));
+    AuthResult result = tokens_.Check(MetadataValue(metadata, "authorization"), method);
     if (result.status.ok()) return result.status;
     // gRPC answers the call here; it never reaches the services, so it is
     // counted and logged here.
@@ -290,11 +288,11 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
       counters.Started();
       counters.Handled(result.status.error_code(), absl::Now() - start);
     }
-    const std::string request_id = RequestIdOf(Lookup(metadata, "x-request-id"));
+    const std::string request_id = RequestIdOf(MetadataValue(metadata, "x-request-id"));
     CallTags tags;
     tags.method = method;
     tags.request_id = request_id;
-    tags.traceparent = TraceparentOf(Lookup(metadata, "traceparent"));
+    tags.traceparent = TraceparentOf(MetadataValue(metadata, "traceparent"));
     tags.token = result.name;
     LogCall(tags, result.status, absl::Now() - start);
     return result.status;

@@ -2,6 +2,7 @@
 #define PROTOMODEL_SERVER_AUTH_H_
 
 #include <array>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/support/status.h>
+#include <grpcpp/support/string_ref.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -35,6 +37,12 @@ absl::StatusOr<std::vector<Token>> ParseTokens(absl::string_view text);
 // Whether `text` matches the glob `pattern`, where `*` matches any run of
 // characters (`.` and `/` included) and every other character itself.
 bool GlobMatch(absl::string_view pattern, absl::string_view text);
+
+// The first value of `key` in a call's metadata as gRPC hands it to servers
+// (AuthMetadataProcessor, interceptors, ServerContext::client_metadata()),
+// "" when absent.
+absl::string_view MetadataValue(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                                absl::string_view key);
 
 // "package.Service/Method" from a gRPC path "/package.Service/Method".
 absl::string_view MethodOfPath(absl::string_view path);
@@ -71,12 +79,11 @@ class TokenStore final {
   // The NAME of the token in `authorization`, or "" when none is known.
   std::string NameOf(absl::string_view authorization) const;
 
-  // Re-reads the file now; a version that does not parse keeps the tokens
-  // in force and is logged with its line number. Returns whether it loaded.
-  bool Reload();
-
  private:
   TokenStore(std::string path, absl::Duration poll);
+  // Re-reads the file; a version that does not parse keeps the tokens in
+  // force and is logged with its line number.
+  void Reload();
   void Loop();
   std::shared_ptr<const std::vector<Token>> tokens() const;
   const Token* Find(const std::vector<Token>& tokens, absl::string_view authorization) const;

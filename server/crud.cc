@@ -157,12 +157,8 @@ grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
   if (tokens_ != nullptr) {
     const std::string method = absl::StrCat(
         service_, "/", absl::StripSuffix(request.GetDescriptor()->name(), "Request"));
-    const auto& metadata = context->client_metadata();
-    const auto it = metadata.find("authorization");
-    const AuthResult auth = tokens_->Check(
-        it == metadata.end() ? absl::string_view()
-                             : absl::string_view(it->second.data(), it->second.size()),
-        method);
+    const AuthResult auth =
+        tokens_->Check(MetadataValue(context->client_metadata(), "authorization"), method);
     if (!auth.status.ok()) {
       reactor->Finish(auth.status);
       return reactor;

@@ -7,7 +7,6 @@
 #include <google/protobuf/descriptor.h>
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -210,14 +209,6 @@ absl::StatusOr<int> Metrics::Serve(const std::string& listen) {
     return absl::UnavailableError(absl::StrCat("--metrics_listen: cannot listen on ", listen));
   }
   return ports.front();
-}
-
-std::string Metrics::Text() const {
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  for (prometheus::MetricFamily& family : pool_collector_->Collect()) {
-    families.push_back(std::move(family));
-  }
-  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace protomodel::server

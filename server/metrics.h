@@ -66,9 +66,6 @@ class Metrics final {
   // Prometheus' text format. Returns the port bound.
   absl::StatusOr<int> Serve(const std::string& listen);
 
-  // The metrics as /metrics serves them (for tests and `--help`less use).
-  std::string Text() const;
-
  private:
   class PoolCollector;
 

@@ -13,13 +13,6 @@ namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
-absl::string_view Find(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
-                       absl::string_view key) {
-  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
-  if (it == metadata.end()) return {};
-  return absl::string_view(it->second.data(), it->second.size());
-}
-
 class CallObserver final : public grpc::experimental::Interceptor {
  public:
   CallObserver(grpc::experimental::ServerRpcInfo* info, const ObserveOptions& options)
@@ -34,10 +27,10 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       const auto& metadata = *methods->GetRecvInitialMetadata();
-      request_id_ = RequestIdOf(Find(metadata, "x-request-id"));
-      traceparent_ = std::string(TraceparentOf(Find(metadata, "traceparent")));
+      request_id_ = RequestIdOf(MetadataValue(metadata, "x-request-id"));
+      traceparent_ = std::string(TraceparentOf(MetadataValue(metadata, "traceparent")));
       if (options_.tokens != nullptr) {
-        token_ = options_.tokens->NameOf(Find(metadata, "authorization"));
+        token_ = options_.tokens->NameOf(MetadataValue(metadata, "authorization"));
       }
     }
     if (methods->QueryInterceptionHookPoint(

@@ -39,18 +39,12 @@ absl::StatusOr<Bio> Open(const char* flag, const std::string& path) {
   return bio;
 }
 
-// The certificates of a PEM file, the first one returned; none is an error.
-absl::StatusOr<Cert> ReadCerts(const char* flag, const std::string& path, int* count) {
+// The first certificate of a PEM file; none is an error.
+absl::StatusOr<Cert> ReadCerts(const char* flag, const std::string& path) {
   absl::StatusOr<Bio> bio = Open(flag, path);
   if (!bio.ok()) return bio.status();
-  Cert first;
-  *count = 0;
-  while (Cert cert{PEM_read_bio_X509(bio->get(), nullptr, nullptr, nullptr)}) {
-    ++*count;
-    if (first == nullptr) first = std::move(cert);
-  }
+  Cert first{PEM_read_bio_X509(bio->get(), nullptr, nullptr, nullptr)};
   if (first == nullptr) return Bad(flag, path, "holds no PEM certificate");
-  ERR_clear_error();  // the read past the last certificate
   return first;
 }
 
@@ -71,8 +65,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
   if (options.reload < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--tls_reload_seconds must be at least 1");
   }
-  int count = 0;
-  absl::StatusOr<Cert> cert = ReadCerts("--tls_cert_file", options.cert_file, &count);
+  absl::StatusOr<Cert> cert = ReadCerts("--tls_cert_file", options.cert_file);
   if (!cert.ok()) return cert.status();
   absl::StatusOr<Bio> key_bio = Open("--tls_key_file", options.key_file);
   if (!key_bio.ok()) return key_bio.status();
@@ -86,7 +79,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsServerCredentials(
                absl::StrCat("does not match the certificate in ", options.cert_file));
   }
   if (!options.client_ca_file.empty()) {
-    absl::StatusOr<Cert> ca = ReadCerts("--tls_client_ca_file", options.client_ca_file, &count);
+    absl::StatusOr<Cert> ca = ReadCerts("--tls_client_ca_file", options.client_ca_file);
     if (!ca.ok()) return ca.status();
   }
 
