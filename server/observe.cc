@@ -29,7 +29,8 @@ class CallObserver final : public grpc::experimental::Interceptor {
       const auto& metadata = *methods->GetRecvInitialMetadata();
       request_id_ = RequestIdOf(MetadataValue(metadata, "x-request-id"));
       traceparent_ = std::string(TraceparentOf(MetadataValue(metadata, "traceparent")));
-      if (options_.tokens != nullptr) {
+      // The token's NAME is for the log line alone: no hashing without it.
+      if (options_.log_calls && options_.tokens != nullptr) {
         token_ = options_.tokens->NameOf(MetadataValue(metadata, "authorization"));
       }
     }
