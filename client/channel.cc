@@ -80,8 +80,8 @@ void FromEnvironment(const char* name, std::string& field) {
 ChannelOptions WithEnvironment(ChannelOptions options) {
   FromEnvironment("PROTOMODEL_TOKEN", options.token);
   FromEnvironment("PROTOMODEL_TLS_CA_FILE", options.ca_file);
-  FromEnvironment("PROTOMODEL_TLS_CERT_FILE", options.cert_file);
-  FromEnvironment("PROTOMODEL_TLS_KEY_FILE", options.key_file);
+  FromEnvironment("PROTOMODEL_CLIENT_CERT_FILE", options.cert_file);
+  FromEnvironment("PROTOMODEL_CLIENT_KEY_FILE", options.key_file);
   const char* tls = std::getenv("PROTOMODEL_TLS");
   if (tls != nullptr && (std::string(tls) == "1" || std::string(tls) == "true")) {
     options.tls = true;

@@ -1,5 +1,7 @@
 // The C++ client library: typed calls, deadlines, and retries of
 // UNAVAILABLE through the service config.
+#include <stdlib.h>
+
 #include <atomic>
 #include <thread>
 
@@ -222,6 +224,32 @@ TEST(ClientTlsTest, AMissingCertificateFileIsNamed) {
   auto channel = client::Connect("localhost:1", options);
   EXPECT_EQ(channel.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(channel.status().message().find("/nonexistent/ca.pem"), absl::string_view::npos);
+}
+
+TEST(ClientEnvironmentTest, FillsTlsAndTokenFromTheEnvironmentWithoutOverridingFields) {
+  const std::vector<std::pair<const char*, const char*>> env = {
+      {"PROTOMODEL_TLS", "1"},
+      {"PROTOMODEL_TLS_CA_FILE", "/env/ca.pem"},
+      {"PROTOMODEL_CLIENT_CERT_FILE", "/env/client.crt"},
+      {"PROTOMODEL_CLIENT_KEY_FILE", "/env/client.key"},
+      {"PROTOMODEL_TOKEN", "env-token"},
+      // The server's names for its own certificate are not the client's.
+      {"PROTOMODEL_TLS_CERT_FILE", "/env/server.crt"},
+      {"PROTOMODEL_TLS_KEY_FILE", "/env/server.key"}};
+  for (const auto& [name, value] : env) setenv(name, value, 1);
+  client::ChannelOptions set;
+  set.token = "given-token";
+  const client::ChannelOptions from_env = client::WithEnvironment({});
+  const client::ChannelOptions kept = client::WithEnvironment(set);
+  for (const auto& [name, value] : env) unsetenv(name);
+
+  EXPECT_TRUE(from_env.tls);
+  EXPECT_EQ(from_env.ca_file, "/env/ca.pem");
+  EXPECT_EQ(from_env.cert_file, "/env/client.crt");
+  EXPECT_EQ(from_env.key_file, "/env/client.key");
+  EXPECT_EQ(from_env.token, "env-token");
+  EXPECT_EQ(kept.token, "given-token");
+  EXPECT_FALSE(client::WithEnvironment({}).tls) << "PROTOMODEL_TLS unset is plaintext";
 }
 
 }  // namespace

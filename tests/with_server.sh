@@ -38,12 +38,11 @@ if [ -n "${PROTOMODEL_TEST_PGBOUNCER_DIR:-}" ]; then
   flags+=(--prepared_statements=false)
 fi
 
-# The client's PROTOMODEL_TLS_CERT_FILE and PROTOMODEL_TLS_KEY_FILE are also
-# the server's environment names for --tls_cert_file and --tls_key_file: the
-# flags below alone configure the server, and the exports at the end alone
-# the command.
+# Only the flags below configure the server, and only the exports at the end
+# the command, whatever the caller's environment holds.
 unset PROTOMODEL_TLS PROTOMODEL_TLS_CA_FILE PROTOMODEL_TLS_CERT_FILE PROTOMODEL_TLS_KEY_FILE \
-  PROTOMODEL_TLS_CLIENT_CA_FILE PROTOMODEL_AUTH_TOKENS_FILE PROTOMODEL_ALLOW_PLAINTEXT_TOKENS \
+  PROTOMODEL_TLS_CLIENT_CA_FILE PROTOMODEL_CLIENT_CERT_FILE PROTOMODEL_CLIENT_KEY_FILE \
+  PROTOMODEL_AUTH_TOKENS_FILE PROTOMODEL_ALLOW_PLAINTEXT_TOKENS \
   PROTOMODEL_TOKEN PROTOMODEL_TEST_SECURE_READER_TOKEN
 
 # Runs a command quietly, showing its output only when it fails.

@@ -72,8 +72,8 @@ Global flags (before RESOURCE):
   --tls [--ca-file=F] [--cert-file=F --key-file=F]
                        TLS, verifying the server with F's CAs (default: the
                        system's); a client certificate for mTLS (env
-                       PROTOMODEL_TLS=1, PROTOMODEL_TLS_CA_FILE, ..._CERT_FILE,
-                       ..._KEY_FILE)
+                       PROTOMODEL_TLS=1, PROTOMODEL_TLS_CA_FILE,
+                       PROTOMODEL_CLIENT_CERT_FILE, PROTOMODEL_CLIENT_KEY_FILE)
 The service token is read from PROTOMODEL_TOKEN (never a flag: command lines
 are visible to every user of the machine).
 

@@ -2,7 +2,7 @@
 // Create, list with a filter, update with a mask, get, delete, and one error
 // code. PROTOMODEL_TARGET picks the server (default localhost:50051);
 // PROTOMODEL_TOKEN, PROTOMODEL_TLS and PROTOMODEL_TLS_CA_FILE (and, for mTLS,
-// PROTOMODEL_TLS_CERT_FILE and PROTOMODEL_TLS_KEY_FILE) how to reach it, as
+// PROTOMODEL_CLIENT_CERT_FILE and PROTOMODEL_CLIENT_KEY_FILE) how to reach it, as
 // for the C++ client and the CLI.
 const { connect, optionsFromEnv, call, newRequestId, status } = require('./index');
 

@@ -61,18 +61,18 @@ const serviceConfig = {
 };
 
 // The connect() options the environment gives:
-//   PROTOMODEL_TLS            "1" or "true": tls
-//   PROTOMODEL_TLS_CA_FILE    caFile, a PEM CA bundle verifying the server
-//                             (none: the system's roots)
-//   PROTOMODEL_TLS_CERT_FILE  certFile and keyFile, a client certificate for
-//   PROTOMODEL_TLS_KEY_FILE   a server that requires mTLS
-//   PROTOMODEL_TOKEN          token, sent as `authorization: Bearer <token>`
+//   PROTOMODEL_TLS               "1" or "true": tls
+//   PROTOMODEL_TLS_CA_FILE       caFile, a PEM CA bundle verifying the server
+//                                (none: the system's roots)
+//   PROTOMODEL_CLIENT_CERT_FILE  certFile and keyFile, a client certificate for
+//   PROTOMODEL_CLIENT_KEY_FILE   a server that requires mTLS
+//   PROTOMODEL_TOKEN             token, sent as `authorization: Bearer <token>`
 function optionsFromEnv(env = process.env) {
   return {
     tls: env.PROTOMODEL_TLS === '1' || env.PROTOMODEL_TLS === 'true',
     caFile: env.PROTOMODEL_TLS_CA_FILE || undefined,
-    certFile: env.PROTOMODEL_TLS_CERT_FILE || undefined,
-    keyFile: env.PROTOMODEL_TLS_KEY_FILE || undefined,
+    certFile: env.PROTOMODEL_CLIENT_CERT_FILE || undefined,
+    keyFile: env.PROTOMODEL_CLIENT_KEY_FILE || undefined,
     token: env.PROTOMODEL_TOKEN || undefined,
   };
 }

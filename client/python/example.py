@@ -5,13 +5,13 @@ mask, get, delete, and one error code. Run `make python-client` first.
 The environment picks the server and how to reach it, with the names the C++
 client and the CLI read:
   PROTOMODEL_TARGET         host:port (default localhost:50051)
-  PROTOMODEL_TOKEN          service token, sent on every call as
-                            `authorization: Bearer <token>`
-  PROTOMODEL_TLS            "1" or "true": TLS instead of plaintext
-  PROTOMODEL_TLS_CA_FILE    PEM CA bundle verifying the server (default: the
-                            system's roots)
-  PROTOMODEL_TLS_CERT_FILE  with PROTOMODEL_TLS_KEY_FILE: a client
-                            certificate, for a server that requires mTLS
+  PROTOMODEL_TOKEN             service token, sent on every call as
+                               `authorization: Bearer <token>`
+  PROTOMODEL_TLS               "1" or "true": TLS instead of plaintext
+  PROTOMODEL_TLS_CA_FILE       PEM CA bundle verifying the server (default:
+                               the system's roots)
+  PROTOMODEL_CLIENT_CERT_FILE  with PROTOMODEL_CLIENT_KEY_FILE: a client
+                               certificate, for a server that requires mTLS
 """
 import collections
 import json
@@ -84,9 +84,10 @@ def connect():
     """A channel to the server the PROTOMODEL_* variables name (above)."""
     target = os.environ.get("PROTOMODEL_TARGET", "localhost:50051")
     if os.environ.get("PROTOMODEL_TLS") in ("1", "true"):
-        key, cert = _read("PROTOMODEL_TLS_KEY_FILE"), _read("PROTOMODEL_TLS_CERT_FILE")
+        key, cert = _read("PROTOMODEL_CLIENT_KEY_FILE"), _read("PROTOMODEL_CLIENT_CERT_FILE")
         if (key is None) != (cert is None):
-            raise ValueError("PROTOMODEL_TLS_CERT_FILE and PROTOMODEL_TLS_KEY_FILE go together")
+            raise ValueError(
+                "PROTOMODEL_CLIENT_CERT_FILE and PROTOMODEL_CLIENT_KEY_FILE go together")
         credentials = grpc.ssl_channel_credentials(
             root_certificates=_read("PROTOMODEL_TLS_CA_FILE"),  # None: system roots
             private_key=key, certificate_chain=cert)

@@ -44,7 +44,7 @@ std::string RetryServiceConfig(int max_attempts);
 //
 // Options from the environment, for programs that take no flags:
 // PROTOMODEL_TOKEN (token), PROTOMODEL_TLS ("1": tls), PROTOMODEL_TLS_CA_FILE,
-// PROTOMODEL_TLS_CERT_FILE, PROTOMODEL_TLS_KEY_FILE. Each fills only a field
+// PROTOMODEL_CLIENT_CERT_FILE, PROTOMODEL_CLIENT_KEY_FILE. Each fills only a field
 // left empty.
 ChannelOptions WithEnvironment(ChannelOptions options);
 
