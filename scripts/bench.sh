@@ -46,7 +46,7 @@ cleanup() {
   scripts/pg.sh stop "$build/bench-pg"
 }
 trap cleanup EXIT
-start_server "$build/server/protomodel-server" "$bench_url" "$out/server.log"
+start_server "$build/server/protomodel-server" "$bench_url" "$out/server.log" --log_rpcs=false
 server=$server_pid
 port=$server_port
 

@@ -33,21 +33,32 @@ resolve_dir() {
   fi
 }
 
-# start_server BINARY URL LOG [FLAGS...]: starts the server on a free
-# loopback port in the background; sets server_pid and server_port once it
-# reports SERVING.
+# start_server BINARY URL LOG [FLAGS...]: starts the server in the background
+# on a loopback port the kernel picks (so parallel tests cannot collide);
+# sets server_pid, and server_port once the log reports the port and a
+# database that answers SERVING. Waits up to START_SERVER_SECONDS (60): a
+# sanitizer build on a busy machine starts slowly. Fails, showing the log,
+# if the server exits first.
 start_server() {
   local binary=$1 url=$2 log=$3
   shift 3
-  server_port=$((20000 + RANDOM % 30000))
-  "$binary" --listen "127.0.0.1:$server_port" --database_url "$url" --log_rpcs=false "$@" \
-    >"$log" 2>&1 &
+  server_port=
+  "$binary" --listen 127.0.0.1:0 --database_url "$url" "$@" >"$log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 200); do
-    grep -q "SERVING" "$log" && return 0
+  local deadline=$((SECONDS + ${START_SERVER_SECONDS:-60}))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if grep -q "database answers: SERVING" "$log"; then
+      server_port=$(sed -n 's/.*serving gRPC on port \([0-9]*\).*/\1/p' "$log" | head -n 1)
+      [ -n "$server_port" ] && return 0
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "the server exited before serving; its log says:" >&2
+      tail -n 20 "$log" >&2
+      return 1
+    fi
     sleep 0.05
   done
-  echo "the server did not report SERVING; its log says:" >&2
+  echo "the server did not report SERVING within ${START_SERVER_SECONDS:-60}s; its log says:" >&2
   tail -n 20 "$log" >&2
   return 1
 }

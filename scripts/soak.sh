@@ -37,7 +37,7 @@ cleanup() {
   scripts/pg.sh stop "$build/soak-pg"
 }
 trap cleanup EXIT
-start_server "$build/server/protomodel-server" "$url" "$out/server.log" --pool_size "$pool"
+start_server "$build/server/protomodel-server" "$url" "$out/server.log" --log_rpcs=false --pool_size "$pool"
 server=$server_pid
 port=$server_port
 psql "$url" -qc "INSERT INTO hero (name, secret_name, age)

@@ -6,6 +6,8 @@ set -euo pipefail
 server=$1
 pg_dir=$2
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$here/../scripts/lib.sh"
 buf=$here/tools/node_modules/.bin/buf
 if [ ! -x "$buf" ]; then
   echo "SKIP: $buf is missing (scripts/install-tools.sh installs it with npm)"
@@ -15,28 +17,22 @@ fi
 admin=$("$here/../scripts/pg.sh" start "$pg_dir" auto --fast)
 db="reflection_$$"
 url=$("$here/../scripts/pg.sh" createdb "$pg_dir" "$db")
-port=$((20000 + RANDOM % 30000))
 log=$(mktemp)
-"$server" --listen "127.0.0.1:$port" --database_url "$url" >"$log" 2>&1 &
-pid=$!
+server_pid=
 cleanup() {
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
   rm -f "$log"
 }
 trap cleanup EXIT
+start_server "$server" "$url" "$log"
+port=$server_port
 
 call() { "$buf" curl --protocol grpc --http2-prior-knowledge "$@"; }
 fail() { echo "FAIL: $*"; echo "--- server log"; cat "$log"; exit 1; }
-
-for _ in $(seq 100); do
-  if call -d '{"service":""}' "http://127.0.0.1:$port/grpc.health.v1.Health/Check" 2>/dev/null |
-      grep -q SERVING; then
-    break
-  fi
-  sleep 0.1
-done
 
 methods=$(call --list-methods "http://127.0.0.1:$port")
 for m in heroes.v1.HeroService/CreateHero heroes.v1.TeamService/ListTeams grpc.health.v1.Health/Check; do
@@ -70,7 +66,7 @@ grep -q invalid_argument <<<"$bad" || fail "GetHero id 0 answered: $bad"
 health=$(call -d '{"service":"liveness"}' "http://127.0.0.1:$port/grpc.health.v1.Health/Check")
 grep -q SERVING <<<"$health" || fail "liveness answered: $health"
 
-kill -TERM "$pid"
-wait "$pid" || fail "server exited non-zero after SIGTERM"
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "server exited non-zero after SIGTERM"
 grep -q "rpc method=heroes.v1.HeroService/CreateHero code=OK" "$log" || fail "no RPC log line"
 echo "1 passed, 0 failed"

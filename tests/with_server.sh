@@ -15,15 +15,17 @@ server=$1
 pg_dir=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$here/../scripts/lib.sh"
 secure=${PROTOMODEL_TEST_SECURE:-}
 admin=$("$here/../scripts/pg.sh" start "$pg_dir" auto --fast)
 db="client_$$_$RANDOM"
 tmp=$(mktemp -d)
-pid=
+server_pid=
 cleanup() {
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
   fi
   PGOPTIONS=--client-min-messages=warning psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
   rm -rf "$tmp"
@@ -87,22 +89,8 @@ if [ "$secure" = 1 ]; then
           --auth_tokens_file "$tmp/tokens")
 fi
 
-for _ in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 30000))
-  "$server" --listen "127.0.0.1:$port" --database_url "$url" --log_rpcs=false "${flags[@]}" >"$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 200); do
-    grep -q "database answers: SERVING" "$log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -0 "$pid" 2>/dev/null && break
-done
-if ! kill -0 "$pid" 2>/dev/null; then
-  echo "with_server.sh: the server did not start:" >&2
-  cat "$log" >&2
-  exit 1
-fi
+start_server "$server" "$url" "$log" --log_rpcs=false "${flags[@]}"
+port=$server_port
 export PROTOMODEL_TARGET="127.0.0.1:$port"
 if [ "$secure" = 1 ]; then
   export PROTOMODEL_TLS=1 PROTOMODEL_TLS_CA_FILE="$tmp/ca.crt" PROTOMODEL_TOKEN="$token" \
