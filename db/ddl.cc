@@ -31,20 +31,6 @@ constexpr char kInternalTablesSql[] = R"sql(CREATE TABLE "protomodel_request_ids
 CREATE INDEX "protomodel_request_ids_created_at_idx" ON "protomodel_request_ids" ("created_at");
 )sql";
 
-std::string TypeName(ColumnType type) {
-  switch (type) {
-    case ColumnType::kBool: return "boolean";
-    case ColumnType::kInt32: return "integer";
-    case ColumnType::kInt64: return "bigint";
-    case ColumnType::kFloat: return "real";
-    case ColumnType::kDouble: return "double precision";
-    case ColumnType::kString: return "text";
-    case ColumnType::kUuid: return "uuid";
-    case ColumnType::kBytes: return "bytea";
-    case ColumnType::kTimestamp: return "timestamp with time zone";
-  }
-  return "text";
-}
 
 char OnDeleteCode(protomodel::v1::OnDelete rule) {
   switch (rule) {
@@ -310,6 +296,21 @@ WHERE n.nspname = current_schema() AND t.relname <> 'schema_migrations'
 ORDER BY t.relname, i.relname)sql";
 
 }  // namespace
+
+std::string TypeName(ColumnType type) {
+  switch (type) {
+    case ColumnType::kBool: return "boolean";
+    case ColumnType::kInt32: return "integer";
+    case ColumnType::kInt64: return "bigint";
+    case ColumnType::kFloat: return "real";
+    case ColumnType::kDouble: return "double precision";
+    case ColumnType::kString: return "text";
+    case ColumnType::kUuid: return "uuid";
+    case ColumnType::kBytes: return "bytea";
+    case ColumnType::kTimestamp: return "timestamp with time zone";
+  }
+  return "text";
+}
 
 SchemaDef ExpectedSchema(const Schema& schema) {
   // Dependency order: repeatedly take the tables whose references are placed.

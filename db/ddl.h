@@ -57,6 +57,9 @@ struct SchemaDef {
 // keys come first.
 SchemaDef ExpectedSchema(const Schema& schema);
 
+// The PostgreSQL type a column of `type` is stored as: "bigint", "uuid", ...
+std::string TypeName(ColumnType type);
+
 // The tables of the connection's current schema, except `schema_migrations`
 // and the server's own `protomodel_*` tables.
 absl::StatusOr<SchemaDef> ReadCatalog(pqxx::connection& conn);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "db/ddl.h"
 #include "db/values.h"
 
 namespace protomodel::db {
@@ -100,6 +101,27 @@ std::string InsertRecordingSql(const TableSchema& table) {
       count + 2, "::text, \"created\".", table.primary_key().quoted,
       "::text FROM \"created\") SELECT ", SelectList(AllColumns(table), "\"created\""),
       " FROM \"created\"");
+}
+
+std::string GetManySql(const TableSchema& table) {
+  return absl::StrCat("SELECT ", SelectList(AllColumns(table), ""), " FROM ",
+                      table.quoted_name(), " WHERE ", table.primary_key().quoted,
+                      " = ANY($1::", TypeName(table.primary_key().type), "[])");
+}
+
+std::string ArrayLiteral(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (const char c : values[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
 }
 
 absl::Status BindColumn(const TableSchema& table, const Message& resource,

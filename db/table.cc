@@ -123,6 +123,7 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool)
                      "(\"request_id\", \"table_name\", \"resource_key\") VALUES ($1, $2, $3)"};
   get_ = {absl::StrCat(table.name(), ".get"),
           absl::StrCat("SELECT ", select_list_, " FROM ", t, " WHERE ", pk, " = $1")};
+  get_many_ = {absl::StrCat(table.name(), ".get_many"), GetManySql(table)};
   exists_ = {absl::StrCat(table.name(), ".exists"),
              absl::StrCat("SELECT ", table.etag() ? table.etag()->quoted : pk,
                           " FROM ", t, " WHERE ", pk, " = $1")};
@@ -336,6 +337,33 @@ absl::Status Table::Get(const std::string& key, bool relations,
   } catch (const std::exception& e) {
     return StatusFromException(e, WriteKind::kRead, Describe(key));
   }
+}
+
+absl::Status Table::GetMany(const std::vector<std::string>& keys,
+                            const CallLimit& limit, const std::vector<Message*>& outs,
+                            std::vector<bool>* found) const {
+  found->assign(keys.size(), false);
+  Params params;
+  params.AddText(ArrayLiteral(keys));
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "get");
+  if (!conn.ok()) return conn.status();
+  pqxx::result result;
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    result = (*conn)->Exec(tx, get_many_, std::move(params));
+  } catch (const std::exception& e) {
+    return StatusFromException(e, WriteKind::kRead, absl::StrCat("reading ", table_.name()));
+  }
+  const auto pk = static_cast<pqxx::row::size_type>(table_.ColumnIndex(table_.primary_key()));
+  for (const pqxx::row& row : result) {
+    const absl::string_view key(row[pk].c_str(), row[pk].size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] != key) continue;
+      if (absl::Status s = ReadRow(row, 0, all_columns_, outs[i]); !s.ok()) return s;
+      (*found)[i] = true;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Table::List(const ListQuery& query,

@@ -54,6 +54,14 @@ class Table {
   absl::Status Get(const std::string& key, bool relations, const CallLimit& limit,
                    google::protobuf::Message* out) const;
 
+  // Several point reads in one statement and one round trip: for each i,
+  // fills outs[i] with the row whose primary key is keys[i] and sets
+  // (*found)[i]; keys may repeat. The status is the statement's, OK even
+  // when some rows are absent.
+  absl::Status GetMany(const std::vector<std::string>& keys, const CallLimit& limit,
+                       const std::vector<google::protobuf::Message*>& outs,
+                       std::vector<bool>* found) const;
+
   // Appends a page of rows to the repeated field `rows` of `response` and
   // returns the next page token ("" on the last page).
   absl::StatusOr<std::string> List(const ListQuery& query, const CallLimit& limit,
@@ -81,6 +89,8 @@ class Table {
 
   // "hero 7": how messages name a row.
   std::string Describe(absl::string_view key) const;
+  // NOT_FOUND: "hero 7 not found".
+  absl::Status NotFound(absl::string_view key) const;
 
  private:
   // Runs one INSERT ... RETURNING statement outside a transaction; errors
@@ -90,8 +100,6 @@ class Table {
   absl::Status InsertOnce(const google::protobuf::Message& resource,
                           const std::string& request_id, const CallLimit& limit,
                           google::protobuf::Message* out) const;
-  // "hero 7 not found".
-  absl::Status NotFound(absl::string_view key) const;
   // ABORTED: the row no longer carries the etag the caller read.
   absl::Status EtagMismatch(absl::string_view key) const;
   // NOT_FOUND or ABORTED, after a conditional write touched no row.
@@ -113,6 +121,7 @@ class Table {
   Statement find_request_;
   Statement record_request_;
   Statement get_;
+  Statement get_many_;
   Statement get_full_;
   Statement exists_;
   Statement delete_;

@@ -25,6 +25,10 @@ using google::protobuf::Reflection;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr int kMaxMaskPaths = 64;
+// Point reads of one table done in one statement, at most; and such
+// statements under way at once, so that reads arriving meanwhile gather.
+constexpr size_t kMaxReadBatch = 64;
+constexpr int kMaxReadBatchesRunning = 2;
 
 // The request field with this number; the contract fixes the numbers.
 const FieldDescriptor* FieldNumber(const Message& message, int number) {
@@ -139,7 +143,10 @@ Crud::Crud(const db::Table& table, Executor& executor, absl::Duration default_de
       default_deadline_(default_deadline),
       rules_(std::move(rules)),
       service_(std::move(service)),
-      tokens_(tokens) {}
+      tokens_(tokens),
+      gets_(std::make_unique<Batcher<PendingGet>>(
+          executor, kMaxReadBatch, kMaxReadBatchesRunning,
+          [this](std::vector<PendingGet> gets) { ReadGets(std::move(gets)); })) {}
 
 db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   const auto deadline = context->deadline();
@@ -150,35 +157,50 @@ db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   return db::CallLimit(limit, [context] { return context->IsCancelled(); });
 }
 
+namespace {
+
+// Why a call that waited for a worker must not start now, or OK.
+absl::Status Unstarted(grpc::CallbackServerContext* context, const db::CallLimit& limit) {
+  if (context->IsCancelled()) return absl::CancelledError("the client cancelled the call");
+  if (absl::Now() >= limit.deadline) {
+    return absl::DeadlineExceededError("the deadline passed while the call was queued");
+  }
+  return absl::OkStatus();
+}
+
+// The status to answer with, from the work's: a statement cancelled because
+// the client left fails like one cancelled at the deadline; say what
+// happened.
+absl::Status Settled(grpc::CallbackServerContext* context, absl::Status status) {
+  if (!status.ok() && context->IsCancelled()) {
+    return absl::CancelledError("the client cancelled the call");
+  }
+  return status;
+}
+
+}  // namespace
+
+bool Crud::Authorized(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                      const Message& request) const {
+  if (tokens_ == nullptr) return true;
+  const std::string method = absl::StrCat(
+      service_, "/", absl::StripSuffix(request.GetDescriptor()->name(), "Request"));
+  const AuthResult auth =
+      tokens_->Check(MetadataValue(context->client_metadata(), "authorization"), method);
+  if (auth.status.ok()) return true;
+  reactor->Finish(auth.status);
+  return false;
+}
+
 template <typename Work>
 grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
                                          const Message& request, Work work) const {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (tokens_ != nullptr) {
-    const std::string method = absl::StrCat(
-        service_, "/", absl::StripSuffix(request.GetDescriptor()->name(), "Request"));
-    const AuthResult auth =
-        tokens_->Check(MetadataValue(context->client_metadata(), "authorization"), method);
-    if (!auth.status.ok()) {
-      reactor->Finish(auth.status);
-      return reactor;
-    }
-  }
+  if (!Authorized(context, reactor, request)) return reactor;
   const bool queued = executor_.Submit(
       [context, reactor, limit = Limit(context), work = std::move(work)]() mutable {
-        absl::Status status;
-        if (context->IsCancelled()) {
-          status = absl::CancelledError("the client cancelled the call");
-        } else if (absl::Now() >= limit.deadline) {
-          status = absl::DeadlineExceededError("the deadline passed while the call was queued");
-        } else {
-          status = work(limit);
-          // A statement cancelled because the client left fails like one
-          // cancelled at the deadline; say what happened.
-          if (!status.ok() && context->IsCancelled()) {
-            status = absl::CancelledError("the client cancelled the call");
-          }
-        }
+        absl::Status status = Unstarted(context, limit);
+        if (status.ok()) status = Settled(context, work(limit));
         reactor->Finish(ToGrpcStatus(status));
       });
   if (!queued) {
@@ -196,10 +218,94 @@ grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
 }
 grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
                                     const Message& request, Message* response) const {
-  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
-    return DoGet(limit, request, response);
-  });
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Authorized(context, reactor, request)) return reactor;
+  absl::StatusOr<std::string> key =
+      KeyOf(request, FieldNumber(request, 1), table_.schema().primary_key(), "id");
+  if (!key.ok()) {
+    reactor->Finish(ToGrpcStatus(key.status()));
+    return reactor;
+  }
+  bool full = false;
+  if (const FieldDescriptor* view = FieldNumber(request, 2);
+      view != nullptr && view->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+    const int number = request.GetReflection()->GetEnumValue(request, view);
+    const auto* value = view->enum_type()->FindValueByNumber(number);
+    if (value == nullptr) {
+      reactor->Finish(ToGrpcStatus(Invalid(absl::StrCat("view: unknown value ", number))));
+      return reactor;
+    }
+    full = value->name() == "FULL";
+  }
+  if (full) {
+    const bool queued = executor_.Submit(
+        [this, context, reactor, response, key = *std::move(key), limit = Limit(context)] {
+          absl::Status status = Unstarted(context, limit);
+          if (status.ok()) status = Settled(context, table_.Get(key, true, limit, response));
+          reactor->Finish(ToGrpcStatus(status));
+        });
+    if (!queued) {
+      reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
+          "server overloaded: too many calls are queued for the database; retry later")));
+    }
+    return reactor;
+  }
+  PendingGet get{context, reactor, *std::move(key), response, Limit(context)};
+  if (!gets_->Add(get)) {
+    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
+        "server overloaded: too many calls are queued for the database; retry later")));
+  }
+  return reactor;
 }
+
+void Crud::ReadGets(std::vector<PendingGet> gets) const {
+  std::vector<PendingGet*> live;
+  for (PendingGet& get : gets) {
+    absl::Status unstarted = Unstarted(get.context, get.limit);
+    if (unstarted.ok()) {
+      live.push_back(&get);
+    } else {
+      get.reactor->Finish(ToGrpcStatus(unstarted));
+    }
+  }
+  if (live.size() == 1) {
+    PendingGet& get = *live[0];
+    get.reactor->Finish(ToGrpcStatus(
+        Settled(get.context, table_.Get(get.key, false, get.limit, get.response))));
+    return;
+  }
+  if (live.empty()) return;
+  // One statement for all: it may run until the latest deadline among them
+  // and is cancelled only when every caller has left; each call still
+  // answers by its own deadline and cancellation.
+  std::vector<std::string> keys;
+  std::vector<Message*> outs;
+  absl::Time deadline = absl::InfinitePast();
+  std::vector<grpc::CallbackServerContext*> contexts;
+  for (PendingGet* get : live) {
+    keys.push_back(get->key);
+    outs.push_back(get->response);
+    deadline = std::max(deadline, get->limit.deadline);
+    contexts.push_back(get->context);
+  }
+  const db::CallLimit limit(deadline, [contexts] {
+    for (grpc::CallbackServerContext* context : contexts) {
+      if (!context->IsCancelled()) return false;
+    }
+    return true;
+  });
+  std::vector<bool> found;
+  const absl::Status status = table_.GetMany(keys, limit, outs, &found);
+  for (size_t i = 0; i < live.size(); ++i) {
+    absl::Status own = status;
+    if (own.ok() && !found[i]) own = table_.NotFound(keys[i]);
+    if (own.ok() && absl::Now() > live[i]->limit.deadline) {
+      own = absl::DeadlineExceededError("the deadline passed while the call was read");
+    }
+    live[i]->reactor->Finish(ToGrpcStatus(Settled(live[i]->context, std::move(own))));
+  }
+}
+
 grpc::ServerUnaryReactor* Crud::List(grpc::CallbackServerContext* context,
                                      const Message& request, Message* response) const {
   return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
@@ -261,25 +367,6 @@ absl::Status Crud::DoCreate(const db::CallLimit& limit, const Message& request,
     resource->GetReflection()->ClearField(resource.get(), generated->field);
   }
   return status;
-}
-
-absl::Status Crud::DoGet(const db::CallLimit& limit, const Message& request,
-                         Message* response) const {
-  const FieldDescriptor* id_field = FieldNumber(request, 1);
-  absl::StatusOr<std::string> key =
-      KeyOf(request, id_field, table_.schema().primary_key(), "id");
-  if (!key.ok()) return key.status();
-  bool full = false;
-  if (const FieldDescriptor* view = FieldNumber(request, 2);
-      view != nullptr && view->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
-    const int number = request.GetReflection()->GetEnumValue(request, view);
-    const auto* value = view->enum_type()->FindValueByNumber(number);
-    if (value == nullptr) {
-      return Invalid(absl::StrCat("view: unknown value ", number));
-    }
-    full = value->name() == "FULL";
-  }
-  return table_.Get(*key, full, limit, response);
 }
 
 absl::Status Crud::DoList(const db::CallLimit& limit, const Message& request,

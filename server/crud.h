@@ -2,6 +2,9 @@
 #define PROTOMODEL_SERVER_CRUD_H_
 
 #include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <google/protobuf/empty.pb.h>
 #include <google/protobuf/message.h>
@@ -12,6 +15,7 @@
 #include "absl/time/time.h"
 #include "db/table.h"
 #include "server/auth.h"
+#include "server/batcher.h"
 #include "server/executor.h"
 
 namespace protomodel::server {
@@ -30,6 +34,8 @@ namespace protomodel::server {
 // hands the call to the Executor and returns its reactor at once, so gRPC's
 // threads never wait on the database: a call queued there past its deadline
 // or after its client left is answered without touching the database.
+// Point reads (Get without the detailed view) that queue up together are
+// done together, in one statement (see Batcher).
 class Crud final {
  public:
   // Rules of one resource beyond what its options say. Each runs after the
@@ -69,6 +75,19 @@ class Crud final {
                       google::protobuf::Empty* response) const;
 
  private:
+  // A Get waiting to be read in a batch.
+  struct PendingGet {
+    grpc::CallbackServerContext* context;
+    grpc::ServerUnaryReactor* reactor;
+    std::string key;
+    google::protobuf::Message* response;
+    db::CallLimit limit;
+  };
+
+  // False, after finishing the call with the refusal, when a token store
+  // is set and the call's token may not call this method.
+  bool Authorized(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                  const google::protobuf::Message& request) const;
   // The call's deadline (or the default one) and its cancellation.
   db::CallLimit Limit(grpc::CallbackServerContext* context) const;
   // Runs `work` (absl::Status(const db::CallLimit&)) on the executor and
@@ -78,8 +97,8 @@ class Crud final {
                                      const google::protobuf::Message& request, Work work) const;
   absl::Status DoCreate(const db::CallLimit& limit, const google::protobuf::Message& request,
                         google::protobuf::Message* response) const;
-  absl::Status DoGet(const db::CallLimit& limit, const google::protobuf::Message& request,
-                     google::protobuf::Message* response) const;
+  // Reads a batch of Gets, in one statement when there are several.
+  void ReadGets(std::vector<PendingGet> gets) const;
   absl::Status DoList(const db::CallLimit& limit, const google::protobuf::Message& request,
                       google::protobuf::Message* response) const;
   absl::Status DoUpdate(const db::CallLimit& limit, const google::protobuf::Message& request,
@@ -93,6 +112,7 @@ class Crud final {
   const Rules rules_;
   const std::string service_;
   const TokenStore* const tokens_;
+  std::unique_ptr<Batcher<PendingGet>> gets_;
 };
 
 }  // namespace protomodel::server

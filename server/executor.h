@@ -3,6 +3,7 @@
 
 #include <deque>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -23,17 +24,30 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Queues `task`; false (and `task` dropped) when max_queued are waiting.
-  bool Submit(absl::AnyInvocable<void() &&> task);
+  using Task = absl::AnyInvocable<void() &&>;
 
+  // Queues `task`, the work of one call; false (and `task` dropped) when
+  // max_queued calls are waiting.
+  bool Submit(Task task);
+
+  // For work queued elsewhere and run in batches (Batcher): Reserve counts a
+  // call as waiting (false when max_queued are), Release(n) ends the wait of
+  // n of them, and Post queues a task that is not a call of its own.
+  bool Reserve();
+  void Release(int calls);
+  void Post(Task task);
+
+  // Calls waiting for a worker.
   int queued() const;
 
  private:
   void Loop();
 
-  const size_t max_queued_;
+  const int max_queued_;
   mutable absl::Mutex mu_;
-  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  // Each task, and whether it is a call counted in waiting_.
+  std::deque<std::pair<Task, bool>> queue_ ABSL_GUARDED_BY(mu_);
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

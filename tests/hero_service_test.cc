@@ -1,11 +1,14 @@
 // heroes.v1.HeroService over a real server and database, rule by rule.
+#include <algorithm>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
+#include "absl/strings/str_cat.h"
 #include "harness/heroes_client.h"
 #include "db/request_ids.h"
 #include "harness/test_server.h"
@@ -387,6 +390,115 @@ TEST_F(HeroServiceTest, AClientCancellingCancelsItsQueryAndFreesTheConnection) {
   // Long before the 30 s default deadline.
   ExpectStatementCancelledWhileLocked(lock);
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+// Gets that wait together are read in one statement; each caller still gets
+// its own hero, or NOT_FOUND for its own id, repeated ids included.
+TEST_F(HeroServiceTest, GetsWaitingTogetherEachReceiveTheirOwnHero) {
+  std::vector<Hero> heroes;
+  for (int i = 0; i < 6; ++i) {
+    heroes.push_back(client_.NewHero(absl::StrCat("hero-", i), absl::StrCat("secret-", i), i));
+  }
+  pqxx::connection locker(database().url());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
+
+  // Ids asked for: every hero, some twice, and two that do not exist.
+  std::vector<int64_t> ids;
+  for (const Hero& hero : heroes) ids.push_back(hero.id());
+  ids.push_back(heroes[2].id());
+  ids.push_back(heroes[4].id());
+  ids.push_back(heroes.back().id() + 1000);
+  ids.push_back(heroes.back().id() + 1001);
+  std::vector<grpc::Status> statuses(ids.size());
+  std::vector<Hero> got(ids.size());
+  std::vector<std::thread> calls;
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  auto wait_for = [&](auto done) {
+    while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  };
+  for (size_t i = 0; i < ids.size(); ++i) {
+    calls.emplace_back([&, i] {
+      statuses[i] = HeroesClient(channel()).GetHero(ids[i], View::BASIC, &got[i]);
+    });
+    // The first two hold the two batches that may run at once, waiting for
+    // the lock in the database; the rest wait in the queue.
+    if (i < 2) {
+      wait_for([&] { return test_server().server().pool().Stats().in_use == static_cast<int>(i) + 1; });
+    }
+  }
+  wait_for([&] {
+    return test_server().server().queued_calls() == static_cast<int>(ids.size()) - 2;
+  });
+  EXPECT_EQ(test_server().server().queued_calls(), static_cast<int>(ids.size()) - 2);
+  lock.abort();
+  for (std::thread& call : calls) call.join();
+
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i >= ids.size() - 2) {
+      EXPECT_CODE(statuses[i], NOT_FOUND);
+      EXPECT_EQ(statuses[i].error_message(), absl::StrCat("hero ", ids[i], " not found"));
+      continue;
+    }
+    ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    const Hero& want = *std::find_if(heroes.begin(), heroes.end(),
+                                     [&](const Hero& h) { return h.id() == ids[i]; });
+    EXPECT_EQ(got[i].SerializeAsString(), want.SerializeAsString()) << i;
+  }
+}
+
+// One statement reads for several callers: one caller's deadline passing
+// fails that caller alone, and the statement goes on for the others.
+TEST_F(HeroServiceTest, OneDeadlineInABatchedReadFailsOnlyItsCall) {
+  Hero hero = client_.NewHero("Deadpond", "Dive Wilson");
+  pqxx::connection locker(database().url());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
+  auto call = [&](grpc::ClientContext* context, Hero* out) {
+    heroes::v1::GetHeroRequest request;
+    request.set_id(hero.id());
+    return client_.heroes().GetHero(context, request, out);
+  };
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  auto wait_for = [&](auto done) {
+    while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  };
+
+  // Two reads hold the two batches that may run at once, waiting for the lock.
+  grpc::ClientContext holders[2];
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      Hero out;
+      (void)call(&holders[i], &out);
+    });
+    wait_for([&] { return test_server().server().pool().Stats().in_use == i + 1; });
+  }
+  // Three more queue together: one with a short deadline.
+  grpc::ClientContext short_lived, patient[2];
+  short_lived.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::Status short_status, patient_status[2];
+  Hero short_out, patient_out[2];
+  threads.emplace_back([&] { short_status = call(&short_lived, &short_out); });
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] { patient_status[i] = call(&patient[i], &patient_out[i]); });
+  }
+  wait_for([&] { return test_server().server().queued_calls() == 3; });
+  EXPECT_EQ(test_server().server().queued_calls(), 3);
+  // The holders leave; the three are read together, waiting for the lock.
+  for (grpc::ClientContext& holder : holders) holder.TryCancel();
+  wait_for([&] { return test_server().server().queued_calls() == 0; });
+  threads[2].join();
+  EXPECT_CODE(short_status, DEADLINE_EXCEEDED);
+  EXPECT_EQ(LockWaiters(lock), 1);  // the shared statement still waits
+  lock.abort();
+  for (std::thread& thread : threads) {
+    if (thread.joinable()) thread.join();
+  }
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(patient_status[i].ok()) << patient_status[i].error_message();
+    EXPECT_EQ(patient_out[i].name(), "Deadpond");
+  }
 }
 
 TEST(HeroServiceDownTest, AnUnreachableDatabaseIsUnavailable) {

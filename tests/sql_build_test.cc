@@ -65,6 +65,22 @@ TEST_F(SqlBuildTest, AnIdempotentInsertRecordsItsRequestIdInTheSameStatement) {
             "\"created\".\"age\", \"created\".\"team_id\" FROM \"created\"");
 }
 
+TEST_F(SqlBuildTest, ABatchOfPointReadsTakesItsKeysAsOneArray) {
+  EXPECT_EQ(GetManySql(*hero_),
+            "SELECT \"id\", \"name\", \"secret_name\", \"age\", \"team_id\" FROM "
+            "\"hero\" WHERE \"id\" = ANY($1::bigint[])");
+}
+
+// Every element quoted, so text that array syntax gives a meaning to stays
+// one element with its exact value.
+TEST_F(SqlBuildTest, ArrayLiteralsQuoteEveryElement) {
+  EXPECT_EQ(ArrayLiteral({}), "{}");
+  EXPECT_EQ(ArrayLiteral({"7", "12"}), R"({"7","12"})");
+  EXPECT_EQ(ArrayLiteral({"a,b", "{c}", "NULL", ""}), R"({"a,b","{c}","NULL",""})");
+  EXPECT_EQ(ArrayLiteral({R"(say "hi")", R"(back\slash)"}),
+            R"({"say \"hi\"","back\\slash"})");
+}
+
 // Update statements are prepared per connection under their name: the same
 // columns in another mask order must not reuse a text whose placeholders
 // stand for other columns (found by fuzz_mapper).
