@@ -3,6 +3,7 @@
 
 #include <string>
 #include "absl/strings/string_view.h"
+#include <iterator>
 #include <utility>
 
 #include <pqxx/binarystring>
@@ -34,6 +35,18 @@ class Params {
     raw_.nonnulls.push_back(1);
     raw_.binaries.push_back(1);
     raw_.bin_strings.emplace_back(bytes.data(), bytes.size());
+  }
+  // Appends `other`'s parameters after these, in order.
+  void Append(Params other) {
+    auto move_all = [](auto& to, auto& from) {
+      to.insert(to.end(), std::make_move_iterator(from.begin()),
+                std::make_move_iterator(from.end()));
+    };
+    move_all(raw_.strings, other.raw_.strings);
+    move_all(raw_.lengths, other.raw_.lengths);
+    move_all(raw_.nonnulls, other.raw_.nonnulls);
+    move_all(raw_.binaries, other.raw_.binaries);
+    move_all(raw_.bin_strings, other.raw_.bin_strings);
   }
   // The number of parameters so far: the next one is `$size()+1`.
   int size() const { return static_cast<int>(raw_.lengths.size()); }

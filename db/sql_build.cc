@@ -103,6 +103,59 @@ std::string InsertRecordingSql(const TableSchema& table) {
       " FROM \"created\"");
 }
 
+std::string InsertBatchSql(const TableSchema& table, size_t rows) {
+  const Column& pk = table.primary_key();
+  std::vector<const Column*> written;
+  for (const Column& column : table.columns()) {
+    if (column.writable()) written.push_back(&column);
+  }
+  // The input rows: "ord", "c1".."cN" (the written columns), "rid".
+  std::vector<std::string> names = {"\"ord\""};
+  for (size_t i = 0; i < written.size(); ++i) names.push_back(absl::StrCat("\"c", i + 1, "\""));
+  names.push_back("\"rid\"");
+  const size_t per_row = written.size() + 1;
+  std::vector<std::string> values;
+  for (size_t row = 0; row < rows; ++row) {
+    std::vector<std::string> cells = {absl::StrCat(row + 1)};
+    for (size_t i = 0; i < per_row; ++i) {
+      const ColumnType type = i < written.size() ? written[i]->type : ColumnType::kUuid;
+      cells.push_back(absl::StrCat("$", row * per_row + i + 1, "::", TypeName(type)));
+    }
+    values.push_back(absl::StrCat("(", absl::StrJoin(cells, ", "), ")"));
+  }
+  // The key of each row: written by the caller, or drawn here.
+  std::string key;
+  for (size_t i = 0; i < written.size(); ++i) {
+    if (written[i] == &pk) key = absl::StrCat("\"v\".\"c", i + 1, "\"");
+  }
+  const bool identity = pk.generated == protomodel::v1::KEY_GENERATION_IDENTITY;
+  if (key.empty()) {
+    key = identity ? absl::StrCat("nextval((SELECT pg_get_serial_sequence('",
+                                  table.quoted_name(), "', '", pk.name, "')))")
+                   : "gen_random_uuid()";
+  }
+  std::vector<std::string> insert_columns, insert_values;
+  if (!pk.writable()) {
+    insert_columns.push_back(pk.quoted);
+    insert_values.push_back("\"k\"");
+  }
+  for (size_t i = 0; i < written.size(); ++i) {
+    insert_columns.push_back(written[i]->quoted);
+    insert_values.push_back(absl::StrCat("\"c", i + 1, "\""));
+  }
+  return absl::StrCat(
+      "WITH \"input\" AS MATERIALIZED (SELECT ", key, " AS \"k\", \"v\".* FROM (VALUES ",
+      absl::StrJoin(values, ", "), ") AS \"v\"(", absl::StrJoin(names, ", "),
+      ")), \"created\" AS (INSERT INTO ", table.quoted_name(), " (",
+      absl::StrJoin(insert_columns, ", "), ")", identity ? " OVERRIDING SYSTEM VALUE" : "",
+      " SELECT ", absl::StrJoin(insert_values, ", "),
+      " FROM \"input\" RETURNING *), \"recorded\" AS (INSERT INTO \"protomodel_request_ids\" "
+      "(\"request_id\", \"table_name\", \"resource_key\") SELECT \"rid\", $",
+      rows * per_row + 1, "::text, \"k\"::text FROM \"input\" WHERE \"rid\" IS NOT NULL) "
+      "SELECT \"input\".\"ord\", ", SelectList(AllColumns(table), "\"created\""),
+      " FROM \"created\" JOIN \"input\" ON \"created\".", pk.quoted, " = \"input\".\"k\"");
+}
+
 std::string GetManySql(const TableSchema& table) {
   return absl::StrCat("SELECT ", SelectList(AllColumns(table), ""), " FROM ",
                       table.quoted_name(), " WHERE ", table.primary_key().quoted,

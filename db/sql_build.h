@@ -35,6 +35,15 @@ std::string InsertSql(const TableSchema& table);
 // protomodel_request_ids_pkey, leaving nothing written.
 std::string InsertRecordingSql(const TableSchema& table);
 
+// `rows` inserts in one statement, each with its request_id if it has one.
+// Params: for each row, BindWritable's, then its request_id (a uuid, or
+// NULL); last, the table's name. Keys are drawn before the rows are
+// written, so each returned row is matched to its input: the result is the
+// input row's number (1..rows), then every column (SelectList's form).
+// One statement, one transaction: any row that breaks a constraint leaves
+// nothing written.
+std::string InsertBatchSql(const TableSchema& table, size_t rows);
+
 // SELECT of every column (SelectList's form) of the rows whose primary key
 // is in the array `$1`, in no particular order.
 std::string GetManySql(const TableSchema& table);

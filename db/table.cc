@@ -237,6 +237,40 @@ absl::Status Table::InsertRow(const Statement& statement, Params params,
   }
 }
 
+absl::Status Table::InsertMany(std::vector<PendingInsert> rows,
+                               const CallLimit& limit) const {
+  Params params;
+  for (PendingInsert& row : rows) {
+    params.Append(std::move(row.params));
+    if (row.request_id.empty()) {
+      params.AddNull();
+    } else {
+      params.AddText(row.request_id);
+    }
+  }
+  params.AddText(table_.name());
+  const Statement statement{absl::StrCat(table_.name(), ".insert_batch.", rows.size()),
+                            InsertBatchSql(table_, rows.size())};
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
+  if (!conn.ok()) return conn.status();
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    pqxx::result result = (*conn)->Exec(tx, statement, std::move(params));
+    if (result.size() != rows.size()) {
+      return absl::InternalError(absl::StrCat("creating ", rows.size(), " ", table_.name(),
+                                              " rows returned ", result.size()));
+    }
+    for (const pqxx::row& row : result) {
+      const size_t ord = row[0].as<size_t>();
+      if (ord < 1 || ord > rows.size()) return BadValue(table_.primary_key());
+      if (absl::Status s = ReadRow(row, 1, all_columns_, rows[ord - 1].out); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromException(e, WriteKind::kWrite, absl::StrCat("creating ", table_.name()));
+  }
+}
+
 absl::Status Table::InsertOnce(const Message& resource, const std::string& request_id,
                                const CallLimit& limit, Message* out) const {
   // The first call with a request_id, as nearly every one is: the row and its

@@ -49,6 +49,21 @@ class Table {
                       const std::string& request_id, const CallLimit& limit,
                       google::protobuf::Message* out) const;
 
+  // One create of a batch: its writable columns bound (BindWritable), its
+  // request_id ("" for none) and where the row as stored goes.
+  struct PendingInsert {
+    Params params;
+    std::string request_id;
+    google::protobuf::Message* out = nullptr;
+  };
+
+  // Several creates in one statement, and so one transaction: every row with
+  // its request_id, or nothing. A constraint violation (a request_id already
+  // recorded, a unique clash, a missing reference) fails the whole batch,
+  // not yet explained: make its creates one by one with Insert to learn
+  // which fail and why.
+  absl::Status InsertMany(std::vector<PendingInsert> rows, const CallLimit& limit) const;
+
   // The row with primary key `key`; with `relations`, also its relationship
   // fields (one round trip). NOT_FOUND naming the resource when absent.
   absl::Status Get(const std::string& key, bool relations, const CallLimit& limit,

@@ -1,5 +1,6 @@
 #include "server/crud.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -10,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
+#include "db/sql_build.h"
+#include "db/sql_status.h"
 #include "db/values.h"
 #include "server/status.h"
 
@@ -29,6 +32,14 @@ constexpr int kMaxMaskPaths = 64;
 // statements under way at once, so that reads arriving meanwhile gather.
 constexpr size_t kMaxReadBatch = 64;
 constexpr int kMaxReadBatchesRunning = 2;
+// The same for creates: one INSERT of several rows.
+constexpr size_t kMaxCreateBatch = 64;
+constexpr int kMaxCreateBatchesRunning = 2;
+
+absl::Status Overloaded() {
+  return absl::ResourceExhaustedError(
+      "server overloaded: too many calls are queued for the database; retry later");
+}
 
 // The request field with this number; the contract fixes the numbers.
 const FieldDescriptor* FieldNumber(const Message& message, int number) {
@@ -146,7 +157,10 @@ Crud::Crud(const db::Table& table, Executor& executor, absl::Duration default_de
       tokens_(tokens),
       gets_(std::make_unique<Batcher<PendingGet>>(
           executor, kMaxReadBatch, kMaxReadBatchesRunning,
-          [this](std::vector<PendingGet> gets) { ReadGets(std::move(gets)); })) {}
+          [this](std::vector<PendingGet> gets) { ReadGets(std::move(gets)); })),
+      creates_(std::make_unique<Batcher<PendingCreate>>(
+          executor, kMaxCreateBatch, kMaxCreateBatchesRunning,
+          [this](std::vector<PendingCreate> creates) { InsertCreates(std::move(creates)); })) {}
 
 db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   const auto deadline = context->deadline();
@@ -176,6 +190,19 @@ absl::Status Settled(grpc::CallbackServerContext* context, absl::Status status) 
     return absl::CancelledError("the client cancelled the call");
   }
   return status;
+}
+
+// The limit of one statement run for several calls: it may run until the
+// latest of their deadlines and is cancelled only when every caller has
+// left; each call still answers by its own deadline and cancellation.
+db::CallLimit SharedLimit(absl::Time deadline,
+                          std::vector<grpc::CallbackServerContext*> contexts) {
+  return db::CallLimit(deadline, [contexts = std::move(contexts)] {
+    for (grpc::CallbackServerContext* context : contexts) {
+      if (!context->IsCancelled()) return false;
+    }
+    return true;
+  });
 }
 
 }  // namespace
@@ -212,10 +239,75 @@ grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
 
 grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
-    return DoCreate(limit, request, response);
-  });
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Authorized(context, reactor, request)) return reactor;
+  absl::StatusOr<PreparedCreate> create = PrepareCreate(request);
+  if (!create.ok()) {
+    reactor->Finish(ToGrpcStatus(create.status()));
+    return reactor;
+  }
+  if (create->regenerate) {
+    // Its generated value may clash and be drawn again: alone.
+    const bool queued = executor_.Submit([this, context, reactor, response,
+                                          create = *std::move(create),
+                                          limit = Limit(context)]() mutable {
+      absl::Status status = Unstarted(context, limit);
+      if (status.ok()) status = Settled(context, InsertOne(limit, create, response));
+      reactor->Finish(ToGrpcStatus(status));
+    });
+    if (!queued) reactor->Finish(ToGrpcStatus(Overloaded()));
+    return reactor;
+  }
+  absl::Status checked = rules_.on_create ? rules_.on_create(*create->resource) : absl::OkStatus();
+  db::Params params;
+  if (checked.ok()) checked = db::BindWritable(table_.schema(), *create->resource, &params);
+  if (!checked.ok()) {
+    reactor->Finish(ToGrpcStatus(checked));
+    return reactor;
+  }
+  PendingCreate pending{context, reactor, *std::move(create), std::move(params), response,
+                        Limit(context)};
+  if (!creates_->Add(pending)) reactor->Finish(ToGrpcStatus(Overloaded()));
+  return reactor;
 }
+
+void Crud::InsertCreates(std::vector<PendingCreate> creates) const {
+  std::vector<PendingCreate*> live;
+  for (PendingCreate& create : creates) {
+    absl::Status unstarted = Unstarted(create.context, create.limit);
+    if (unstarted.ok()) {
+      live.push_back(&create);
+    } else {
+      create.reactor->Finish(ToGrpcStatus(unstarted));
+    }
+  }
+  absl::Status status;
+  if (live.size() > 1) {
+    std::vector<db::Table::PendingInsert> rows;
+    absl::Time deadline = absl::InfinitePast();
+    std::vector<grpc::CallbackServerContext*> contexts;
+    for (PendingCreate* create : live) {
+      rows.push_back({std::move(create->params), create->create.request_id, create->response});
+      deadline = std::max(deadline, create->limit.deadline);
+      contexts.push_back(create->context);
+    }
+    status = table_.InsertMany(std::move(rows), SharedLimit(deadline, std::move(contexts)));
+    if (status.ok() || db::ViolatedConstraint(status).empty()) {
+      for (PendingCreate* create : live) {
+        create->reactor->Finish(ToGrpcStatus(Settled(create->context, status)));
+      }
+      return;
+    }
+  }
+  // Alone, or in a batch that broke a constraint and so wrote nothing: one
+  // by one, each with its own outcome and explanation.
+  for (PendingCreate* create : live) {
+    create->reactor->Finish(ToGrpcStatus(Settled(
+        create->context, table_.Insert(*create->create.resource, create->create.request_id,
+                                       create->limit, create->response))));
+  }
+}
+
 grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
                                     const Message& request, Message* response) const {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -275,9 +367,6 @@ void Crud::ReadGets(std::vector<PendingGet> gets) const {
     return;
   }
   if (live.empty()) return;
-  // One statement for all: it may run until the latest deadline among them
-  // and is cancelled only when every caller has left; each call still
-  // answers by its own deadline and cancellation.
   std::vector<std::string> keys;
   std::vector<Message*> outs;
   absl::Time deadline = absl::InfinitePast();
@@ -288,20 +377,12 @@ void Crud::ReadGets(std::vector<PendingGet> gets) const {
     deadline = std::max(deadline, get->limit.deadline);
     contexts.push_back(get->context);
   }
-  const db::CallLimit limit(deadline, [contexts] {
-    for (grpc::CallbackServerContext* context : contexts) {
-      if (!context->IsCancelled()) return false;
-    }
-    return true;
-  });
+  const db::CallLimit limit = SharedLimit(deadline, std::move(contexts));
   std::vector<bool> found;
   const absl::Status status = table_.GetMany(keys, limit, outs, &found);
   for (size_t i = 0; i < live.size(); ++i) {
     absl::Status own = status;
     if (own.ok() && !found[i]) own = table_.NotFound(keys[i]);
-    if (own.ok() && absl::Now() > live[i]->limit.deadline) {
-      own = absl::DeadlineExceededError("the deadline passed while the call was read");
-    }
     live[i]->reactor->Finish(ToGrpcStatus(Settled(live[i]->context, std::move(own))));
   }
 }
@@ -326,45 +407,48 @@ grpc::ServerUnaryReactor* Crud::Delete(grpc::CallbackServerContext* context,
   });
 }
 
-absl::Status Crud::DoCreate(const db::CallLimit& limit, const Message& request,
-                            Message* response) const {
+absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(const Message& request) const {
   const FieldDescriptor* resource_field = FieldNumber(request, 1);
-  const std::string& name = table_.schema().name();
-  std::unique_ptr<Message> resource(
-      request.GetReflection()->GetMessage(request, resource_field).New());
-  resource->CopyFrom(request.GetReflection()->GetMessage(request, resource_field));
-
-  std::string request_id;
+  PreparedCreate create;
+  create.resource.reset(request.GetReflection()->GetMessage(request, resource_field).New());
+  create.resource->CopyFrom(request.GetReflection()->GetMessage(request, resource_field));
   if (const FieldDescriptor* field = FieldNumber(request, 2)) {
-    request_id = request.GetReflection()->GetString(request, field);
+    std::string request_id = request.GetReflection()->GetString(request, field);
     if (!request_id.empty()) {
       absl::StatusOr<std::string> uuid = db::CanonicalUuid(request_id, "request_id");
       if (!uuid.ok()) return uuid.status();
-      request_id = *std::move(uuid);
+      create.request_id = *std::move(uuid);
     }
   }
   std::vector<const db::Column*> writable;
   for (const db::Column& column : table_.schema().columns()) {
     if (column.writable()) writable.push_back(&column);
   }
-  if (absl::Status s = CheckRequired(*resource, writable, name); !s.ok()) return s;
+  if (absl::Status s = CheckRequired(*create.resource, writable, table_.schema().name());
+      !s.ok()) {
+    return s;
+  }
+  const db::Column* generated = rules_.generated_column.empty()
+                                    ? nullptr
+                                    : table_.schema().FindColumn(rules_.generated_column);
+  create.regenerate = generated != nullptr && !IsSet(*create.resource, *generated);
+  return create;
+}
 
-  const db::Column* generated =
-      rules_.generated_column.empty()
-          ? nullptr
-          : table_.schema().FindColumn(rules_.generated_column);
-  const bool regenerate = generated != nullptr && !IsSet(*resource, *generated);
+absl::Status Crud::InsertOne(const db::CallLimit& limit, PreparedCreate& create,
+                             Message* response) const {
+  const db::Column* generated = table_.schema().FindColumn(rules_.generated_column);
   constexpr int kAttempts = 5;
   absl::Status status;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     if (rules_.on_create) {
-      if (absl::Status s = rules_.on_create(*resource); !s.ok()) return s;
+      if (absl::Status s = rules_.on_create(*create.resource); !s.ok()) return s;
     }
-    status = table_.Insert(*resource, request_id, limit, response);
-    if (status.ok() || !regenerate || table_.ViolatedColumn(status) != generated) {
+    status = table_.Insert(*create.resource, create.request_id, limit, response);
+    if (status.ok() || !create.regenerate || table_.ViolatedColumn(status) != generated) {
       break;
     }
-    resource->GetReflection()->ClearField(resource.get(), generated->field);
+    create.resource->GetReflection()->ClearField(create.resource.get(), generated->field);
   }
   return status;
 }

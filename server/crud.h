@@ -84,6 +84,23 @@ class Crud final {
     db::CallLimit limit;
   };
 
+  // A create checked and ready to insert.
+  struct PreparedCreate {
+    std::unique_ptr<google::protobuf::Message> resource;
+    std::string request_id;  // canonical, or ""
+    // The generated column is empty: on_create fills it, again on a clash.
+    bool regenerate = false;
+  };
+  // A create waiting to be inserted in a batch: on_create applied, bound.
+  struct PendingCreate {
+    grpc::CallbackServerContext* context;
+    grpc::ServerUnaryReactor* reactor;
+    PreparedCreate create;
+    db::Params params;
+    google::protobuf::Message* response;
+    db::CallLimit limit;
+  };
+
   // False, after finishing the call with the refusal, when a token store
   // is set and the call's token may not call this method.
   bool Authorized(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
@@ -95,8 +112,13 @@ class Crud final {
   template <typename Work>
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request, Work work) const;
-  absl::Status DoCreate(const db::CallLimit& limit, const google::protobuf::Message& request,
-                        google::protobuf::Message* response) const;
+  // The request's resource and request_id, checked.
+  absl::StatusOr<PreparedCreate> PrepareCreate(const google::protobuf::Message& request) const;
+  // Inserts one create, retrying a clash on a generated value it filled.
+  absl::Status InsertOne(const db::CallLimit& limit, PreparedCreate& create,
+                         google::protobuf::Message* response) const;
+  // Inserts a batch of creates, in one statement when there are several.
+  void InsertCreates(std::vector<PendingCreate> creates) const;
   // Reads a batch of Gets, in one statement when there are several.
   void ReadGets(std::vector<PendingGet> gets) const;
   absl::Status DoList(const db::CallLimit& limit, const google::protobuf::Message& request,
@@ -113,6 +135,7 @@ class Crud final {
   const std::string service_;
   const TokenStore* const tokens_;
   std::unique_ptr<Batcher<PendingGet>> gets_;
+  std::unique_ptr<Batcher<PendingCreate>> creates_;
 };
 
 }  // namespace protomodel::server

@@ -1,5 +1,7 @@
 // heroes.v1.HeroService over a real server and database, rule by rule.
 #include <algorithm>
+#include <functional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -18,6 +20,33 @@ namespace {
 
 using heroes::v1::Hero;
 using heroes::v1::View;
+
+// Runs `calls`, each on a thread of its own, so that they wait together in
+// the server's queue and go in one batch: while a lock on the hero table
+// holds, two `holder` calls (of the same method) take the two batches that
+// may run at once, then `calls` queue behind them; then the lock goes.
+void RunTogether(server::Server& server, const std::string& database_url,
+                 const std::function<void()>& holder,
+                 const std::vector<std::function<void()>>& calls) {
+  pqxx::connection locker(database_url);
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  auto wait_for = [&](auto done) {
+    while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back(holder);
+    wait_for([&] { return server.pool().Stats().in_use == i + 1; });
+  }
+  for (const auto& call : calls) threads.emplace_back(call);
+  const int queued = static_cast<int>(calls.size());
+  wait_for([&] { return server.queued_calls() == queued; });
+  EXPECT_EQ(server.queued_calls(), queued);
+  lock.abort();
+  for (std::thread& thread : threads) thread.join();
+}
 
 class HeroServiceTest : public ServiceTest {
  protected:
@@ -399,10 +428,6 @@ TEST_F(HeroServiceTest, GetsWaitingTogetherEachReceiveTheirOwnHero) {
   for (int i = 0; i < 6; ++i) {
     heroes.push_back(client_.NewHero(absl::StrCat("hero-", i), absl::StrCat("secret-", i), i));
   }
-  pqxx::connection locker(database().url());
-  pqxx::work lock(locker);
-  lock.exec("LOCK TABLE hero IN ACCESS EXCLUSIVE MODE");
-
   // Ids asked for: every hero, some twice, and two that do not exist.
   std::vector<int64_t> ids;
   for (const Hero& hero : heroes) ids.push_back(hero.id());
@@ -412,27 +437,18 @@ TEST_F(HeroServiceTest, GetsWaitingTogetherEachReceiveTheirOwnHero) {
   ids.push_back(heroes.back().id() + 1001);
   std::vector<grpc::Status> statuses(ids.size());
   std::vector<Hero> got(ids.size());
-  std::vector<std::thread> calls;
-  const absl::Time until = absl::Now() + absl::Seconds(10);
-  auto wait_for = [&](auto done) {
-    while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
-  };
+  std::vector<std::function<void()>> calls;
   for (size_t i = 0; i < ids.size(); ++i) {
-    calls.emplace_back([&, i] {
+    calls.push_back([&, i] {
       statuses[i] = HeroesClient(channel()).GetHero(ids[i], View::BASIC, &got[i]);
     });
-    // The first two hold the two batches that may run at once, waiting for
-    // the lock in the database; the rest wait in the queue.
-    if (i < 2) {
-      wait_for([&] { return test_server().server().pool().Stats().in_use == static_cast<int>(i) + 1; });
-    }
   }
-  wait_for([&] {
-    return test_server().server().queued_calls() == static_cast<int>(ids.size()) - 2;
-  });
-  EXPECT_EQ(test_server().server().queued_calls(), static_cast<int>(ids.size()) - 2);
-  lock.abort();
-  for (std::thread& call : calls) call.join();
+  RunTogether(
+      test_server().server(), database().url(), [&] {
+        Hero out;
+        (void)HeroesClient(channel()).GetHero(heroes[0].id(), View::BASIC, &out);
+      },
+      calls);
 
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i >= ids.size() - 2) {
@@ -445,6 +461,88 @@ TEST_F(HeroServiceTest, GetsWaitingTogetherEachReceiveTheirOwnHero) {
                                      [&](const Hero& h) { return h.id() == ids[i]; });
     EXPECT_EQ(got[i].SerializeAsString(), want.SerializeAsString()) << i;
   }
+}
+
+// Creates that wait together are inserted in one statement; each caller gets
+// the row made from its own request.
+TEST_F(HeroServiceTest, CreatesWaitingTogetherEachReceiveTheirOwnHero) {
+  constexpr int kCreates = 8;
+  std::vector<grpc::Status> statuses(kCreates);
+  std::vector<Hero> made(kCreates);
+  std::vector<std::function<void()>> calls;
+  for (int i = 0; i < kCreates; ++i) {
+    calls.push_back([&, i] {
+      heroes::v1::CreateHeroRequest request;
+      request.mutable_hero()->set_name(absl::StrCat("hero-", i));
+      request.mutable_hero()->set_secret_name(absl::StrCat("secret-", i));
+      if (i % 2 == 0) request.mutable_hero()->set_age(i);
+      if (i % 3 == 0) {
+        request.set_request_id(absl::StrCat("00000000-0000-4000-8000-00000000000", i));
+      }
+      grpc::ClientContext context;
+      statuses[i] = client_.heroes().CreateHero(&context, request, &made[i]);
+    });
+  }
+  RunTogether(test_server().server(), database().url(),
+              [&] { client_.NewHero("holder", "holder"); }, calls);
+  std::set<int64_t> ids;
+  for (int i = 0; i < kCreates; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_EQ(made[i].name(), absl::StrCat("hero-", i));
+    EXPECT_EQ(made[i].secret_name(), absl::StrCat("secret-", i));
+    EXPECT_EQ(made[i].has_age(), i % 2 == 0);
+    if (i % 2 == 0) {
+      EXPECT_EQ(made[i].age(), i);
+    }
+    ids.insert(made[i].id());
+    Hero stored;
+    ASSERT_TRUE(client_.GetHero(made[i].id(), View::BASIC, &stored).ok());
+    EXPECT_EQ(stored.SerializeAsString(), made[i].SerializeAsString());
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kCreates));
+  // The request_ids were recorded with their rows: a retry returns the row.
+  heroes::v1::CreateHeroRequest retry;
+  retry.mutable_hero()->set_name("other");
+  retry.mutable_hero()->set_secret_name("other");
+  retry.set_request_id("00000000-0000-4000-8000-000000000003");
+  grpc::ClientContext context;
+  Hero again;
+  ASSERT_TRUE(client_.heroes().CreateHero(&context, retry, &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), made[3].SerializeAsString());
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates + 2);
+}
+
+// A create that fails in a batch fails alone, with its own reason; the
+// others are made.
+TEST_F(HeroServiceTest, ABadCreateInABatchFailsAloneWithItsOwnReason) {
+  auto team = client_.NewTeam("Preventers");
+  constexpr int kCreates = 6;
+  std::vector<grpc::Status> statuses(kCreates);
+  std::vector<Hero> made(kCreates);
+  std::vector<std::function<void()>> calls;
+  for (int i = 0; i < kCreates; ++i) {
+    calls.push_back([&, i] {
+      Hero hero;
+      hero.set_name(absl::StrCat("hero-", i));
+      hero.set_secret_name("s");
+      hero.set_team_id(i == 4 ? team.id() + 100 : team.id());
+      statuses[i] = client_.CreateHero(hero, &made[i]);
+    });
+  }
+  RunTogether(test_server().server(), database().url(),
+              [&] { client_.NewHero("holder", "holder"); }, calls);
+  for (int i = 0; i < kCreates; ++i) {
+    if (i == 4) {
+      EXPECT_CODE(statuses[i], FAILED_PRECONDITION);
+      EXPECT_EQ(statuses[i].error_message(),
+                absl::StrCat("hero.team_id: team ", team.id() + 100, " does not exist"));
+      continue;
+    }
+    ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_EQ(made[i].name(), absl::StrCat("hero-", i));
+    EXPECT_EQ(made[i].team_id(), team.id());
+  }
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates - 1 + 2);
 }
 
 // One statement reads for several callers: one caller's deadline passing
@@ -587,6 +685,24 @@ TEST_F(RequestIdTest, ConcurrentRetriesCreateOneHero) {
     EXPECT_EQ(results[i].id(), results[0].id());
   }
   EXPECT_EQ(Heroes(), 1);
+}
+
+// Retries of one create that land in the same batch make one hero.
+TEST_F(RequestIdTest, RetriesInOneBatchCreateOneHero) {
+  constexpr int kCallers = 4;
+  std::vector<Hero> results(kCallers);
+  std::vector<grpc::Status> statuses(kCallers);
+  std::vector<std::function<void()>> calls;
+  for (int i = 0; i < kCallers; ++i) {
+    calls.push_back([&, i] { statuses[i] = Create(kRequestId, "Deadpond", &results[i]); });
+  }
+  RunTogether(test_server().server(), database().url(),
+              [&] { client_.NewHero("holder", "holder"); }, calls);
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    EXPECT_EQ(results[i].SerializeAsString(), results[0].SerializeAsString());
+  }
+  EXPECT_EQ(Heroes(), 1 + 2);
 }
 
 TEST_F(RequestIdTest, ARequestIdBelongsToOneKindOfResource) {
