@@ -237,6 +237,16 @@ absl::Status Table::InsertRow(const Statement& statement, Params params,
   }
 }
 
+const Statement& Table::InsertBatch(size_t rows) const {
+  absl::MutexLock lock(&insert_batches_mu_);
+  auto [it, added] = insert_batches_.try_emplace(rows);
+  if (added) {
+    it->second = {absl::StrCat(table_.name(), ".insert_batch.", rows),
+                  InsertBatchSql(table_, rows)};
+  }
+  return it->second;
+}
+
 absl::Status Table::InsertMany(std::vector<PendingInsert> rows,
                                const CallLimit& limit) const {
   Params params;
@@ -249,8 +259,7 @@ absl::Status Table::InsertMany(std::vector<PendingInsert> rows,
     }
   }
   params.AddText(table_.name());
-  const Statement statement{absl::StrCat(table_.name(), ".insert_batch.", rows.size()),
-                            InsertBatchSql(table_, rows.size())};
+  const Statement& statement = InsertBatch(rows.size());
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
   if (!conn.ok()) return conn.status();
   try {

@@ -1,6 +1,7 @@
 #ifndef PROTOMODEL_DB_TABLE_H_
 #define PROTOMODEL_DB_TABLE_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -9,6 +10,7 @@
 #include <google/protobuf/message.h>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "db/params.h"
 #include "db/pool.h"
@@ -112,6 +114,8 @@ class Table {
   // as StatusFromException reports them, not yet explained.
   absl::Status InsertRow(const Statement& statement, Params params, const CallLimit& limit,
                          google::protobuf::Message* out) const;
+  // The statement inserting `rows` rows at once.
+  const Statement& InsertBatch(size_t rows) const;
   absl::Status InsertOnce(const google::protobuf::Message& resource,
                           const std::string& request_id, const CallLimit& limit,
                           google::protobuf::Message* out) const;
@@ -141,6 +145,9 @@ class Table {
   Statement exists_;
   Statement delete_;
   Statement delete_if_;
+  // InsertBatchSql's statements by row count, made on first use.
+  mutable absl::Mutex insert_batches_mu_;
+  mutable std::map<size_t, Statement> insert_batches_ ABSL_GUARDED_BY(insert_batches_mu_);
 };
 
 }  // namespace protomodel::db
