@@ -48,6 +48,12 @@ class Params {
     move_all(raw_.binaries, other.raw_.binaries);
     move_all(raw_.bin_strings, other.raw_.bin_strings);
   }
+  // The bytes of all values.
+  size_t bytes() const {
+    size_t total = 0;
+    for (const int length : raw_.lengths) total += static_cast<size_t>(length);
+    return total;
+  }
   // The number of parameters so far: the next one is `$size()+1`.
   int size() const { return static_cast<int>(raw_.lengths.size()); }
 

@@ -12,6 +12,14 @@
 
 namespace protomodel::server {
 
+struct BatchLimits {
+  size_t max_batch = 64;  // items in one batch
+  int max_running = 2;    // batches under way at once
+  // A batch stops growing before its items' bytes() pass this (a first item
+  // always goes), so large rows do not pile up in one statement.
+  size_t max_bytes = 1 << 20;
+};
+
 // Work of one kind that the executor's workers do for several calls at once
 // (point reads of one table: one statement for all of them).
 //
@@ -21,15 +29,15 @@ namespace protomodel::server {
 // `run` together. Nothing ever waits for a batch to fill: at low load each
 // item runs alone as soon as a worker is free. At most `max_running` batches
 // run at once, so under load the items arriving while they run gather and go
-// together in the next one, which turns N round trips into one.
+// together in the next one, which turns N round trips into one. T has
+// `size_t bytes() const`, what the item adds to its batch's statement.
 template <typename T>
 class Batcher {
  public:
   using Run = absl::AnyInvocable<void(std::vector<T> items)>;
 
-  Batcher(Executor& executor, size_t max_batch, int max_running, Run run)
-      : executor_(executor), max_batch_(max_batch), max_running_(max_running),
-        run_(std::move(run)) {}
+  Batcher(Executor& executor, BatchLimits limits, Run run)
+      : executor_(executor), limits_(limits), run_(std::move(run)) {}
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
@@ -47,7 +55,7 @@ class Batcher {
   // Posts a drain when items wait, none is posted yet and fewer than
   // max_running batches are under way.
   void ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (queue_.empty() || posted_ || running_ >= max_running_) return;
+    if (queue_.empty() || posted_ || running_ >= limits_.max_running) return;
     posted_ = true;
     executor_.Post([this] { Drain(); });
   }
@@ -58,7 +66,10 @@ class Batcher {
       absl::MutexLock lock(&mu_);
       posted_ = false;
       ++running_;
-      while (!queue_.empty() && batch.size() < max_batch_) {
+      size_t bytes = 0;
+      while (!queue_.empty() && batch.size() < limits_.max_batch &&
+             (batch.empty() || bytes + queue_.front().bytes() <= limits_.max_bytes)) {
+        bytes += queue_.front().bytes();
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -72,8 +83,7 @@ class Batcher {
   }
 
   Executor& executor_;
-  const size_t max_batch_;
-  const int max_running_;
+  const BatchLimits limits_;
   Run run_;
   absl::Mutex mu_;
   std::deque<T> queue_ ABSL_GUARDED_BY(mu_);

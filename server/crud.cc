@@ -28,13 +28,18 @@ using google::protobuf::Reflection;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr int kMaxMaskPaths = 64;
-// Point reads of one table done in one statement, at most; and such
-// statements under way at once, so that reads arriving meanwhile gather.
-constexpr size_t kMaxReadBatch = 64;
-constexpr int kMaxReadBatchesRunning = 2;
-// The same for creates: one INSERT of several rows.
-constexpr size_t kMaxCreateBatch = 64;
-constexpr int kMaxCreateBatchesRunning = 2;
+// Point reads of one table done in one statement, at most, and such
+// statements under way at once, so that reads arriving meanwhile gather. A
+// table with `bytes` columns (CRDT state: rows of megabytes) is read one row
+// per statement: its per-statement cost is nothing beside its rows, and one
+// result would hold them all at once.
+BatchLimits ReadLimits(const db::TableSchema& table) {
+  BatchLimits limits;
+  for (const db::Column& column : table.columns()) {
+    if (column.type == db::ColumnType::kBytes) limits.max_batch = 1;
+  }
+  return limits;
+}
 
 absl::Status Overloaded() {
   return absl::ResourceExhaustedError(
@@ -156,10 +161,10 @@ Crud::Crud(const db::Table& table, Executor& executor, absl::Duration default_de
       service_(std::move(service)),
       tokens_(tokens),
       gets_(std::make_unique<Batcher<PendingGet>>(
-          executor, kMaxReadBatch, kMaxReadBatchesRunning,
+          executor, ReadLimits(table.schema()),
           [this](std::vector<PendingGet> gets) { ReadGets(std::move(gets)); })),
       creates_(std::make_unique<Batcher<PendingCreate>>(
-          executor, kMaxCreateBatch, kMaxCreateBatchesRunning,
+          executor, BatchLimits{},
           [this](std::vector<PendingCreate> creates) { InsertCreates(std::move(creates)); })) {}
 
 db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {

@@ -82,6 +82,7 @@ class Crud final {
     std::string key;
     google::protobuf::Message* response;
     db::CallLimit limit;
+    size_t bytes() const { return key.size(); }
   };
 
   // A create checked and ready to insert.
@@ -99,6 +100,7 @@ class Crud final {
     db::Params params;
     google::protobuf::Message* response;
     db::CallLimit limit;
+    size_t bytes() const { return params.bytes(); }
   };
 
   // False, after finishing the call with the refusal, when a token store
