@@ -12,7 +12,6 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
 #include "db/sql_build.h"
-#include "db/sql_status.h"
 #include "db/values.h"
 #include "server/status.h"
 
@@ -197,11 +196,32 @@ absl::Status Settled(grpc::CallbackServerContext* context, absl::Status status) 
   return status;
 }
 
+// The calls of a batch that may still start; the others are answered.
+template <typename Pending>
+std::vector<Pending*> Startable(std::vector<Pending>& batch) {
+  std::vector<Pending*> live;
+  for (Pending& pending : batch) {
+    absl::Status unstarted = Unstarted(pending.context, pending.limit);
+    if (unstarted.ok()) {
+      live.push_back(&pending);
+    } else {
+      pending.reactor->Finish(ToGrpcStatus(unstarted));
+    }
+  }
+  return live;
+}
+
 // The limit of one statement run for several calls: it may run until the
 // latest of their deadlines and is cancelled only when every caller has
 // left; each call still answers by its own deadline and cancellation.
-db::CallLimit SharedLimit(absl::Time deadline,
-                          std::vector<grpc::CallbackServerContext*> contexts) {
+template <typename Pending>
+db::CallLimit SharedLimit(const std::vector<Pending*>& live) {
+  absl::Time deadline = absl::InfinitePast();
+  std::vector<grpc::CallbackServerContext*> contexts;
+  for (const Pending* pending : live) {
+    deadline = std::max(deadline, pending->limit.deadline);
+    contexts.push_back(pending->context);
+  }
   return db::CallLimit(deadline, [contexts = std::move(contexts)] {
     for (grpc::CallbackServerContext* context : contexts) {
       if (!context->IsCancelled()) return false;
@@ -236,8 +256,7 @@ grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
         reactor->Finish(ToGrpcStatus(status));
       });
   if (!queued) {
-    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
-        "server overloaded: too many calls are queued for the database; retry later")));
+    reactor->Finish(ToGrpcStatus(Overloaded()));
   }
   return reactor;
 }
@@ -277,35 +296,30 @@ grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
 }
 
 void Crud::InsertCreates(std::vector<PendingCreate> creates) const {
-  std::vector<PendingCreate*> live;
-  for (PendingCreate& create : creates) {
-    absl::Status unstarted = Unstarted(create.context, create.limit);
-    if (unstarted.ok()) {
-      live.push_back(&create);
-    } else {
-      create.reactor->Finish(ToGrpcStatus(unstarted));
-    }
-  }
-  absl::Status status;
+  const std::vector<PendingCreate*> live = Startable(creates);
   if (live.size() > 1) {
     std::vector<db::Table::PendingInsert> rows;
-    absl::Time deadline = absl::InfinitePast();
-    std::vector<grpc::CallbackServerContext*> contexts;
     for (PendingCreate* create : live) {
       rows.push_back({std::move(create->params), create->create.request_id, create->response});
-      deadline = std::max(deadline, create->limit.deadline);
-      contexts.push_back(create->context);
     }
-    status = table_.InsertMany(std::move(rows), SharedLimit(deadline, std::move(contexts)));
-    if (status.ok() || db::ViolatedConstraint(status).empty()) {
+    const absl::Status status = table_.InsertMany(std::move(rows), SharedLimit(live));
+    // The database refused the statement (a constraint, a value it would
+    // not take: one row's fault, and nothing was written): one by one below,
+    // so that each caller gets its own answer. Otherwise the answer is the
+    // batch's, the same for all: written, in doubt (never redone), the
+    // database unreachable, or the time gone.
+    const absl::StatusCode code = status.code();
+    if (status.ok() || code == absl::StatusCode::kUnknown ||
+        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kCancelled ||
+        code == absl::StatusCode::kDeadlineExceeded) {
       for (PendingCreate* create : live) {
         create->reactor->Finish(ToGrpcStatus(Settled(create->context, status)));
       }
       return;
     }
   }
-  // Alone, or in a batch that broke a constraint and so wrote nothing: one
-  // by one, each with its own outcome and explanation.
+  // Alone, or in a batch the database refused, writing nothing: one by one,
+  // each with its own outcome and explanation.
   for (PendingCreate* create : live) {
     create->reactor->Finish(ToGrpcStatus(Settled(
         create->context, table_.Insert(*create->create.resource, create->create.request_id,
@@ -342,29 +356,19 @@ grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
           reactor->Finish(ToGrpcStatus(status));
         });
     if (!queued) {
-      reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
-          "server overloaded: too many calls are queued for the database; retry later")));
+      reactor->Finish(ToGrpcStatus(Overloaded()));
     }
     return reactor;
   }
   PendingGet get{context, reactor, *std::move(key), response, Limit(context)};
   if (!gets_->Add(get)) {
-    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
-        "server overloaded: too many calls are queued for the database; retry later")));
+    reactor->Finish(ToGrpcStatus(Overloaded()));
   }
   return reactor;
 }
 
 void Crud::ReadGets(std::vector<PendingGet> gets) const {
-  std::vector<PendingGet*> live;
-  for (PendingGet& get : gets) {
-    absl::Status unstarted = Unstarted(get.context, get.limit);
-    if (unstarted.ok()) {
-      live.push_back(&get);
-    } else {
-      get.reactor->Finish(ToGrpcStatus(unstarted));
-    }
-  }
+  const std::vector<PendingGet*> live = Startable(gets);
   if (live.size() == 1) {
     PendingGet& get = *live[0];
     get.reactor->Finish(ToGrpcStatus(
@@ -374,17 +378,12 @@ void Crud::ReadGets(std::vector<PendingGet> gets) const {
   if (live.empty()) return;
   std::vector<std::string> keys;
   std::vector<Message*> outs;
-  absl::Time deadline = absl::InfinitePast();
-  std::vector<grpc::CallbackServerContext*> contexts;
   for (PendingGet* get : live) {
     keys.push_back(get->key);
     outs.push_back(get->response);
-    deadline = std::max(deadline, get->limit.deadline);
-    contexts.push_back(get->context);
   }
-  const db::CallLimit limit = SharedLimit(deadline, std::move(contexts));
   std::vector<bool> found;
-  const absl::Status status = table_.GetMany(keys, limit, outs, &found);
+  const absl::Status status = table_.GetMany(keys, SharedLimit(live), outs, &found);
   for (size_t i = 0; i < live.size(); ++i) {
     absl::Status own = status;
     if (own.ok() && !found[i]) own = table_.NotFound(keys[i]);
