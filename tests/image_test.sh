@@ -22,7 +22,6 @@ fi
 db="image_$$"
 url=$("$here/../scripts/pg.sh" createdb "$pg_dir" "$db")
 pg_port=$(sed -n 's|.*:\([0-9]*\)/.*|\1|p' <<<"$url")
-port=$((20000 + RANDOM % 30000))
 name="protomodel-test-$$"
 cleanup() {
   "${podman[@]}" logs "$name" >"${TMPDIR:-/tmp}/$name.log" 2>&1 || true
@@ -31,15 +30,21 @@ cleanup() {
 trap cleanup EXIT
 
 # slirp4netns with the host's loopback reachable at 10.0.2.2, where the test
-# PostgreSQL listens; the server's port published on the host's loopback.
+# PostgreSQL listens; the server's port published on a loopback port the
+# kernel picks (parallel tests cannot take it), read back with `podman port`.
 "${podman[@]}" run -d --name "$name" --runtime runc \
   --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
   --network slirp4netns:allow_host_loopback=true \
   --read-only --user 10001:10001 \
-  -p "127.0.0.1:$port:50051" \
+  -p 127.0.0.1::50051 \
   -e "DATABASE_URL=postgresql://postgres@10.0.2.2:$pg_port/$db" \
   "$image" --listen=0.0.0.0:50051 --log_format=json >/dev/null
 
+port=$("${podman[@]}" port "$name" 50051/tcp | sed -n 's/.*:\([0-9]*\)$/\1/p' | head -n 1)
+if [ -z "$port" ]; then
+  echo "FAIL: podman published no port for 50051"
+  exit 1
+fi
 status=""
 for _ in $(seq 150); do
   status=$("$buf" curl --protocol grpc --http2-prior-knowledge -d '{"service":""}' \
