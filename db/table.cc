@@ -224,17 +224,27 @@ absl::Status Table::Insert(const Message& resource, const std::string& request_i
   return Explain(InsertRow(insert_, std::move(params), limit, out), &resource, "");
 }
 
-absl::Status Table::InsertRow(const Statement& statement, Params params,
-                              const CallLimit& limit, Message* out) const {
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
+absl::StatusOr<pqxx::result> Table::RunAlone(const Statement& statement, Params params,
+                                             const CallLimit& limit, const char* op,
+                                             WriteKind kind, absl::string_view what) const {
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, op);
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result = (*conn)->Exec(tx, statement, std::move(params));
-    return ReadRow(result.at(0), 0, all_columns_, out);
+    return (*conn)->Exec(tx, statement, std::move(params));
   } catch (const std::exception& e) {
-    return StatusFromException(e, WriteKind::kWrite, absl::StrCat("creating ", table_.name()));
+    return StatusFromException(e, kind, what);
   }
+}
+
+absl::Status Table::InsertRow(const Statement& statement, Params params,
+                              const CallLimit& limit, Message* out) const {
+  absl::StatusOr<pqxx::result> result =
+      RunAlone(statement, std::move(params), limit, "insert", WriteKind::kWrite,
+               absl::StrCat("creating ", table_.name()));
+  if (!result.ok()) return result.status();
+  if (result->empty()) return BadValue(table_.primary_key());
+  return ReadRow((*result)[0], 0, all_columns_, out);
 }
 
 const Statement& Table::InsertBatch(size_t rows) const {
@@ -259,25 +269,20 @@ absl::Status Table::InsertMany(std::vector<PendingInsert> rows,
     }
   }
   params.AddText(table_.name());
-  const Statement& statement = InsertBatch(rows.size());
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
-  if (!conn.ok()) return conn.status();
-  try {
-    pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result = (*conn)->Exec(tx, statement, std::move(params));
-    if (result.size() != rows.size()) {
-      return absl::InternalError(absl::StrCat("creating ", rows.size(), " ", table_.name(),
-                                              " rows returned ", result.size()));
-    }
-    for (const pqxx::row& row : result) {
-      const size_t ord = row[0].as<size_t>();
-      if (ord < 1 || ord > rows.size()) return BadValue(table_.primary_key());
-      if (absl::Status s = ReadRow(row, 1, all_columns_, rows[ord - 1].out); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return StatusFromException(e, WriteKind::kWrite, absl::StrCat("creating ", table_.name()));
+  absl::StatusOr<pqxx::result> result =
+      RunAlone(InsertBatch(rows.size()), std::move(params), limit, "insert", WriteKind::kWrite,
+               absl::StrCat("creating ", table_.name()));
+  if (!result.ok()) return result.status();
+  if (result->size() != rows.size()) {
+    return absl::InternalError(absl::StrCat("creating ", rows.size(), " ", table_.name(),
+                                            " rows returned ", result->size()));
   }
+  for (const pqxx::row& row : *result) {
+    const size_t ord = row[0].as<size_t>();
+    if (ord < 1 || ord > rows.size()) return BadValue(table_.primary_key());
+    if (absl::Status s = ReadRow(row, 1, all_columns_, rows[ord - 1].out); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Table::InsertOnce(const Message& resource, const std::string& request_id,
@@ -388,17 +393,12 @@ absl::Status Table::GetMany(const std::vector<std::string>& keys,
   found->assign(keys.size(), false);
   Params params;
   params.AddText(ArrayLiteral(keys));
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "get");
-  if (!conn.ok()) return conn.status();
-  pqxx::result result;
-  try {
-    pqxx::nontransaction tx((*conn)->raw());
-    result = (*conn)->Exec(tx, get_many_, std::move(params));
-  } catch (const std::exception& e) {
-    return StatusFromException(e, WriteKind::kRead, absl::StrCat("reading ", table_.name()));
-  }
+  absl::StatusOr<pqxx::result> result = RunAlone(get_many_, std::move(params), limit, "get",
+                                                 WriteKind::kRead,
+                                                 absl::StrCat("reading ", table_.name()));
+  if (!result.ok()) return result.status();
   const auto pk = static_cast<pqxx::row::size_type>(table_.ColumnIndex(table_.primary_key()));
-  for (const pqxx::row& row : result) {
+  for (const pqxx::row& row : *result) {
     const absl::string_view key(row[pk].c_str(), row[pk].size());
     for (size_t i = 0; i < keys.size(); ++i) {
       if (keys[i] != key) continue;
@@ -455,16 +455,11 @@ absl::StatusOr<std::string> Table::List(const ListQuery& query,
       conditions.empty() ? "" : " WHERE ", absl::StrJoin(conditions, " AND "),
       " ORDER BY ", OrderBySql(*keys), " LIMIT $", params.size());
 
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "list");
-  if (!conn.ok()) return conn.status();
-  pqxx::result result;
-  try {
-    pqxx::nontransaction tx((*conn)->raw());
-    result = (*conn)->Exec(tx, Statement{"", sql}, std::move(params));
-  } catch (const std::exception& e) {
-    return StatusFromException(e, WriteKind::kRead,
-                               absl::StrCat("listing ", table_.name()));
-  }
+  absl::StatusOr<pqxx::result> listed =
+      RunAlone(Statement{"", sql}, std::move(params), limit, "list", WriteKind::kRead,
+               absl::StrCat("listing ", table_.name()));
+  if (!listed.ok()) return listed.status();
+  const pqxx::result& result = *listed;
 
   const Reflection* r = response->GetReflection();
   size_t bytes = 0;

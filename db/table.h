@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "db/params.h"
+#include "db/sql_status.h"
 #include "db/pool.h"
 #include "db/schema.h"
 
@@ -110,6 +111,12 @@ class Table {
   absl::Status NotFound(absl::string_view key) const;
 
  private:
+  // Runs `statement` alone, outside a transaction, on a connection leased
+  // for `op`; errors as StatusFromException reports them for `kind`, about
+  // `what`.
+  absl::StatusOr<pqxx::result> RunAlone(const Statement& statement, Params params,
+                                        const CallLimit& limit, const char* op,
+                                        WriteKind kind, absl::string_view what) const;
   // Runs one INSERT ... RETURNING statement outside a transaction; errors
   // as StatusFromException reports them, not yet explained.
   absl::Status InsertRow(const Statement& statement, Params params, const CallLimit& limit,

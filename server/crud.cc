@@ -245,20 +245,24 @@ bool Crud::Authorized(grpc::CallbackServerContext* context, grpc::ServerUnaryRea
 }
 
 template <typename Work>
-grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
-                                         const Message& request, Work work) const {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(context, reactor, request)) return reactor;
+grpc::ServerUnaryReactor* Crud::Enqueue(grpc::CallbackServerContext* context,
+                                        grpc::ServerUnaryReactor* reactor, Work work) const {
   const bool queued = executor_.Submit(
       [context, reactor, limit = Limit(context), work = std::move(work)]() mutable {
         absl::Status status = Unstarted(context, limit);
         if (status.ok()) status = Settled(context, work(limit));
         reactor->Finish(ToGrpcStatus(status));
       });
-  if (!queued) {
-    reactor->Finish(ToGrpcStatus(Overloaded()));
-  }
+  if (!queued) reactor->Finish(ToGrpcStatus(Overloaded()));
   return reactor;
+}
+
+template <typename Work>
+grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
+                                         const Message& request, Work work) const {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Authorized(context, reactor, request)) return reactor;
+  return Enqueue(context, reactor, std::move(work));
 }
 
 grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
@@ -272,15 +276,11 @@ grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
   }
   if (create->regenerate) {
     // Its generated value may clash and be drawn again: alone.
-    const bool queued = executor_.Submit([this, context, reactor, response,
-                                          create = *std::move(create),
-                                          limit = Limit(context)]() mutable {
-      absl::Status status = Unstarted(context, limit);
-      if (status.ok()) status = Settled(context, InsertOne(limit, create, response));
-      reactor->Finish(ToGrpcStatus(status));
-    });
-    if (!queued) reactor->Finish(ToGrpcStatus(Overloaded()));
-    return reactor;
+    return Enqueue(context, reactor,
+                   [this, response, create = *std::move(create)](
+                       const db::CallLimit& limit) mutable {
+                     return InsertOne(limit, create, response);
+                   });
   }
   absl::Status checked = rules_.on_create ? rules_.on_create(*create->resource) : absl::OkStatus();
   db::Params params;
@@ -349,16 +349,10 @@ grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
     full = value->name() == "FULL";
   }
   if (full) {
-    const bool queued = executor_.Submit(
-        [this, context, reactor, response, key = *std::move(key), limit = Limit(context)] {
-          absl::Status status = Unstarted(context, limit);
-          if (status.ok()) status = Settled(context, table_.Get(key, true, limit, response));
-          reactor->Finish(ToGrpcStatus(status));
-        });
-    if (!queued) {
-      reactor->Finish(ToGrpcStatus(Overloaded()));
-    }
-    return reactor;
+    return Enqueue(context, reactor,
+                   [this, response, key = *std::move(key)](const db::CallLimit& limit) {
+                     return table_.Get(key, true, limit, response);
+                   });
   }
   PendingGet get{context, reactor, *std::move(key), response, Limit(context)};
   if (!gets_->Add(get)) {

@@ -109,8 +109,12 @@ class Crud final {
                   const google::protobuf::Message& request) const;
   // The call's deadline (or the default one) and its cancellation.
   db::CallLimit Limit(grpc::CallbackServerContext* context) const;
-  // Runs `work` (absl::Status(const db::CallLimit&)) on the executor and
-  // finishes the call's reactor with its status.
+  // Queues `work` (absl::Status(const db::CallLimit&)) for the executor and
+  // finishes `reactor` with its status (or at once, when the queue is full).
+  template <typename Work>
+  grpc::ServerUnaryReactor* Enqueue(grpc::CallbackServerContext* context,
+                                    grpc::ServerUnaryReactor* reactor, Work work) const;
+  // Authorized, then Enqueue on the call's own reactor.
   template <typename Work>
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const google::protobuf::Message& request, Work work) const;
