@@ -3,9 +3,10 @@
 #
 # Starts a throwaway PostgreSQL (fsync off, for protomodel and the reference
 # alike) and a release build of the server, seeds 100 000 heroes, measures
-# the references with pgbench, then drives each scenario with
-# protomodel-load, and writes a report with every figure as a ratio to its
-# reference measured minutes before.
+# the references with pgbench (the database's limit) and with gRPC's own
+# health service on the same server (gRPC's floor: no database), then drives
+# each scenario with protomodel-load, and writes a report with every figure
+# as a ratio to its reference measured minutes before.
 #   BENCH_SECONDS   measured seconds per scenario (default 10)
 #   BENCH_CLIENTS   calls in flight (default 16)
 #   BENCH_BUILD_DIR release build folder (default build-release)
@@ -60,24 +61,62 @@ tps() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -n 1; }
 pg_select=$("$pgbin/pgbench" -n -S -M prepared -c "$clients" -j 2 -T "$seconds" "$pgbench_url" 2>/dev/null | tps)
 echo "INSERT INTO hero (name, secret_name, age) VALUES ('bench', 'bench', 30);" >"$out/insert.sql"
 pg_insert=$("$pgbin/pgbench" -n -M prepared -f "$out/insert.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
+# What an idempotent create writes: the hero and its request_id's record.
+cat >"$out/insert_recorded.sql" <<'SQL'
+WITH created AS (INSERT INTO hero (name, secret_name, age) VALUES ('bench', 'bench', 30) RETURNING id)
+INSERT INTO protomodel_request_ids (request_id, table_name, resource_key)
+SELECT gen_random_uuid(), 'hero', id::text FROM created;
+SQL
+pg_recorded=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_recorded.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
+# The same rows eight to a statement, in the statement shape the server's
+# batched creates use (db/sql_build.cc, InsertBatchSql): the database's own
+# rate, in rows/s, for the rows CreateHero writes with and without records.
+batch=8
+batch_sql() {  # batch_sql recorded|plain
+  local rid="gen_random_uuid()" recorded=
+  if [ "$1" = plain ]; then rid="NULL::uuid"; fi
+  if [ "$1" = recorded ]; then
+    recorded=", recorded AS (INSERT INTO protomodel_request_ids (request_id, table_name, resource_key) SELECT rid, 'hero', k::text FROM input)"
+  fi
+  printf "WITH input AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('hero', 'id')) AS k, v.* FROM (VALUES "
+  for i in $(seq "$batch"); do
+    [ "$i" -gt 1 ] && printf ', '
+    printf "(%d, 'bench'::text, 'bench'::text, %d::integer, NULL::bigint, %s)" "$i" "$i" "$rid"
+  done
+  printf ') AS v(ord, c1, c2, c3, c4, rid)), created AS (INSERT INTO hero (id, name, secret_name, age, team_id) '
+  printf 'OVERRIDING SYSTEM VALUE SELECT k, c1, c2, c3, c4 FROM input RETURNING *)%s ' "$recorded"
+  printf 'SELECT input.ord, created.* FROM created JOIN input ON created.id = input.k;\n'
+}
+batch_rows() {  # batch_rows recorded|plain: rows/s
+  batch_sql "$1" >"$out/insert_batch_$1.sql"
+  local t
+  t=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_batch_$1.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
+  awk -v t="$t" -v b="$batch" 'BEGIN { printf "%.1f", t * b }'
+}
+pg_batch_recorded=$(batch_rows recorded)
+pg_batch_plain=$(batch_rows plain)
 
 # Runs one scenario; prints its result line with the server's peak RSS.
+# A scenario NAME:plain is NAME without request ids.
 run() {
   local scenario=$1 concurrency=$2
   shift 2
+  local flags=()
+  case $scenario in *:plain) flags=(--request_ids=false) ;; esac
   echo 5 >"/proc/$server/clear_refs"
   local line
-  line=$("$build/tests/bench/protomodel-load" --target "127.0.0.1:$port" --scenario "$scenario" \
-    --concurrency "$concurrency" --duration_seconds "$seconds" --warmup_seconds 1 "$@")
+  line=$("$build/tests/bench/protomodel-load" --target "127.0.0.1:$port" --scenario "${scenario%:plain}" \
+    --concurrency "$concurrency" --duration_seconds "$seconds" --warmup_seconds 1 "${flags[@]}" "$@")
   local rss
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
-  echo "$line rss_mb=$((rss / 1024))"
+  echo "${line/scenario=${scenario%:plain} /scenario=$scenario } rss_mb=$((rss / 1024))"
 }
 
+scenarios="health_check get_hero create_hero create_hero:plain list_heroes list_heroes_deep
+           update_hero conversation_read conversation_write"
 results=$out/results.txt
 : >"$results"
-for scenario in get_hero create_hero list_heroes list_heroes_deep update_hero \
-                conversation_read conversation_write; do
+for scenario in $scenarios; do
   echo "bench: $scenario" >&2
   run "$scenario" "$clients" | tee -a "$results" >&2
 done
@@ -108,24 +147,52 @@ line_of() { grep "scenario=$1 " "$results"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 report=$out/report.md
+floor=$(field "$(line_of health_check)" calls_per_s)
+get=$(field "$(line_of get_hero)" calls_per_s)
+create=$(field "$(line_of create_hero)" calls_per_s)
+plain=$(field "$(line_of create_hero:plain)" calls_per_s)
+first=$(field "$(line_of list_heroes)" calls_per_s)
+deep=$(field "$(line_of list_heroes_deep)" calls_per_s)
+# A server that added nothing to gRPC's floor but the database's own work
+# per row: each create then costs the floor's CPU time plus the batched
+# rows' (both measured with the machine saturated).
+bound() { awk -v f="$floor" -v r="$1" 'BEGIN { if (f > 0 && r > 0) printf "%.0f", 1 / (1 / f + 1 / r); else print 0 }'; }
+bound_recorded=$(bound "$pg_batch_recorded")
+bound_plain=$(bound "$pg_batch_plain")
 {
   echo "| scenario | calls/s | p50 ms | p99 ms | p99.9 ms | errors | MB/s | server peak RSS MB | ratio |"
   echo "|---|---|---|---|---|---|---|---|---|"
   echo "| pgbench -S -M prepared | $pg_select | | | | | | | reference |"
   echo "| pgbench insert hero | $pg_insert | | | | | | | reference |"
-  first=$(field "$(line_of list_heroes)" calls_per_s)
-  for scenario in get_hero create_hero list_heroes list_heroes_deep update_hero \
-                  conversation_read conversation_write; do
+  echo "| pgbench insert hero + request id record | $pg_recorded | | | | | | | reference |"
+  echo "| pgbench, $batch heroes a statement (rows/s) | $pg_batch_plain | | | | | | | reference |"
+  echo "| pgbench, $batch heroes + records a statement (rows/s) | $pg_batch_recorded | | | | | | | reference |"
+  for scenario in $scenarios; do
     l=$(line_of "$scenario")
     cps=$(field "$l" calls_per_s)
     case $scenario in
-      get_hero) r="$(ratio "$cps" "$pg_select") of pgbench -S" ;;
-      create_hero) r="$(ratio "$cps" "$pg_insert") of pgbench insert" ;;
+      health_check) r="reference: gRPC's floor" ;;
+      get_hero) r="$(ratio "$cps" "$pg_select") of pgbench -S; $(ratio "$cps" "$floor") of gRPC's floor" ;;
+      create_hero) r="$(ratio "$cps" "$pg_recorded") of pgbench insert + record; $(ratio "$cps" "$floor") of gRPC's floor" ;;
+      create_hero:plain) r="$(ratio "$cps" "$pg_insert") of pgbench insert" ;;
       list_heroes_deep) r="deep/first page time: $(ratio "$first" "$cps")" ;;
       *) r="" ;;
     esac
     echo "| $scenario | $cps | $(field "$l" p50_ms) | $(field "$l" p99_ms) | $(field "$l" p999_ms) | $(field "$l" errors) | $(field "$l" mb_per_s) | $(field "$l" rss_mb) | $r |"
   done
+  echo
+  echo "Against the targets:"
+  echo
+  echo "| figure | this run | target |"
+  echo "|---|---|---|"
+  echo "| GetHero / pgbench -S | $(ratio "$get" "$pg_select") | ≥ 0.30 |"
+  echo "| CreateHero / pgbench insert (no request id) | $(ratio "$plain" "$pg_insert") | ≥ 0.60 |"
+  echo "| CreateHero (no request id), estimated ceiling: gRPC's floor plus the database's batched rows, nothing else | $bound_plain calls/s: $(ratio "$bound_plain" "$pg_insert") of pgbench insert | |"
+  echo "| CreateHero with request id / pgbench insert + record | $(ratio "$create" "$pg_recorded") | |"
+  echo "| CreateHero with request id, estimated ceiling likewise | $bound_recorded calls/s: $(ratio "$bound_recorded" "$pg_recorded") of pgbench insert + record | |"
+  echo "| deep page / first page time | $(ratio "$first" "$deep") | ≤ 1.2 |"
+  echo "| GetHero p99 at $clients in flight, ms | $(field "$(line_of get_hero)" p99_ms) (gRPC's floor: $(field "$(line_of health_check)" p99_ms)) | ≤ 2 |"
+  echo "| server peak RSS, GetHero, MB | $(field "$(line_of get_hero)" rss_mb) | ≤ 64 |"
   echo
   echo "GetHero against calls in flight:"
   echo

@@ -27,12 +27,13 @@
 #include "protomodel/client/call.h"
 #include "protomodel/client/channel.h"
 #include "grimoire/v1/grimoire.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "heroes/v1/heroes.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server address.");
 ABSL_FLAG(std::string, scenario, "get_hero",
-          "get_hero, create_hero, list_heroes, list_heroes_deep, update_hero, "
-          "conversation_read or conversation_write.");
+          "health_check, get_hero, create_hero, list_heroes, list_heroes_deep, "
+          "update_hero, conversation_read or conversation_write.");
 ABSL_FLAG(int, concurrency, 16, "Calls in flight.");
 ABSL_FLAG(int, channels, 4, "Channels (HTTP/2 connections) the threads share.");
 ABSL_FLAG(int, threads, 2, "Threads, each polling a completion queue of its own.");
@@ -134,6 +135,34 @@ class Scenario {
 
  private:
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
+};
+
+// gRPC's floor on the same server and connections: the built-in health
+// service answers from memory, through the same interceptors, no database.
+class HealthCheck final : public Scenario {
+ public:
+  using Scenario::Scenario;
+  bool SetUp() override {
+    for (size_t i = 0; i < 64; ++i) {
+      stubs_.push_back(grpc::health::v1::Health::NewStub(channel(static_cast<int>(i))));
+    }
+    return true;
+  }
+  void Issue(Slot& slot, Done done) override {
+    auto* request = Make<grpc::health::v1::HealthCheckRequest>(slot.request);
+    auto* response = Make<grpc::health::v1::HealthCheckResponse>(slot.response);
+    Start(stubs_[static_cast<size_t>(slot.index) % stubs_.size()]->PrepareAsyncCheck(
+              slot.context.get(), *request, slot.cq),
+          response, [done = std::move(done), response](grpc::Status status) {
+            done(status.ok() && response->status() ==
+                                    grpc::health::v1::HealthCheckResponse::SERVING
+                     ? 0
+                     : -1);
+          });
+  }
+
+ private:
+  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> stubs_;
 };
 
 class HeroScenario : public Scenario {
@@ -304,6 +333,7 @@ class ConversationScenario final : public Scenario {
 
 std::unique_ptr<Scenario> MakeScenario(const std::string& name,
                                        std::vector<std::shared_ptr<grpc::Channel>> channels) {
+  if (name == "health_check") return std::make_unique<HealthCheck>(std::move(channels));
   if (name == "get_hero") return std::make_unique<GetHero>(std::move(channels));
   if (name == "create_hero") return std::make_unique<CreateHero>(std::move(channels));
   if (name == "update_hero") return std::make_unique<UpdateHero>(std::move(channels));
