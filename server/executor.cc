@@ -12,6 +12,11 @@ Executor::~Executor() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    for (Idle* idle : idle_) {
+      idle->woken = true;
+      idle->wake.Signal();
+    }
+    idle_.clear();
   }
   for (std::thread& thread : threads_) thread.join();
 }
@@ -20,7 +25,7 @@ bool Executor::Submit(Task task) {
   absl::MutexLock lock(&mu_);
   if (waiting_ >= max_queued_) return false;
   ++waiting_;
-  queue_.emplace_back(std::move(task), true);
+  PushLocked(std::move(task), true);
   return true;
 }
 
@@ -38,7 +43,16 @@ void Executor::Release(int calls) {
 
 void Executor::Post(Task task) {
   absl::MutexLock lock(&mu_);
-  queue_.emplace_back(std::move(task), false);
+  PushLocked(std::move(task), false);
+}
+
+void Executor::PushLocked(Task task, bool call) {
+  queue_.emplace_back(std::move(task), call);
+  if (idle_.empty()) return;
+  Idle* idle = idle_.back();
+  idle_.pop_back();
+  idle->woken = true;
+  idle->wake.Signal();
 }
 
 int Executor::queued() const {
@@ -47,20 +61,22 @@ int Executor::queued() const {
 }
 
 void Executor::Loop() {
+  Idle self;
+  absl::MutexLock lock(&mu_);
   while (true) {
-    Task task;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !queue_.empty();
-      };
-      mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping, and nothing left
-      task = std::move(queue_.front().first);
-      if (queue_.front().second) --waiting_;
-      queue_.pop_front();
+    while (queue_.empty()) {
+      if (stopping_) return;
+      self.woken = false;
+      idle_.push_back(&self);
+      while (!self.woken) self.wake.Wait(&mu_);
     }
+    Task task = std::move(queue_.front().first);
+    if (queue_.front().second) --waiting_;
+    queue_.pop_front();
+    mu_.Unlock();
     std::move(task)();
+    task = nullptr;  // what it holds goes before the lock is taken again
+    mu_.Lock();
   }
 }
 

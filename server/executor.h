@@ -41,7 +41,17 @@ class Executor {
   int queued() const;
 
  private:
+  // A worker waiting for a task.
+  struct Idle {
+    absl::CondVar wake;
+    bool woken = false;
+  };
+
   void Loop();
+  // Queues a task and wakes the worker that went idle last (its stack and
+  // caches are the warmest); none when all are busy, since the first to
+  // finish takes it.
+  void PushLocked(Task task, bool call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_queued_;
   mutable absl::Mutex mu_;
@@ -49,6 +59,7 @@ class Executor {
   std::deque<std::pair<Task, bool>> queue_ ABSL_GUARDED_BY(mu_);
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Idle*> idle_ ABSL_GUARDED_BY(mu_);  // the last to go idle last
   std::vector<std::thread> threads_;
 };
 
