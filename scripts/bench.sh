@@ -129,25 +129,27 @@ for c in 1 2 4 8 16 32 64; do
   echo "$c $(sed -n 's/.*calls_per_s=\([0-9.]*\).*/\1/p' <<<"$line")" >>"$sweep"
 done
 
+field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<" $1"; }
+line_of() { grep "scenario=$1 " "$results"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+floor=$(field "$(line_of health_check)" calls_per_s)
+
 gnuplot <<GNUPLOT
-set terminal pngcairo size 800,480 noenhanced
+set terminal pngcairo size 800,520 noenhanced
 set output "$out/get_hero_concurrency.png"
 set title "GetHero throughput against calls in flight (2 cores, shared)"
 set xlabel "calls in flight"
 set ylabel "calls/s"
 set logscale x 2
 set grid
-set key left top
+set key outside below
 plot "$sweep" using 1:2 with linespoints title "GetHero", \
-     $pg_select title "pgbench -S -M prepared ($clients clients)" with lines dashtype 2
+     $pg_select title "pgbench -S -M prepared ($clients clients)" with lines dashtype 2, \
+     $floor title "gRPC's floor: health Check on the same server ($clients in flight)" with lines dashtype 3
 GNUPLOT
 
-field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<" $1"; }
-line_of() { grep "scenario=$1 " "$results"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 report=$out/report.md
-floor=$(field "$(line_of health_check)" calls_per_s)
 get=$(field "$(line_of get_hero)" calls_per_s)
 create=$(field "$(line_of create_hero)" calls_per_s)
 plain=$(field "$(line_of create_hero:plain)" calls_per_s)
