@@ -48,6 +48,26 @@ void RunTogether(server::Server& server, const std::string& database_url,
   for (std::thread& thread : threads) thread.join();
 }
 
+// Each outcome of creates run together, and the hero each returned, by index.
+struct Created {
+  std::vector<grpc::Status> statuses;
+  std::vector<Hero> heroes;
+};
+
+// `count` creates run together (RunTogether, two creates holding the
+// batches): create(i, &hero) makes the i-th.
+Created CreateTogether(server::Server& server, const std::string& database_url,
+                       HeroesClient& client, int count,
+                       const std::function<grpc::Status(int, Hero*)>& create) {
+  Created created{std::vector<grpc::Status>(count), std::vector<Hero>(count)};
+  std::vector<std::function<void()>> calls;
+  for (int i = 0; i < count; ++i) {
+    calls.push_back([&, i] { created.statuses[i] = create(i, &created.heroes[i]); });
+  }
+  RunTogether(server, database_url, [&] { client.NewHero("holder", "holder"); }, calls);
+  return created;
+}
+
 class HeroServiceTest : public ServiceTest {
  protected:
   // Statements of this suite's database waiting for a lock.
@@ -467,24 +487,18 @@ TEST_F(HeroServiceTest, GetsWaitingTogetherEachReceiveTheirOwnHero) {
 // the row made from its own request.
 TEST_F(HeroServiceTest, CreatesWaitingTogetherEachReceiveTheirOwnHero) {
   constexpr int kCreates = 8;
-  std::vector<grpc::Status> statuses(kCreates);
-  std::vector<Hero> made(kCreates);
-  std::vector<std::function<void()>> calls;
-  for (int i = 0; i < kCreates; ++i) {
-    calls.push_back([&, i] {
-      heroes::v1::CreateHeroRequest request;
-      request.mutable_hero()->set_name(absl::StrCat("hero-", i));
-      request.mutable_hero()->set_secret_name(absl::StrCat("secret-", i));
-      if (i % 2 == 0) request.mutable_hero()->set_age(i);
-      if (i % 3 == 0) {
-        request.set_request_id(absl::StrCat("00000000-0000-4000-8000-00000000000", i));
-      }
-      grpc::ClientContext context;
-      statuses[i] = client_.heroes().CreateHero(&context, request, &made[i]);
-    });
-  }
-  RunTogether(test_server().server(), database().url(),
-              [&] { client_.NewHero("holder", "holder"); }, calls);
+  const auto [statuses, made] = CreateTogether(
+      test_server().server(), database().url(), client_, kCreates, [&](int i, Hero* out) {
+        heroes::v1::CreateHeroRequest request;
+        request.mutable_hero()->set_name(absl::StrCat("hero-", i));
+        request.mutable_hero()->set_secret_name(absl::StrCat("secret-", i));
+        if (i % 2 == 0) request.mutable_hero()->set_age(i);
+        if (i % 3 == 0) {
+          request.set_request_id(absl::StrCat("00000000-0000-4000-8000-00000000000", i));
+        }
+        grpc::ClientContext context;
+        return client_.heroes().CreateHero(&context, request, out);
+      });
   std::set<int64_t> ids;
   for (int i = 0; i < kCreates; ++i) {
     ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
@@ -517,20 +531,14 @@ TEST_F(HeroServiceTest, CreatesWaitingTogetherEachReceiveTheirOwnHero) {
 TEST_F(HeroServiceTest, ABadCreateInABatchFailsAloneWithItsOwnReason) {
   auto team = client_.NewTeam("Preventers");
   constexpr int kCreates = 6;
-  std::vector<grpc::Status> statuses(kCreates);
-  std::vector<Hero> made(kCreates);
-  std::vector<std::function<void()>> calls;
-  for (int i = 0; i < kCreates; ++i) {
-    calls.push_back([&, i] {
-      Hero hero;
-      hero.set_name(absl::StrCat("hero-", i));
-      hero.set_secret_name("s");
-      hero.set_team_id(i == 4 ? team.id() + 100 : team.id());
-      statuses[i] = client_.CreateHero(hero, &made[i]);
-    });
-  }
-  RunTogether(test_server().server(), database().url(),
-              [&] { client_.NewHero("holder", "holder"); }, calls);
+  const auto [statuses, made] = CreateTogether(
+      test_server().server(), database().url(), client_, kCreates, [&](int i, Hero* out) {
+        Hero hero;
+        hero.set_name(absl::StrCat("hero-", i));
+        hero.set_secret_name("s");
+        hero.set_team_id(i == 4 ? team.id() + 100 : team.id());
+        return client_.CreateHero(hero, out);
+      });
   for (int i = 0; i < kCreates; ++i) {
     if (i == 4) {
       EXPECT_CODE(statuses[i], FAILED_PRECONDITION);
@@ -690,14 +698,9 @@ TEST_F(RequestIdTest, ConcurrentRetriesCreateOneHero) {
 // Retries of one create that land in the same batch make one hero.
 TEST_F(RequestIdTest, RetriesInOneBatchCreateOneHero) {
   constexpr int kCallers = 4;
-  std::vector<Hero> results(kCallers);
-  std::vector<grpc::Status> statuses(kCallers);
-  std::vector<std::function<void()>> calls;
-  for (int i = 0; i < kCallers; ++i) {
-    calls.push_back([&, i] { statuses[i] = Create(kRequestId, "Deadpond", &results[i]); });
-  }
-  RunTogether(test_server().server(), database().url(),
-              [&] { client_.NewHero("holder", "holder"); }, calls);
+  const auto [statuses, results] =
+      CreateTogether(test_server().server(), database().url(), client_, kCallers,
+                     [&](int, Hero* out) { return Create(kRequestId, "Deadpond", out); });
   for (int i = 0; i < kCallers; ++i) {
     ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
     EXPECT_EQ(results[i].SerializeAsString(), results[0].SerializeAsString());

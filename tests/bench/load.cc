@@ -132,6 +132,14 @@ class Scenario {
     return channels_[static_cast<size_t>(thread) % channels_.size()];
   }
   static std::unique_ptr<grpc::ClientContext> Context() { return NewContext(); }
+  // Stubs of `Service` spread over the channels, one per slot index (slots
+  // beyond 64 share them).
+  template <typename Service>
+  std::vector<std::unique_ptr<typename Service::Stub>> Stubs() const {
+    std::vector<std::unique_ptr<typename Service::Stub>> stubs;
+    for (int i = 0; i < 64; ++i) stubs.push_back(Service::NewStub(channel(i)));
+    return stubs;
+  }
 
  private:
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
@@ -143,9 +151,7 @@ class HealthCheck final : public Scenario {
  public:
   using Scenario::Scenario;
   bool SetUp() override {
-    for (size_t i = 0; i < 64; ++i) {
-      stubs_.push_back(grpc::health::v1::Health::NewStub(channel(static_cast<int>(i))));
-    }
+    stubs_ = Stubs<grpc::health::v1::Health>();
     return true;
   }
   void Issue(Slot& slot, Done done) override {
@@ -169,9 +175,7 @@ class HeroScenario : public Scenario {
  public:
   using Scenario::Scenario;
   bool SetUp() override {
-    for (size_t i = 0; i < 64; ++i) {
-      stubs_.push_back(heroes::v1::HeroService::NewStub(channel(static_cast<int>(i))));
-    }
+    stubs_ = Stubs<heroes::v1::HeroService>();
     return true;
   }
 
@@ -272,9 +276,7 @@ class ConversationScenario final : public Scenario {
   ConversationScenario(std::vector<std::shared_ptr<grpc::Channel>> channels, bool write)
       : Scenario(std::move(channels)), write_(write) {}
   bool SetUp() override {
-    for (size_t i = 0; i < 64; ++i) {
-      stubs_.push_back(grimoire::v1::ConversationService::NewStub(channel(static_cast<int>(i))));
-    }
+    stubs_ = Stubs<grimoire::v1::ConversationService>();
     auto users = grimoire::v1::UserService::NewStub(channel(0));
     auto classes = grimoire::v1::ClassService::NewStub(channel(0));
     grimoire::v1::CreateUserRequest user_request;
