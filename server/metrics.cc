@@ -123,6 +123,14 @@ Metrics::Metrics()
                    .Help("Total number of RPCs completed on the server, regardless of "
                          "success or failure.")
                    .Register(*registry_)),
+      msg_received_(prometheus::BuildCounter()
+                        .Name("grpc_server_msg_received_total")
+                        .Help("Total number of RPC stream messages received on the server.")
+                        .Register(*registry_)),
+      msg_sent_(prometheus::BuildCounter()
+                    .Name("grpc_server_msg_sent_total")
+                    .Help("Total number of gRPC stream messages sent by the server.")
+                    .Register(*registry_)),
       handling_seconds_(prometheus::BuildHistogram()
                             .Name("grpc_server_handling_seconds")
                             .Help("Histogram of response latency (seconds) of gRPC that "
@@ -165,6 +173,8 @@ const Metrics::Method& Metrics::ForMethod(absl::string_view method) {
                                      {"grpc_method", parts.second}};
   auto counters = std::make_unique<Method>();
   counters->started_ = &started_.Add(labels);
+  counters->received_ = &msg_received_.Add(labels);
+  counters->sent_ = &msg_sent_.Add(labels);
   for (size_t code = 0; code < counters->handled_.size(); ++code) {
     prometheus::Labels with_code = labels;
     with_code["grpc_code"] = GoCodeName(static_cast<grpc::StatusCode>(code));

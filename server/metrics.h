@@ -28,6 +28,7 @@ const char* GoCodeName(grpc::StatusCode code);
 
 // The server's Prometheus metrics, named and labelled as go-grpc-prometheus
 // names them (grpc_server_started_total, grpc_server_handled_total,
+// grpc_server_msg_received_total, grpc_server_msg_sent_total,
 // grpc_server_handling_seconds), plus the database pool's and schema's.
 // Thread-safe; counting a call costs a few atomic additions once its method
 // has been seen.
@@ -37,11 +38,15 @@ class Metrics final {
   class Method {
    public:
     void Started() const { started_->Increment(); }
+    void Received() const { received_->Increment(); }
+    void Sent() const { sent_->Increment(); }
     void Handled(grpc::StatusCode code, absl::Duration elapsed) const;
 
    private:
     friend class Metrics;
     prometheus::Counter* started_ = nullptr;
+    prometheus::Counter* received_ = nullptr;
+    prometheus::Counter* sent_ = nullptr;
     std::array<prometheus::Counter*, 17> handled_{};
     prometheus::Histogram* seconds_ = nullptr;
   };
@@ -73,6 +78,8 @@ class Metrics final {
   std::shared_ptr<PoolCollector> pool_collector_;
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
+  prometheus::Family<prometheus::Counter>& msg_received_;
+  prometheus::Family<prometheus::Counter>& msg_sent_;
   prometheus::Family<prometheus::Histogram>& handling_seconds_;
   prometheus::Family<prometheus::Histogram>& query_seconds_;
   prometheus::Gauge& schema_version_;

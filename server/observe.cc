@@ -1,5 +1,6 @@
 #include "server/observe.h"
 
+#include <chrono>
 #include <string>
 
 #include <grpcpp/server_context.h>
@@ -12,6 +13,23 @@ namespace protomodel::server {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
+
+// What the caller got. A call cancelled before its status went out (the
+// client left, its deadline passed, the connection broke) never receives the
+// handler's status, and gRPC's own services answer such calls UNKNOWN
+// ("OnCancel()"): counted and logged as that, a client closing a health Watch
+// would look like a server error.
+grpc::Status Delivered(grpc::ServerContextBase* context, grpc::Status status) {
+  if (!context->IsCancelled() || status.error_code() == grpc::StatusCode::CANCELLED ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return status;
+  }
+  if (std::chrono::system_clock::now() >= context->deadline()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "the deadline passed before the answer");
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before the answer");
+}
 
 class CallObserver final : public grpc::experimental::Interceptor {
  public:
@@ -34,13 +52,23 @@ class CallObserver final : public grpc::experimental::Interceptor {
         token_ = options_.tokens->NameOf(MetadataValue(metadata, "authorization"));
       }
     }
+    if (counters_ != nullptr) {
+      // At a stream's end the hook comes with no message: nothing was read.
+      if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+          methods->GetRecvMessage() != nullptr) {
+        counters_->Received();
+      }
+      if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+        counters_->Sent();
+      }
+    }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       if (request_id_.empty()) request_id_ = NewRequestId();
       methods->GetSendInitialMetadata()->emplace("x-request-id", request_id_);
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const grpc::Status status = methods->GetSendStatus();
+      const grpc::Status status = Delivered(info_->server_context(), methods->GetSendStatus());
       const absl::Duration elapsed = absl::Now() - start_;
       if (counters_ != nullptr) counters_->Handled(status.error_code(), elapsed);
       if (options_.log_calls) {

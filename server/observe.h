@@ -22,7 +22,8 @@ struct ObserveOptions {
 // What the server sees of every call that reaches a service: its
 // x-request-id (the caller's or a generated one) goes back in the response's
 // initial metadata and into the call's log line with the peer, the token's
-// NAME and a W3C traceparent; the call is counted in the metrics.
+// NAME and a W3C traceparent; the call and its messages are counted in the
+// metrics.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 MakeCallObserverFactory(ObserveOptions options);
 

@@ -101,17 +101,21 @@ std::map<std::string, double> Samples(const std::string& text) {
 
 // A sample's key as prometheus-cpp writes it: labels in name order.
 std::string Handled(const std::string& service, const std::string& method,
-                    const std::string& code) {
+                    const std::string& code, const std::string& type = "unary") {
   return absl::StrCat("grpc_server_handled_total{grpc_code=\"", code, "\",grpc_method=\"",
-                      method, "\",grpc_service=\"", service, "\",grpc_type=\"unary\"}");
+                      method, "\",grpc_service=\"", service, "\",grpc_type=\"", type, "\"}");
+}
+// A per-method series without a code, e.g. grpc_server_started_total.
+std::string Series(const std::string& name, const std::string& service,
+                   const std::string& method, const std::string& type = "unary") {
+  return absl::StrCat(name, "{grpc_method=\"", method, "\",grpc_service=\"", service,
+                      "\",grpc_type=\"", type, "\"}");
 }
 std::string Started(const std::string& service, const std::string& method) {
-  return absl::StrCat("grpc_server_started_total{grpc_method=\"", method,
-                      "\",grpc_service=\"", service, "\",grpc_type=\"unary\"}");
+  return Series("grpc_server_started_total", service, method);
 }
 std::string HandlingCount(const std::string& service, const std::string& method) {
-  return absl::StrCat("grpc_server_handling_seconds_count{grpc_method=\"", method,
-                      "\",grpc_service=\"", service, "\",grpc_type=\"unary\"}");
+  return Series("grpc_server_handling_seconds_count", service, method);
 }
 
 double Delta(const std::map<std::string, double>& before,
@@ -186,9 +190,54 @@ TEST_F(ObservedServerTest, MetricsCountEveryCallByMethodAndCode) {
   EXPECT_EQ(Delta(before, after, Handled(heroes, "GetHero", "NotFound")), 2);
   EXPECT_EQ(Delta(before, after, Handled(heroes, "ListHeroes", "OK")), 0);
   EXPECT_EQ(Delta(before, after, Handled("grpc.health.v1.Health", "Check", "OK")), 2);
+  // Messages: refused calls never had theirs read; failed ones sent none.
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_msg_received_total", heroes, "CreateHero")),
+            4);
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_msg_sent_total", heroes, "CreateHero")), 3);
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_msg_received_total", heroes, "GetHero")), 3);
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_msg_sent_total", heroes, "GetHero")), 1);
   // Database time: three inserts reached the database, and three reads.
   EXPECT_EQ(Delta(before, after, "protomodel_db_query_seconds_count{op=\"insert\"}"), 3);
   EXPECT_EQ(Delta(before, after, "protomodel_db_query_seconds_count{op=\"get\"}"), 3);
+}
+
+TEST_F(ObservedServerTest, AStreamIsTypedAsOneAndCountsEachMessage) {
+  const std::map<std::string, double> before = Scrape();
+  auto stub = grpc::health::v1::Health::NewStub(Channel(""));
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  auto reader = stub->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  context.TryCancel();
+  while (reader->Read(&response)) {
+  }
+  EXPECT_CODE(reader->Finish(), CANCELLED);
+
+  const std::string health = "grpc.health.v1.Health";
+  std::map<std::string, double> after;
+  // The server counts the cancelled stream once it has wound it up.
+  for (int i = 0; i < 100; ++i) {
+    after = Scrape();
+    if (Delta(before, after, Series("grpc_server_handling_seconds_count", health, "Watch",
+                                    "server_stream")) == 1) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_started_total", health, "Watch",
+                                        "server_stream")),
+            1);
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_msg_received_total", health, "Watch",
+                                        "server_stream")),
+            1);
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_msg_sent_total", health, "Watch",
+                                        "server_stream")),
+            1);
+  EXPECT_EQ(Delta(before, after, Series("grpc_server_handling_seconds_count", health, "Watch",
+                                        "server_stream")),
+            1);  EXPECT_EQ(Delta(before, after, Handled(health, "Watch", "Canceled", "server_stream")), 1);
 }
 
 TEST_F(ObservedServerTest, MethodsNoServiceHasShareOneSeries) {
