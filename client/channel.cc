@@ -117,14 +117,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target
   }
   for (const auto& [key, value] : options.extra_arguments) args.SetInt(key, value);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (options.tls) {
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs both its certificate file and its key file");
+  }
+  if (options.tls || !options.ca_file.empty() || !options.cert_file.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!options.ca_file.empty()) {
       auto ca = ReadFile(options.ca_file, "TLS CA file");
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *std::move(ca);
     }
-    if (!options.cert_file.empty() || !options.key_file.empty()) {
+    if (!options.cert_file.empty()) {
       auto cert = ReadFile(options.cert_file, "TLS certificate file");
       if (!cert.ok()) return cert.status();
       auto key = ReadFile(options.key_file, "TLS key file");
@@ -142,11 +146,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target
       target, credentials, args, std::move(interceptors));
 }
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& target,
-                                          const ChannelOptions& options) {
-  ChannelOptions plaintext = options;
-  plaintext.tls = false;
-  return *Connect(target, plaintext);
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& target) {
+  // Plaintext, no files: Connect() cannot fail.
+  return *Connect(target, ChannelOptions{});
 }
 
 }  // namespace protomodel::client

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "harness/process.h"
 #include "harness/test_server.h"
 #include "server/auth.h"
 
@@ -91,6 +92,7 @@ TEST(CliArgumentsTest, UsageErrorsExit64AndSayWhy) {
            {"--colour=red heroes list", "unknown global flag --colour"},
            {"heroes get 7", "unexpected '7'"},
            {"--tls --ca-file=/nonexistent.pem heroes list", "/nonexistent.pem: cannot be read"},
+           {"--cert-file=/nonexistent.crt heroes list", "needs both its certificate file and"},
            {"token reporting", "token: want NAME and PATTERN"},
            {"token 'bad name' '*'", "token: NAME must be"},
            {"token reporting 'a b'", "a PATTERN is a glob"},
@@ -103,10 +105,13 @@ TEST(CliArgumentsTest, UsageErrorsExit64AndSayWhy) {
 }
 
 TEST(CliArgumentsTest, HelpExitsZero) {
-  CommandResult help = RunCli("--help");
-  EXPECT_EQ(help.exit, 0);
-  EXPECT_TRUE(absl::StrContains(help.output,
-                                "Resources: heroes, teams, users, classes, conversations"));
+  for (const char* args : {"--help", "heroes list --help"}) {
+    CommandResult help = RunCli(args);
+    EXPECT_EQ(help.exit, 0) << args;
+    EXPECT_TRUE(absl::StrContains(help.output,
+                                  "Resources: heroes, teams, users, classes, conversations"))
+        << args;
+  }
 }
 
 // The value of "key":"..." in the CLI's one-line JSON.
@@ -150,6 +155,42 @@ TEST(CliTokenTest, PrintsANewTokenAndTheLineThatAdmitsIt) {
       "PROTOMODEL_TOKEN=", token, " ", PROTOMODEL_CLI_BINARY, " --target=", server.address(),
       " heroes create --name=X --secret-name=Y"));
   EXPECT_EQ(denied.exit, 7) << denied.output;
+}
+
+TEST(CliTlsTest, ReachesAMutualTlsServerWithItsCertificateAndToken) {
+  const CommandResult made = RunCli("token cli-writer '*'");
+  ASSERT_EQ(made.exit, 0) << made.output;
+  const std::string path = absl::StrCat(::testing::TempDir(), "/cli-mtls-tokens-", getpid());
+  std::ofstream(path) << JsonField(made.output, "line") << "\n";
+  const Certificates certs = MakeCertificates("cli-mtls");
+  TestDatabase db;
+  TestServer server(db.url(), [&](server::ServerOptions& options) {
+    options.tls.cert_file = certs.server_cert;
+    options.tls.key_file = certs.server_key;
+    options.tls.client_ca_file = certs.ca;
+    options.auth_tokens_file = path;
+  });
+  client::ChannelOptions probe = TlsChannelOptions(certs);
+  probe.cert_file = certs.client_cert;
+  probe.key_file = certs.client_key;
+  ASSERT_TRUE(server.WaitReady(server.NewChannel(probe)));
+
+  const std::string cli = absl::StrCat("PROTOMODEL_TOKEN=", JsonField(made.output, "token"), " ",
+                                       PROTOMODEL_CLI_BINARY, " --target=", server.address());
+  const std::string ca = absl::StrCat(" --ca-file=", certs.ca);
+  const std::string client_cert =
+      absl::StrCat(" --cert-file=", certs.client_cert, " --key-file=", certs.client_key);
+  CommandResult created = RunProcess(
+      absl::StrCat(cli, " --tls", ca, client_cert, " heroes create --name=Tls --secret-name=T"));
+  EXPECT_EQ(created.exit, 0) << created.output;
+  // A CA and a client certificate mean TLS, --tls or not.
+  CommandResult listed = RunProcess(absl::StrCat(cli, ca, client_cert, " heroes list"));
+  EXPECT_EQ(listed.exit, 0) << listed.output;
+  EXPECT_TRUE(absl::StrContains(listed.output, "\"name\": \"Tls\"")) << listed.output;
+  // Without the client certificate the handshake fails: UNAVAILABLE.
+  EXPECT_EQ(RunProcess(absl::StrCat(cli, " --tls", ca, " heroes list")).exit, 14);
+  // Nor does plaintext reach a TLS server.
+  EXPECT_EQ(RunProcess(absl::StrCat(cli, " heroes list")).exit, 14);
 }
 
 }  // namespace

@@ -150,7 +150,7 @@ TEST(ClientRetryTest, GivesUpAfterMaxAttempts) {
   auto server = Serve(&flaky, &port);
   client::ChannelOptions options;
   options.max_attempts = 3;
-  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port), options));
+  HeroesClient heroes(*client::Connect("127.0.0.1:" + std::to_string(port), options));
   EXPECT_EQ(heroes.GetHero(7).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(flaky.calls(), 3);
 }
@@ -161,7 +161,7 @@ TEST(ClientRetryTest, RetriesCanBeTurnedOff) {
   auto server = Serve(&flaky, &port);
   client::ChannelOptions options;
   options.retry_unavailable = false;
-  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port), options));
+  HeroesClient heroes(*client::Connect("127.0.0.1:" + std::to_string(port), options));
   EXPECT_EQ(heroes.GetHero(7).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(flaky.calls(), 1);
 }

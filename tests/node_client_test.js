@@ -1,7 +1,8 @@
 'use strict';
 // The Node.js client (client/node) against a live server: PROTOMODEL_TARGET,
-// and PROTOMODEL_TLS, PROTOMODEL_TLS_CA_FILE and PROTOMODEL_TOKEN when
-// tests/with_server.sh serves TLS and tokens (PROTOMODEL_TEST_SECURE=1).
+// and PROTOMODEL_TLS, PROTOMODEL_TLS_CA_FILE, the client certificate and
+// PROTOMODEL_TOKEN when tests/with_server.sh serves mTLS and tokens
+// (PROTOMODEL_TEST_SECURE=1).
 const test = require('node:test');
 const assert = require('node:assert');
 const path = require('node:path');
@@ -65,6 +66,25 @@ test('an unknown token is UNAUTHENTICATED', skipUnlessSecure, async () => {
   await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
     (error) => error.code === status.UNAUTHENTICATED);
   heroes.HeroService.close();
+});
+
+test('without its client certificate the server refuses: UNAVAILABLE', skipUnlessSecure, async () => {
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET,
+    { ...optionsFromEnv(), certFile: undefined, keyFile: undefined });
+  await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
+    (error) => error.code === status.UNAVAILABLE);
+  heroes.HeroService.close();
+});
+
+test('a CA and a client certificate mean TLS without tls: true', skipUnlessSecure, async () => {
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET, { ...optionsFromEnv(), tls: false });
+  await call(heroes.HeroService, 'ListHeroes', {});
+  heroes.HeroService.close();
+});
+
+test('a client certificate without its key is refused before connecting', skipUnlessSecure, () => {
+  assert.throws(() => connect(process.env.PROTOMODEL_TARGET,
+    { ...optionsFromEnv(), keyFile: undefined }), /certFile and keyFile/);
 });
 
 test('a reader token lists but cannot create: PERMISSION_DENIED', skipUnlessSecure, async () => {

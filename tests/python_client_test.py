@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The generated Python client against a live server, reached the way
 client/python/example.py connects: PROTOMODEL_TARGET, and PROTOMODEL_TLS,
-PROTOMODEL_TLS_CA_FILE and PROTOMODEL_TOKEN when tests/with_server.sh serves
-TLS and tokens (PROTOMODEL_TEST_SECURE=1)."""
+PROTOMODEL_TLS_CA_FILE, the client certificate and PROTOMODEL_TOKEN when
+tests/with_server.sh serves mTLS and tokens (PROTOMODEL_TEST_SECURE=1)."""
 import os
 import sys
 import unittest
@@ -109,6 +109,30 @@ class SecureServerTest(unittest.TestCase):
             self.assertEqual(
                 self.code_of(lambda: heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10)),
                 grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_without_its_client_certificate_the_server_refuses(self):
+        with mock.patch.dict(os.environ):
+            del os.environ["PROTOMODEL_CLIENT_CERT_FILE"]
+            del os.environ["PROTOMODEL_CLIENT_KEY_FILE"]
+            with connect() as channel:
+                heroes = heroes_pb2_grpc.HeroServiceStub(channel)
+                self.assertEqual(
+                    self.code_of(lambda: heroes.ListHeroes(
+                        heroes_pb2.ListHeroesRequest(), timeout=10)),
+                    grpc.StatusCode.UNAVAILABLE)
+
+    def test_a_ca_and_certificate_mean_tls_without_protomodel_tls(self):
+        with mock.patch.dict(os.environ):
+            del os.environ["PROTOMODEL_TLS"]
+            with connect() as channel:
+                heroes = heroes_pb2_grpc.HeroServiceStub(channel)
+                heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10)
+
+    def test_a_certificate_without_its_key_is_refused_before_connecting(self):
+        with mock.patch.dict(os.environ):
+            del os.environ["PROTOMODEL_CLIENT_KEY_FILE"]
+            with self.assertRaises(ValueError):
+                connect()
 
     def test_a_reader_token_lists_but_cannot_create(self):
         with self.connect(os.environ["PROTOMODEL_TEST_SECURE_READER_TOKEN"]) as channel:

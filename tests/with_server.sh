@@ -4,9 +4,11 @@
 #   tests/with_server.sh SERVER_BINARY PG_DIR COMMAND [ARGS...]
 #
 # With PROTOMODEL_TEST_SECURE=1 the server serves TLS, with a certificate for
-# localhost and 127.0.0.1 from a throwaway CA, and requires tokens; the
-# command also gets PROTOMODEL_TLS=1, PROTOMODEL_TLS_CA_FILE (that CA),
-# PROTOMODEL_TOKEN (granted every method) and
+# localhost and 127.0.0.1 from a throwaway CA, and requires a client
+# certificate from that CA (mTLS) and tokens; the command also gets
+# PROTOMODEL_TLS=1, PROTOMODEL_TLS_CA_FILE (that CA),
+# PROTOMODEL_CLIENT_CERT_FILE and PROTOMODEL_CLIENT_KEY_FILE (a client
+# certificate), PROTOMODEL_TOKEN (granted every method) and
 # PROTOMODEL_TEST_SECURE_READER_TOKEN (granted */Get*,*/List* only). Without
 # it those variables are cleared, so the command connects in plaintext
 # without a token whatever the caller's environment holds.
@@ -83,10 +85,16 @@ if [ "$secure" = 1 ]; then
     >"$tmp/server.ext"
   quiet openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
     -CAcreateserial -days 2 -out "$tmp/server.crt" -extfile "$tmp/server.ext"
+  # mTLS: the clients present a certificate from the same CA.
+  quiet openssl req -newkey rsa:2048 -nodes -keyout "$tmp/client.key" \
+    -out "$tmp/client.csr" -subj /CN=with-server-client
+  printf '%s\n' extendedKeyUsage=clientAuth >"$tmp/client.ext"
+  quiet openssl x509 -req -in "$tmp/client.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
+    -CAcreateserial -days 2 -out "$tmp/client.crt" -extfile "$tmp/client.ext"
   token=$(new_token with-server '*')
   reader_token=$(new_token with-server-reader '*/Get*,*/List*')
   flags+=(--tls_cert_file "$tmp/server.crt" --tls_key_file "$tmp/server.key"
-          --auth_tokens_file "$tmp/tokens")
+          --tls_client_ca_file "$tmp/ca.crt" --auth_tokens_file "$tmp/tokens")
 fi
 
 start_server "$server" "$url" "$log" --log_rpcs=false "${flags[@]}"
@@ -94,6 +102,7 @@ port=$server_port
 export PROTOMODEL_TARGET="127.0.0.1:$port"
 if [ "$secure" = 1 ]; then
   export PROTOMODEL_TLS=1 PROTOMODEL_TLS_CA_FILE="$tmp/ca.crt" PROTOMODEL_TOKEN="$token" \
+    PROTOMODEL_CLIENT_CERT_FILE="$tmp/client.crt" PROTOMODEL_CLIENT_KEY_FILE="$tmp/client.key" \
     PROTOMODEL_TEST_SECURE_READER_TOKEN="$reader_token"
 fi
 "$@"

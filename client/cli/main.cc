@@ -6,6 +6,7 @@
 // every resource and field of the contract is reachable. Output is JSON on
 // stdout; on failure the exit status is the gRPC status code (1-16) and the
 // error goes to stderr; usage errors exit 64.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -71,7 +72,8 @@ Global flags (before RESOURCE):
   --timeout=SECONDS    deadline of each call (default 10)
   --tls [--ca-file=F] [--cert-file=F --key-file=F]
                        TLS, verifying the server with F's CAs (default: the
-                       system's); a client certificate for mTLS (env
+                       system's); a client certificate for mTLS. A CA or a
+                       client certificate alone also means TLS. (env
                        PROTOMODEL_TLS=1, PROTOMODEL_TLS_CA_FILE,
                        PROTOMODEL_CLIENT_CERT_FILE, PROTOMODEL_CLIENT_KEY_FILE)
 The service token is read from PROTOMODEL_TOKEN (never a flag: command lines
@@ -301,13 +303,14 @@ int Run(int argc, char** argv) {
   (void)heroes::v1::Hero::descriptor();
   (void)grimoire::v1::User::descriptor();
   std::vector<std::string> args(argv + 1, argv + argc);
+  // --help anywhere, `protomodel heroes list --help` included.
+  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+    std::cout << kUsage;
+    return 0;
+  }
   std::map<std::string, std::string> global;
   size_t i = 0;
   for (; i < args.size() && absl::StartsWith(args[i], "--"); ++i) {
-    if (args[i] == "--help") {
-      std::cout << kUsage;
-      return 0;
-    }
     auto parsed = ParseFlags({args[i]});
     global.insert(parsed.begin(), parsed.end());
   }

@@ -67,6 +67,8 @@ const serviceConfig = {
 //   PROTOMODEL_CLIENT_CERT_FILE  certFile and keyFile, a client certificate for
 //   PROTOMODEL_CLIENT_KEY_FILE   a server that requires mTLS
 //   PROTOMODEL_TOKEN             token, sent as `authorization: Bearer <token>`
+// A caFile or a client certificate also means TLS: the channel never falls
+// back to plaintext with them.
 function optionsFromEnv(env = process.env) {
   return {
     tls: env.PROTOMODEL_TLS === '1' || env.PROTOMODEL_TLS === 'true',
@@ -96,7 +98,11 @@ function bearerToken(token) {
 function connect(target = process.env.PROTOMODEL_TARGET || 'localhost:50051',
   options = optionsFromEnv()) {
   const proto = load();
-  const credentials = options.tls
+  if (!options.certFile !== !options.keyFile) {
+    throw new Error('a client certificate needs both certFile and keyFile');
+  }
+  const tls = options.tls || Boolean(options.caFile) || Boolean(options.certFile);
+  const credentials = tls
     ? grpc.credentials.createSsl(
       options.caFile ? fs.readFileSync(options.caFile) : null,
       options.keyFile ? fs.readFileSync(options.keyFile) : null,

@@ -12,6 +12,8 @@ client and the CLI read:
                                the system's roots)
   PROTOMODEL_CLIENT_CERT_FILE  with PROTOMODEL_CLIENT_KEY_FILE: a client
                                certificate, for a server that requires mTLS
+A CA file or a client certificate also means TLS: the channel never falls
+back to plaintext with them.
 """
 import collections
 import json
@@ -83,13 +85,14 @@ def _read(variable):
 def connect():
     """A channel to the server the PROTOMODEL_* variables name (above)."""
     target = os.environ.get("PROTOMODEL_TARGET", "localhost:50051")
-    if os.environ.get("PROTOMODEL_TLS") in ("1", "true"):
-        key, cert = _read("PROTOMODEL_CLIENT_KEY_FILE"), _read("PROTOMODEL_CLIENT_CERT_FILE")
-        if (key is None) != (cert is None):
-            raise ValueError(
-                "PROTOMODEL_CLIENT_CERT_FILE and PROTOMODEL_CLIENT_KEY_FILE go together")
+    key, cert = _read("PROTOMODEL_CLIENT_KEY_FILE"), _read("PROTOMODEL_CLIENT_CERT_FILE")
+    if (key is None) != (cert is None):
+        raise ValueError(
+            "PROTOMODEL_CLIENT_CERT_FILE and PROTOMODEL_CLIENT_KEY_FILE go together")
+    ca = _read("PROTOMODEL_TLS_CA_FILE")
+    if os.environ.get("PROTOMODEL_TLS") in ("1", "true") or ca is not None or cert is not None:
         credentials = grpc.ssl_channel_credentials(
-            root_certificates=_read("PROTOMODEL_TLS_CA_FILE"),  # None: system roots
+            root_certificates=ca,  # None: system roots
             private_key=key, certificate_chain=cert)
         channel = grpc.secure_channel(target, credentials, options=OPTIONS)
     else:

@@ -372,7 +372,12 @@ int main(int argc, char** argv) {
     // Distinct arguments keep gRPC from sharing one connection among them.
     protomodel::client::ChannelOptions options;
     options.extra_arguments = {{"protomodel.load.channel", i}};
-    channels.push_back(protomodel::client::NewChannel(absl::GetFlag(FLAGS_target), options));
+    auto channel = protomodel::client::Connect(absl::GetFlag(FLAGS_target), options);
+    if (!channel.ok()) {
+      std::cerr << "protomodel-load: " << channel.status() << "\n";
+      return 2;
+    }
+    channels.push_back(*std::move(channel));
   }
   const std::string name = absl::GetFlag(FLAGS_scenario);
   std::unique_ptr<Scenario> scenario = MakeScenario(name, channels);

@@ -18,7 +18,9 @@ struct ChannelOptions {
   // Conversation's CRDT state is several MB, past gRPC's 4 MiB default.
   int max_message_bytes = 64 * 1024 * 1024;
   // TLS instead of plaintext. With an empty ca_file the system roots verify
-  // the server; cert_file and key_file present a client certificate (mTLS).
+  // the server; cert_file and key_file (both or neither) present a client
+  // certificate (mTLS). Setting any of the three files also means TLS: a
+  // channel never falls back to plaintext with them.
   bool tls = false;
   std::string ca_file;
   std::string cert_file;
@@ -40,7 +42,8 @@ struct ChannelOptions {
 std::string RetryServiceConfig(int max_attempts);
 
 // A channel to a protomodel server at `target` ("host:port"). Fails when a
-// TLS file cannot be read, naming it.
+// TLS file cannot be read, naming it, or when only one of cert_file and
+// key_file is set.
 //
 // Options from the environment, for programs that take no flags:
 // PROTOMODEL_TOKEN (token), PROTOMODEL_TLS ("1": tls), PROTOMODEL_TLS_CA_FILE,
@@ -51,9 +54,9 @@ ChannelOptions WithEnvironment(ChannelOptions options);
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,
                                                        const ChannelOptions& options = {});
 
-// Connect() for plaintext options, which cannot fail.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& target,
-                                          const ChannelOptions& options = {});
+// A plaintext channel without a token, with the default options: for a
+// local server. Anything else (TLS, a token) goes through Connect().
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& target);
 
 }  // namespace protomodel::client
 
