@@ -165,15 +165,11 @@ TEST(CliTlsTest, ReachesAMutualTlsServerWithItsCertificateAndToken) {
   const Certificates certs = MakeCertificates("cli-mtls");
   TestDatabase db;
   TestServer server(db.url(), [&](server::ServerOptions& options) {
-    options.tls.cert_file = certs.server_cert;
-    options.tls.key_file = certs.server_key;
-    options.tls.client_ca_file = certs.ca;
+    ServeMutualTls(certs, options);
     options.auth_tokens_file = path;
   });
-  client::ChannelOptions probe = TlsChannelOptions(certs);
-  probe.cert_file = certs.client_cert;
-  probe.key_file = certs.client_key;
-  ASSERT_TRUE(server.WaitReady(server.NewChannel(probe)));
+  ASSERT_TRUE(server.WaitReady(
+      server.NewChannel(WithClientCertificate(TlsChannelOptions(certs), certs))));
 
   const std::string cli = absl::StrCat("PROTOMODEL_TOKEN=", JsonField(made.output, "token"), " ",
                                        PROTOMODEL_CLI_BINARY, " --target=", server.address());

@@ -48,21 +48,14 @@ TEST(TlsTest, MutualTlsRefusesClientsWithoutACertificateOrFromAnotherCa) {
   const Certificates certs = MakeCertificates("mtls");
   const Certificates other = MakeCertificates("other");
   TestDatabase db;
-  TestServer server(db.url(), [&](server::ServerOptions& options) {
-    options.tls.cert_file = certs.server_cert;
-    options.tls.key_file = certs.server_key;
-    options.tls.client_ca_file = certs.ca;
-  });
-  client::ChannelOptions with_cert = TlsChannelOptions(certs);
-  with_cert.cert_file = certs.client_cert;
-  with_cert.key_file = certs.client_key;
+  TestServer server(db.url(),
+                    [&](server::ServerOptions& options) { ServeMutualTls(certs, options); });
+  const client::ChannelOptions with_cert = WithClientCertificate(TlsChannelOptions(certs), certs);
   ASSERT_TRUE(server.WaitReady(server.NewChannel(with_cert)));
 
   EXPECT_EQ(HealthStatus(server.NewChannel(TlsChannelOptions(certs)), ""), "error 14")
       << "a client without a certificate was answered";
-  client::ChannelOptions foreign = TlsChannelOptions(certs);
-  foreign.cert_file = other.client_cert;
-  foreign.key_file = other.client_key;
+  const client::ChannelOptions foreign = WithClientCertificate(TlsChannelOptions(certs), other);
   EXPECT_EQ(HealthStatus(server.NewChannel(foreign), ""), "error 14")
       << "a client certificate from another CA was accepted";
   EXPECT_EQ(HealthStatus(server.NewChannel(), ""), "error 14");

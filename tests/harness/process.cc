@@ -130,6 +130,13 @@ client::ChannelOptions TlsChannelOptions(const Certificates& certs, const std::s
   return options;
 }
 
+client::ChannelOptions WithClientCertificate(client::ChannelOptions options,
+                                             const Certificates& from) {
+  options.cert_file = from.client_cert;
+  options.key_file = from.client_key;
+  return options;
+}
+
 void IssueServerCertificate(const Certificates& certs, const std::string& cert,
                             const std::string& key, const std::string& subject) {
   Issue(certs.dir, cert, key, subject,

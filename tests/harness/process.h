@@ -56,6 +56,9 @@ Certificates MakeCertificates(const std::string& name);
 // Channel options trusting `certs`' CA, sending `token` when not empty.
 client::ChannelOptions TlsChannelOptions(const Certificates& certs,
                                          const std::string& token = "");
+// `options` presenting the client certificate of `from` (mTLS).
+client::ChannelOptions WithClientCertificate(client::ChannelOptions options,
+                                             const Certificates& from);
 // Another certificate and key for the server from the same CA, at `cert`
 // and `key` (for rotation).
 void IssueServerCertificate(const Certificates& certs, const std::string& cert,

@@ -85,6 +85,12 @@ std::shared_ptr<grpc::Channel> SecureServer::Channel(const std::string& token) c
   return server_->NewChannel(TlsChannelOptions(certs_, token));
 }
 
+void ServeMutualTls(const Certificates& certs, server::ServerOptions& options) {
+  options.tls.cert_file = certs.server_cert;
+  options.tls.key_file = certs.server_key;
+  options.tls.client_ca_file = certs.ca;
+}
+
 std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
                          const std::string& service) {
   auto stub = grpc::health::v1::Health::NewStub(channel);

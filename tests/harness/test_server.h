@@ -71,6 +71,10 @@ class SecureServer {
   std::unique_ptr<TestServer> server_;
 };
 
+// Serves `certs`' server certificate and requires client certificates from
+// its CA (mTLS).
+void ServeMutualTls(const Certificates& certs, server::ServerOptions& options);
+
 // The health status of `service` as the server reports it, e.g. "SERVING".
 std::string HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
                          const std::string& service);
