@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <random>
 #include <utility>
+#include <vector>
 
 #include <pqxx/except>
 
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "db/sql_status.h"
 
 namespace protomodel::db {
@@ -271,24 +274,51 @@ std::string ConnectionString(const std::string& url, int connect_timeout_seconds
   return out;
 }
 
-std::string RedactUrl(const std::string& url) {
-  std::string out = url;
-  const size_t scheme = out.find("://");
+namespace {
+
+// Where `url` holds a password: user:PASSWORD@ in a URI, password=VALUE in
+// key=value form. Offset and length of each, front to back.
+std::vector<std::pair<size_t, size_t>> PasswordSpans(const std::string& url) {
+  std::vector<std::pair<size_t, size_t>> spans;
+  const size_t scheme = url.find("://");
   if (scheme != std::string::npos) {
-    const size_t at = out.find('@', scheme);
-    const size_t colon = out.find(':', scheme + 3);
+    const size_t at = url.find('@', scheme);
+    const size_t colon = url.find(':', scheme + 3);
     if (at != std::string::npos && colon != std::string::npos && colon < at) {
-      out.replace(colon + 1, at - colon - 1, "***");
+      spans.emplace_back(colon + 1, at - colon - 1);
     }
   }
-  const size_t password = out.find("password=");
+  const size_t password = url.find("password=");
   if (password != std::string::npos) {
     const size_t begin = password + sizeof("password=") - 1;
-    size_t end = out.find_first_of(" &", begin);
-    if (end == std::string::npos) end = out.size();
-    out.replace(begin, end - begin, "***");
+    size_t end = url.find_first_of(" &", begin);
+    if (end == std::string::npos) end = url.size();
+    spans.emplace_back(begin, end - begin);
+  }
+  return spans;
+}
+
+}  // namespace
+
+std::string RedactUrl(const std::string& url) {
+  std::string out = url;
+  const std::vector<std::pair<size_t, size_t>> spans = PasswordSpans(url);
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+    out.replace(it->first, it->second, "***");
   }
   return out;
+}
+
+std::string WithoutPassword(const std::string& url, std::string text) {
+  for (const auto& [offset, length] : PasswordSpans(url)) {
+    if (length == 0) continue;
+    const std::string password = url.substr(offset, length);
+    for (size_t at = text.find(password); at != std::string::npos;
+         at = text.find(password, at + 3)) {
+      text.replace(at, password.size(), "***");
+    }
+  }
+  return text;
 }
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(
@@ -297,14 +327,18 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(
     return std::make_unique<pqxx::connection>(
         ConnectionString(url, connect_timeout_seconds));
   } catch (const pqxx::broken_connection& e) {
-    std::string reason = e.what();
-    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) {
-      reason.pop_back();
-    }
+    // libpq's message may run over lines ("...failed: Connection refused\n\tIs
+    // the server running..."): one line, for logs and statuses.
+    std::string reason = std::string(absl::StripAsciiWhitespace(e.what()));
+    std::replace_if(reason.begin(), reason.end(), [](char c) { return c == '\n' || c == '\t'; },
+                    ' ');
+    reason = absl::StrReplaceAll(reason, {{"  ", " "}});
     return absl::UnavailableError(
-        absl::StrCat("cannot connect to the database: ", reason));
+        absl::StrCat("cannot connect to the database: ", WithoutPassword(url, reason)));
   } catch (const std::exception& e) {
-    return StatusFromException(e, WriteKind::kRead, "connecting");
+    // libpq quotes a token of a URL it cannot parse, the password included.
+    const absl::Status status = StatusFromException(e, WriteKind::kRead, "connecting");
+    return absl::Status(status.code(), WithoutPassword(url, std::string(status.message())));
   }
 }
 

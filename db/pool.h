@@ -189,6 +189,9 @@ std::string ConnectionString(const std::string& url, int connect_timeout_seconds
 
 // `url` with any password replaced by "***", for logs.
 std::string RedactUrl(const std::string& url);
+// `text` with every occurrence of `url`'s password replaced by "***": for
+// messages from libpq, which quotes the parts of a URL it cannot parse.
+std::string WithoutPassword(const std::string& url, std::string text);
 
 // Opens one connection outside any pool (migrations, health checks).
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(

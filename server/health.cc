@@ -60,6 +60,7 @@ bool DatabaseHealth::Probe() {
     auto conn = db::Connect(options_.database_url, options_.connect_timeout_seconds);
     if (!conn.ok()) {
       spdlog::debug("health: {}", conn.status().message());
+      why_not_ = std::string(conn.status().message());
       return false;
     }
     conn_ = *std::move(conn);
@@ -68,6 +69,7 @@ bool DatabaseHealth::Probe() {
     auto applied = db::ApplyMigrations(*conn_, db::EmbeddedMigrations());
     if (!applied.ok()) {
       spdlog::error("migrations: {}", applied.status().message());
+      why_not_ = "migrations failed";
       conn_.reset();
       return false;
     }
@@ -100,10 +102,12 @@ bool DatabaseHealth::Probe() {
   try {
     pqxx::nontransaction tx(*conn_);
     tx.exec("SELECT 1");
+    if (!schema_ok_) why_not_ = "the schema differs from the protos (--schema_check=strict)";
     return schema_ok_;
   } catch (const std::exception& e) {
-    spdlog::debug("health: {}", db::StatusFromException(e, db::WriteKind::kRead,
-                                                        "probe").message());
+    why_not_ = std::string(
+        db::StatusFromException(e, db::WriteKind::kRead, "probe").message());
+    spdlog::debug("health: {}", why_not_);
     conn_.reset();
     return false;
   }
@@ -142,7 +146,7 @@ void DatabaseHealth::Publish(bool ready) {
   if (ready) {
     spdlog::info("database answers: SERVING");
   } else {
-    spdlog::warn("database does not answer: NOT_SERVING");
+    spdlog::warn("database does not answer: NOT_SERVING ({})", why_not_);
   }
   for (grpc::HealthCheckServiceInterface* health : health_) {
     health->SetServingStatus("", ready);

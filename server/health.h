@@ -74,6 +74,8 @@ class DatabaseHealth final {
   absl::Time next_expiry_ = absl::InfinitePast();
   absl::Time next_version_ = absl::InfinitePast();
   bool schema_ok_ = true;
+  // Why the last probe failed, for the NOT_SERVING log line.
+  std::string why_not_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;

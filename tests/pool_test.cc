@@ -270,6 +270,21 @@ TEST(ConnectionStringTest, RedactsPasswords) {
   EXPECT_EQ(RedactUrl("postgresql://app:s3cret@db:5432/x"), "postgresql://app:***@db:5432/x");
   EXPECT_EQ(RedactUrl("host=db password=s3cret user=app"), "host=db password=*** user=app");
   EXPECT_EQ(RedactUrl("postgresql://app@db/x"), "postgresql://app@db/x");
+  EXPECT_EQ(WithoutPassword("postgresql://app:s3%zz@db/x", "invalid token: \"s3%zz\""),
+            "invalid token: \"***\"");
+  EXPECT_EQ(WithoutPassword("host=db password=s3cret", "s3cret, s3cret"), "***, ***");
+  EXPECT_EQ(WithoutPassword("postgresql://app@db/x", "no password"), "no password");
+}
+
+TEST(ConnectTest, ErrorsNeverQuoteThePassword) {
+  for (const std::string url : {"postgresql://app:s3cr%zzet@127.0.0.1:1/x",
+                                "postgresql://app:s3cret-pw@127.0.0.1:1/x",
+                                "host=127.0.0.1 port=1 password='s3cret-pw"}) {
+    absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Connect(url, 1);
+    ASSERT_FALSE(conn.ok()) << url;
+    EXPECT_EQ(conn.status().message().find("s3cr"), absl::string_view::npos)
+        << conn.status();
+  }
 }
 
 }  // namespace
