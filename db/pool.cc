@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -288,9 +289,11 @@ std::vector<std::pair<size_t, size_t>> PasswordSpans(const std::string& url) {
       spans.emplace_back(colon + 1, at - colon - 1);
     }
   }
-  const size_t password = url.find("password=");
-  if (password != std::string::npos) {
-    const size_t begin = password + sizeof("password=") - 1;
+  // Every password= key, as a whole key: not the tail of sslpassword=.
+  constexpr std::string_view kKey = "password=";
+  for (size_t key = url.find(kKey); key != std::string::npos; key = url.find(kKey, key + 1)) {
+    if (key > 0 && url[key - 1] != ' ' && url[key - 1] != '?' && url[key - 1] != '&') continue;
+    const size_t begin = key + kKey.size();
     size_t end = url.find_first_of(" &", begin);
     if (end == std::string::npos) end = url.size();
     spans.emplace_back(begin, end - begin);

@@ -1,7 +1,10 @@
 #include "server/health.h"
 
+#include <optional>
+
 #include <pqxx/nontransaction>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "db/ddl.h"
 #include "db/migrations.h"
@@ -86,8 +89,10 @@ bool DatabaseHealth::Probe() {
     }
   }
   if (!schema_checked_ && options_.schema_check != "off" && options_.schema != nullptr) {
-    schema_ok_ = CheckSchema();
-    schema_checked_ = true;
+    // A catalog that cannot be read is read again at the next probe.
+    const std::optional<bool> ok = CheckSchema();
+    schema_checked_ = ok.has_value();
+    schema_ok_ = ok.value_or(options_.schema_check != "strict");
   }
   if (absl::Now() >= next_expiry_) {
     next_expiry_ = absl::Now() + absl::Hours(1);
@@ -102,7 +107,6 @@ bool DatabaseHealth::Probe() {
   try {
     pqxx::nontransaction tx(*conn_);
     tx.exec("SELECT 1");
-    if (!schema_ok_) why_not_ = "the schema differs from the protos (--schema_check=strict)";
     return schema_ok_;
   } catch (const std::exception& e) {
     why_not_ = std::string(
@@ -113,11 +117,12 @@ bool DatabaseHealth::Probe() {
   }
 }
 
-bool DatabaseHealth::CheckSchema() {
+std::optional<bool> DatabaseHealth::CheckSchema() {
   absl::StatusOr<db::SchemaDef> actual = db::ReadCatalog(*conn_);
   if (!actual.ok()) {
     spdlog::error("schema check: {}", actual.status().message());
-    return options_.schema_check != "strict";
+    why_not_ = absl::StrCat("schema check: ", actual.status().message());
+    return std::nullopt;
   }
   const std::vector<db::Difference> differences =
       db::Compare(db::ExpectedSchema(*options_.schema), *actual);
@@ -126,6 +131,7 @@ bool DatabaseHealth::CheckSchema() {
   }
   if (differences.empty()) return true;
   if (options_.schema_check == "strict") {
+    why_not_ = "the schema differs from the protos (--schema_check=strict)";
     spdlog::error(
         "schema check is strict: readiness stays NOT_SERVING while the database "
         "differs from the protos ({} differences; `protomodel-server schema diff` "

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,8 +61,9 @@ class DatabaseHealth final {
  private:
   bool Probe();
   // Logs every difference between the database and the protos; false when
-  // the check is strict and there are any.
-  bool CheckSchema();
+  // the check is strict and there are any, nullopt when the catalog cannot
+  // be read.
+  std::optional<bool> CheckSchema();
   void Publish(bool ready);
   void Loop();
 

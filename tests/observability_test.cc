@@ -237,7 +237,8 @@ TEST_F(ObservedServerTest, AStreamIsTypedAsOneAndCountsEachMessage) {
             1);
   EXPECT_EQ(Delta(before, after, Series("grpc_server_handling_seconds_count", health, "Watch",
                                         "server_stream")),
-            1);  EXPECT_EQ(Delta(before, after, Handled(health, "Watch", "Canceled", "server_stream")), 1);
+            1);
+  EXPECT_EQ(Delta(before, after, Handled(health, "Watch", "Canceled", "server_stream")), 1);
 }
 
 TEST_F(ObservedServerTest, MethodsNoServiceHasShareOneSeries) {

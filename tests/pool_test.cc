@@ -274,12 +274,17 @@ TEST(ConnectionStringTest, RedactsPasswords) {
             "invalid token: \"***\"");
   EXPECT_EQ(WithoutPassword("host=db password=s3cret", "s3cret, s3cret"), "***, ***");
   EXPECT_EQ(WithoutPassword("postgresql://app@db/x", "no password"), "no password");
+  // The password, not the key that ends in password=.
+  EXPECT_EQ(RedactUrl("host=db sslpassword=k3y password=s3cret"),
+            "host=db sslpassword=k3y password=***");
+  EXPECT_EQ(RedactUrl("postgresql://db/x?sslpassword=k3y&password=s3cret"),
+            "postgresql://db/x?sslpassword=k3y&password=***");
 }
 
 TEST(ConnectTest, ErrorsNeverQuoteThePassword) {
+  // libpq quotes the URL token it cannot parse: here the password.
   for (const std::string url : {"postgresql://app:s3cr%zzet@127.0.0.1:1/x",
-                                "postgresql://app:s3cret-pw@127.0.0.1:1/x",
-                                "host=127.0.0.1 port=1 password='s3cret-pw"}) {
+                                "postgresql://127.0.0.1:1/x?password=s3cr%zzet"}) {
     absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Connect(url, 1);
     ASSERT_FALSE(conn.ok()) << url;
     EXPECT_EQ(conn.status().message().find("s3cr"), absl::string_view::npos)
