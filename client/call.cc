@@ -2,15 +2,53 @@
 
 #include <openssl/rand.h>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_format.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 
 namespace protomodel::client {
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  absl::Status converted(static_cast<absl::StatusCode>(status.error_code()),
+                         status.error_message());
+  if (!status.error_details().empty()) {
+    converted.SetPayload(kRpcStatusUrl, absl::Cord(status.error_details()));
+  }
+  return converted;
 }
+
+ErrorDetails DetailsOf(const absl::Status& status) {
+  ErrorDetails details;
+  const auto payload = status.GetPayload(kRpcStatusUrl);
+  google::rpc::Status rpc;
+  if (!payload.has_value() || !rpc.ParseFromString(std::string(*payload))) return details;
+  for (const google::protobuf::Any& any : rpc.details()) {
+    google::rpc::ErrorInfo info;
+    google::rpc::BadRequest bad;
+    google::rpc::ResourceInfo resource;
+    google::rpc::RetryInfo retry;
+    if (any.UnpackTo(&info)) {
+      details.reason = info.reason();
+      details.domain = info.domain();
+      details.metadata.insert(info.metadata().begin(), info.metadata().end());
+    } else if (any.UnpackTo(&bad)) {
+      for (const auto& violation : bad.field_violations()) {
+        details.field_violations.emplace_back(violation.field(), violation.description());
+      }
+    } else if (any.UnpackTo(&resource)) {
+      details.resource_type = resource.resource_type();
+      details.resource_name = resource.resource_name();
+    } else if (any.UnpackTo(&retry)) {
+      details.retry_delay = absl::Seconds(retry.retry_delay().seconds()) +
+                            absl::Nanoseconds(retry.retry_delay().nanos());
+    }
+  }
+  return details;
+}
+
+ErrorDetails DetailsOf(const grpc::Status& status) { return DetailsOf(FromGrpc(status)); }
 
 std::string NewRequestId() {
   unsigned char b[16];

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "db/ddl.h"
+#include "db/errors.h"
 #include "db/values.h"
 
 namespace protomodel::db {
@@ -177,15 +178,16 @@ std::string ArrayLiteral(const std::vector<std::string>& values) {
   return out;
 }
 
-absl::Status BindColumn(const TableSchema& table, const Message& resource,
-                        const Column& column, Params* params) {
+namespace {
+
+absl::Status BindValue(const Message& resource, const Column& column, const std::string& what,
+                       Params* params) {
   const Reflection* r = resource.GetReflection();
   const FieldDescriptor* f = column.field;
   if (column.nullable && !r->HasField(resource, f)) {
     params->AddNull();
     return absl::OkStatus();
   }
-  const std::string what = absl::StrCat(table.name(), ".", column.name);
   switch (column.type) {
     case ColumnType::kBool:
       params->AddText(r->GetBool(resource, f) ? "true" : "false");
@@ -222,6 +224,13 @@ absl::Status BindColumn(const TableSchema& table, const Message& resource,
     case ColumnType::kBytes: {
       std::string scratch;
       const std::string& bytes = r->GetStringReference(resource, f, &scratch);
+      if (bytes.size() > kMaxBytesValue) {
+        return WithReason(
+            absl::InvalidArgumentError(absl::StrCat(
+                what, ": ", bytes.size(), " bytes is over the limit of ", kMaxBytesValue,
+                " bytes (16 MiB) for a bytes field")),
+            reason::kFieldTooLarge);
+      }
       params->AddBinary(bytes);
       break;
     }
@@ -244,6 +253,14 @@ absl::Status BindColumn(const TableSchema& table, const Message& resource,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status BindColumn(const TableSchema& table, const Message& resource,
+                        const Column& column, Params* params) {
+  const std::string what = absl::StrCat(table.name(), ".", column.name);
+  return AboutField(BindValue(resource, column, what, params), what);
+}
+
 absl::Status BindWritable(const TableSchema& table, const Message& resource,
                           Params* params) {
   for (const Column& column : table.columns()) {
@@ -253,10 +270,8 @@ absl::Status BindWritable(const TableSchema& table, const Message& resource,
   return absl::OkStatus();
 }
 
-absl::Status CheckEtag(const TableSchema& table, const std::string& etag) {
-  const Column* column = table.etag();
-  return CheckStorableText(
-      etag, absl::StrCat(table.name(), ".", column != nullptr ? column->name : "etag"));
+absl::Status CheckEtag(const std::string& etag, absl::string_view path) {
+  return AboutField(CheckStorableText(etag, path), path);
 }
 
 absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
@@ -283,7 +298,10 @@ absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
   if (etag_column != nullptr) {
     sets.push_back(absl::StrCat(etag_column->quoted, " = ", kNewVersionSql));
     if (etag.has_value()) {
-      if (absl::Status s = CheckEtag(table, *etag); !s.ok()) return s;
+      if (absl::Status s = CheckEtag(*etag, absl::StrCat(table.name(), ".", etag_column->name));
+          !s.ok()) {
+        return s;
+      }
       params->AddText(*etag);
       absl::StrAppend(&where, " AND ", etag_column->quoted, " = $", params->size());
     }

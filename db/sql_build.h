@@ -53,9 +53,10 @@ std::string GetManySql(const TableSchema& table);
 std::string ArrayLiteral(const std::vector<std::string>& values);
 
 // Appends the value of `column` in `resource` to `params` (NULL for an unset
-// optional field). INVALID_ARGUMENT naming `table.column` when the value
-// cannot be stored (a NUL in text, a malformed UUID, an id <= 0 in a
-// reference, a timestamp outside 0001-01-01..9999-12-31).
+// optional field). INVALID_ARGUMENT about the field `table.column` when the
+// value cannot be stored (a NUL in text, a malformed UUID, an id <= 0 in a
+// reference, a timestamp outside 0001-01-01..9999-12-31, bytes over
+// kMaxBytesValue).
 absl::Status BindColumn(const TableSchema& table,
                         const google::protobuf::Message& resource,
                         const Column& column, Params* params);
@@ -65,9 +66,9 @@ absl::Status BindWritable(const TableSchema& table,
                           const google::protobuf::Message& resource,
                           Params* params);
 
-// OK unless `etag` cannot be an etag of `table` (text with a NUL, which
-// libpq would cut short): INVALID_ARGUMENT naming `table.etag`.
-absl::Status CheckEtag(const TableSchema& table, const std::string& etag);
+// OK unless `etag` cannot be an etag (text with a NUL, which libpq would cut
+// short): INVALID_ARGUMENT about the request field `path`.
+absl::Status CheckEtag(const std::string& etag, absl::string_view path);
 
 // The UPDATE writing `columns` of `resource` to the row whose primary key is
 // `key` (text, already validated), new etag included, RETURNING every column;

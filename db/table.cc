@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "db/errors.h"
 #include "db/filter.h"
 #include "db/order_by.h"
 #include "db/page_token.h"
@@ -98,6 +99,21 @@ absl::Status ReadRow(const pqxx::row& row, size_t offset,
   return absl::OkStatus();
 }
 
+// The value of a key or text column of `resource`, as messages show it.
+std::string ValueText(const Message& resource, const Column& column) {
+  const Reflection* r = resource.GetReflection();
+  switch (column.field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrCat(r->GetInt64(resource, column.field));
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(r->GetInt32(resource, column.field));
+    case FieldDescriptor::CPPTYPE_STRING:
+      return column.type == ColumnType::kBytes ? "" : r->GetString(resource, column.field);
+    default:
+      return "";
+  }
+}
+
 std::vector<const Column*> AllColumns(const TableSchema& table) {
   std::vector<const Column*> columns;
   for (const Column& column : table.columns()) columns.push_back(&column);
@@ -169,13 +185,15 @@ std::string Table::Describe(absl::string_view key) const {
 }
 
 absl::Status Table::NotFound(absl::string_view key) const {
-  return absl::NotFoundError(absl::StrCat(Describe(key), " not found"));
+  return AboutResource(absl::NotFoundError(absl::StrCat(Describe(key), " not found")),
+                       table_.descriptor()->full_name(), key);
 }
 
 absl::Status Table::EtagMismatch(absl::string_view key) const {
-  return absl::AbortedError(absl::StrCat(
-      Describe(key), ": etag does not match (the ", table_.name(),
-      " was changed since it was read); read it again and retry"));
+  return WithReason(absl::AbortedError(absl::StrCat(
+                        Describe(key), ": etag does not match (the ", table_.name(),
+                        " was changed since it was read); read it again and retry")),
+                    reason::kEtagMismatch);
 }
 
 const Column* Table::ViolatedColumn(const absl::Status& status) const {
@@ -189,31 +207,30 @@ absl::Status Table::Explain(absl::Status status, const Message* resource,
   if (constraint.empty()) return status;
   const auto [owner, column] = schema_.FindConstraint(constraint);
   if (owner == nullptr) return status;
+  const std::string field = absl::StrCat(owner->name(), ".", column->name);
   if (status.code() == absl::StatusCode::kAlreadyExists) {
     absl::Status explained = absl::AlreadyExistsError(absl::StrCat(
-        table_.name(), ".", column->name, ": another ",
-        table_.name(), " already has this value (it must be unique)"));
+        field, ": another ", table_.name(), " already has this value (it must be unique)"));
     status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
       explained.SetPayload(url, payload);
     });
-    return explained;
+    const std::string value = resource != nullptr ? ValueText(*resource, *column) : "";
+    return AboutField(AboutResource(std::move(explained), table_.descriptor()->full_name(),
+                                    absl::StrCat(column->name, "=", value)),
+                      field);
   }
   if (status.code() != absl::StatusCode::kFailedPrecondition) return status;
   if (owner == &table_ && resource != nullptr) {
-    std::string value;
-    const Reflection* r = resource->GetReflection();
-    if (column->type == ColumnType::kInt64) {
-      value = absl::StrCat(r->GetInt64(*resource, column->field));
-    } else if (column->type == ColumnType::kUuid) {
-      value = r->GetString(*resource, column->field);
-    }
-    return absl::FailedPreconditionError(absl::StrCat(
-        table_.name(), ".", column->name, ": ", column->references,
-        " ", value, " does not exist"));
+    return AboutField(WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                     field, ": ", column->references, " ",
+                                     ValueText(*resource, *column), " does not exist")),
+                                 reason::kReferenceNotFound),
+                      field);
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      Describe(key), " is still referenced by ", owner->name(), ".", column->name,
-      "; delete or change those ", owner->name(), " rows first"));
+  return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                        Describe(key), " is still referenced by ", field,
+                        "; delete or change those ", owner->name(), " rows first")),
+                    reason::kStillReferenced);
 }
 
 absl::Status Table::Insert(const Message& resource, const std::string& request_id,
@@ -409,68 +426,89 @@ absl::Status Table::GetMany(const std::vector<std::string>& keys,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Table::List(const ListQuery& query,
-                                        const CallLimit& limit, Message* response,
-                                        const FieldDescriptor* rows) const {
-  absl::StatusOr<std::vector<OrderKey>> keys = ParseOrderBy(query.order_by, table_);
-  if (!keys.ok()) return keys.status();
-  const std::string digest = QueryDigest(table_.name(), query.filter, query.order_by);
+namespace {
 
-  Params params;
+// An INVALID_ARGUMENT of one part of a List request, about that field.
+absl::Status ListFieldError(absl::Status status, absl::string_view field,
+                            absl::string_view reason) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  return AboutField(WithReason(std::move(status), reason), field);
+}
+
+}  // namespace
+
+absl::StatusOr<Table::PreparedList> Table::PrepareList(const ListQuery& query) const {
+  PreparedList list;
+  list.page_size = query.page_size;
+  absl::StatusOr<std::vector<OrderKey>> keys = ParseOrderBy(query.order_by, table_);
+  if (!keys.ok()) return ListFieldError(keys.status(), "order_by", reason::kInvalidOrderBy);
+  list.keys = *std::move(keys);
+  list.digest = QueryDigest(table_.name(), query.filter, query.order_by);
+
+  Params& params = list.params;
   std::vector<std::string> conditions;
   if (!query.filter.empty()) {
     absl::StatusOr<FilterNode> filter = ParseFilter(query.filter);
-    if (!filter.ok()) return filter.status();
-    absl::StatusOr<std::string> sql = CompileFilter(*filter, table_, &params);
-    if (!sql.ok()) return sql.status();
+    absl::StatusOr<std::string> sql =
+        filter.ok() ? CompileFilter(*filter, table_, &params) : filter.status();
+    if (!sql.ok()) return ListFieldError(sql.status(), "filter", reason::kInvalidFilter);
     conditions.push_back(*std::move(sql));
   }
   if (!query.page_token.empty()) {
     absl::StatusOr<protomodel::v1::PageToken> token =
-        DecodePageToken(query.page_token, digest);
-    if (!token.ok()) return token.status();
-    absl::StatusOr<std::string> after = KeysetSql(*keys, token->keys(), &params);
-    if (!after.ok()) return after.status();
+        DecodePageToken(query.page_token, list.digest);
+    absl::StatusOr<std::string> after =
+        token.ok() ? KeysetSql(list.keys, token->keys(), &params) : token.status();
+    if (!after.ok()) {
+      return ListFieldError(after.status(), "page_token", reason::kInvalidPageToken);
+    }
     conditions.push_back(*std::move(after));
   }
 
   // The columns read: those asked for, the ordering keys and the key.
-  std::vector<bool> wanted(all_columns_.size(), query.read_columns.empty());
+  std::vector<bool>& wanted = list.wanted;
+  wanted.assign(all_columns_.size(), query.read_columns.empty());
   for (const Column* column : query.read_columns) {
     wanted[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
   }
   wanted[static_cast<size_t>(table_.ColumnIndex(table_.primary_key()))] = true;
   std::vector<bool> selected = wanted;
-  for (const OrderKey& key : *keys) {
+  for (const OrderKey& key : list.keys) {
     selected[static_cast<size_t>(table_.ColumnIndex(*key.column))] = true;
   }
-  std::vector<const Column*> columns;
   for (size_t i = 0; i < all_columns_.size(); ++i) {
-    if (selected[i]) columns.push_back(all_columns_[i]);
+    if (selected[i]) list.columns.push_back(all_columns_[i]);
   }
 
   params.AddText(absl::StrCat(query.page_size + 1));
-  const std::string sql = absl::StrCat(
-      "SELECT ", SelectList(columns, ""), " FROM ", table_.quoted_name(),
+  list.sql = absl::StrCat(
+      "SELECT ", SelectList(list.columns, ""), " FROM ", table_.quoted_name(),
       conditions.empty() ? "" : " WHERE ", absl::StrJoin(conditions, " AND "),
-      " ORDER BY ", OrderBySql(*keys), " LIMIT $", params.size());
+      " ORDER BY ", OrderBySql(list.keys), " LIMIT $", params.size());
+  return list;
+}
 
+absl::StatusOr<std::string> Table::List(PreparedList list, const CallLimit& limit,
+                                        Message* response,
+                                        const FieldDescriptor* rows) const {
+  const std::vector<const Column*>& columns = list.columns;
+  const std::vector<bool>& wanted = list.wanted;
   absl::StatusOr<pqxx::result> listed =
-      RunAlone(Statement{"", sql}, std::move(params), limit, "list", WriteKind::kRead,
-               absl::StrCat("listing ", table_.name()));
+      RunAlone(Statement{"", list.sql}, std::move(list.params), limit, "list",
+               WriteKind::kRead, absl::StrCat("listing ", table_.name()));
   if (!listed.ok()) return listed.status();
   const pqxx::result& result = *listed;
 
   const Reflection* r = response->GetReflection();
   size_t bytes = 0;
   int count = 0;
-  bool more = result.size() > static_cast<size_t>(query.page_size);
+  bool more = result.size() > static_cast<size_t>(list.page_size);
   std::vector<protomodel::v1::KeyValue> last;
   for (const pqxx::row& row : result) {
-    if (count == query.page_size) break;
+    if (count == list.page_size) break;
     Message* out = r->AddMessage(response, rows);
     if (absl::Status s = ReadRow(row, 0, columns, out); !s.ok()) return s;
-    std::vector<protomodel::v1::KeyValue> key_values = KeyValuesOf(*out, *keys);
+    std::vector<protomodel::v1::KeyValue> key_values = KeyValuesOf(*out, list.keys);
     for (const Column* column : columns) {
       if (!wanted[static_cast<size_t>(table_.ColumnIndex(*column))]) {
         out->GetReflection()->ClearField(out, column->field);
@@ -487,7 +525,7 @@ absl::StatusOr<std::string> Table::List(const ListQuery& query,
   }
   if (!more) return std::string();
   protomodel::v1::PageToken token;
-  token.set_query_digest(digest);
+  token.set_query_digest(list.digest);
   for (auto& value : last) *token.add_keys() = std::move(value);
   return EncodePageToken(token);
 }
@@ -507,34 +545,50 @@ absl::Status Table::MissedWrite(Connection& conn, pqxx::transaction_base& tx,
   return EtagMismatch(key);
 }
 
-absl::Status Table::Update(const std::string& key, const Message& resource,
-                           const std::vector<const Column*>& columns,
-                           const std::optional<std::string>& etag,
-                           const CallLimit& limit, Message* out) const {
-  const Column* etag_column = table_.etag();
+absl::StatusOr<Table::PreparedUpdate> Table::PrepareUpdate(
+    std::string key, const Message& resource, const std::vector<const Column*>& columns,
+    std::optional<std::string> etag) const {
+  PreparedUpdate update;
+  update.resource = &resource;
+  if (table_.etag() == nullptr) etag.reset();
   if (columns.empty()) {
+    if (etag.has_value()) {
+      absl::Status s =
+          CheckEtag(*etag, absl::StrCat(table_.name(), ".", table_.etag()->name));
+      if (!s.ok()) return s;
+    }
+  } else {
+    absl::StatusOr<Statement> statement =
+        UpdateStatement(table_, key, resource, columns, etag, &update.params);
+    if (!statement.ok()) return statement.status();
+    update.statement = *std::move(statement);
+  }
+  update.key = std::move(key);
+  update.etag = std::move(etag);
+  return update;
+}
+
+absl::Status Table::Update(PreparedUpdate update, const CallLimit& limit, Message* out) const {
+  const std::string& key = update.key;
+  const std::optional<std::string>& etag = update.etag;
+  if (!update.statement.has_value()) {
     // Nothing to write: the row as it is, after the same precondition.
     absl::Status s = Get(key, false, limit, out);
-    if (!s.ok() || !etag.has_value() || etag_column == nullptr) return s;
-    if (out->GetReflection()->GetString(*out, etag_column->field) != *etag) {
+    if (!s.ok() || !etag.has_value()) return s;
+    if (out->GetReflection()->GetString(*out, table_.etag()->field) != *etag) {
       return EtagMismatch(key);
     }
     return absl::OkStatus();
   }
-  Params params;
-  absl::StatusOr<Statement> statement =
-      UpdateStatement(table_, key, resource, columns, etag, &params);
-  if (!statement.ok()) return statement.status();
-
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "update");
   if (!conn.ok()) return conn.status();
   try {
     pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result = (*conn)->Exec(tx, *statement, std::move(params));
+    pqxx::result result = (*conn)->Exec(tx, *update.statement, std::move(update.params));
     if (result.empty()) return MissedWrite(**conn, tx, key, etag);
     return ReadRow(result[0], 0, all_columns_, out);
   } catch (const std::exception& e) {
-    return Explain(StatusFromException(e, WriteKind::kWrite, Describe(key)), &resource,
+    return Explain(StatusFromException(e, WriteKind::kWrite, Describe(key)), update.resource,
                    key);
   }
 }
@@ -545,10 +599,7 @@ absl::Status Table::Delete(const std::string& key,
   const bool conditional = etag.has_value() && table_.etag() != nullptr;
   Params params;
   params.AddText(key);
-  if (conditional) {
-    if (absl::Status s = CheckEtag(table_, *etag); !s.ok()) return s;
-    params.AddText(*etag);
-  }
+  if (conditional) params.AddText(*etag);
   absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "delete");
   if (!conn.ok()) return conn.status();
   try {

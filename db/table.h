@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "db/order_by.h"
 #include "db/params.h"
 #include "db/sql_status.h"
 #include "db/pool.h"
@@ -80,23 +81,49 @@ class Table {
                        const std::vector<google::protobuf::Message*>& outs,
                        std::vector<bool>* found) const;
 
+  // A List checked and turned into its statement, touching no database:
+  // INVALID_ARGUMENT about `filter`, `order_by` or `page_token`.
+  struct PreparedList {
+    std::string sql;
+    Params params;
+    int page_size = 0;
+    std::vector<OrderKey> keys;
+    std::string digest;             // of the filter and order, in page tokens
+    std::vector<const Column*> columns;  // selected: asked for, keys, ordering
+    std::vector<bool> wanted;       // by column index: returned to the caller
+  };
+  absl::StatusOr<PreparedList> PrepareList(const ListQuery& query) const;
+
   // Appends a page of rows to the repeated field `rows` of `response` and
   // returns the next page token ("" on the last page).
-  absl::StatusOr<std::string> List(const ListQuery& query, const CallLimit& limit,
+  absl::StatusOr<std::string> List(PreparedList list, const CallLimit& limit,
                                    google::protobuf::Message* response,
                                    const google::protobuf::FieldDescriptor* rows) const;
 
-  // Writes `columns` of `resource` to the row `key` and fills `out` with the
-  // row after the update. With `etag`, the row must still carry it (ABORTED
-  // otherwise, nothing written). NOT_FOUND when absent.
-  absl::Status Update(const std::string& key,
-                      const google::protobuf::Message& resource,
-                      const std::vector<const Column*>& columns,
-                      const std::optional<std::string>& etag,
-                      const CallLimit& limit,
+  // An update of `columns` of `resource` (which must outlive it) to the row
+  // `key`, checked and bound, touching no database: INVALID_ARGUMENT about
+  // the field whose value cannot be stored. `etag` is ignored for a table
+  // without one.
+  struct PreparedUpdate {
+    std::string key;
+    const google::protobuf::Message* resource = nullptr;
+    std::optional<std::string> etag;
+    std::optional<Statement> statement;  // none: nothing to write
+    Params params;
+  };
+  absl::StatusOr<PreparedUpdate> PrepareUpdate(std::string key,
+                                               const google::protobuf::Message& resource,
+                                               const std::vector<const Column*>& columns,
+                                               std::optional<std::string> etag) const;
+
+  // Runs `update` and fills `out` with the row after it. With an etag, the
+  // row must still carry it (ABORTED otherwise, nothing written). NOT_FOUND
+  // when absent.
+  absl::Status Update(PreparedUpdate update, const CallLimit& limit,
                       google::protobuf::Message* out) const;
 
-  // Deletes the row `key`; with `etag`, only if it still carries it.
+  // Deletes the row `key`; with `etag` (checked by CheckEtag), only if it
+  // still carries it.
   absl::Status Delete(const std::string& key,
                       const std::optional<std::string>& etag,
                       const CallLimit& limit) const;

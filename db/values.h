@@ -9,6 +9,9 @@
 
 namespace protomodel::db {
 
+// The largest value of a `bytes` field: 16 MiB.
+inline constexpr size_t kMaxBytesValue = 16 * 1024 * 1024;
+
 // A UUID in 8-4-4-4-12 form (either case), in lower case; INVALID_ARGUMENT
 // naming `what` otherwise.
 absl::StatusOr<std::string> CanonicalUuid(absl::string_view text,

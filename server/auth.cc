@@ -14,7 +14,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "server/logging.h"
+#include "db/errors.h"
 #include "server/metrics.h"
+#include "server/status.h"
 #include "spdlog/spdlog.h"
 
 namespace protomodel::server {
@@ -238,24 +240,23 @@ AuthResult TokenStore::Check(absl::string_view authorization,
   if (token != nullptr) result.name = token->name;
   if (IsOpenMethod(method)) return result;
   if (authorization.empty()) {
-    result.status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                 "missing token: send metadata 'authorization: Bearer <token>'");
+    result.status = ToGrpcStatus(db::WithReason(
+        absl::UnauthenticatedError("missing token: send metadata 'authorization: Bearer <token>'"),
+        db::reason::kTokenMissing));
     return result;
   }
   if (token == nullptr) {
-    result.status = grpc::Status(
-        grpc::StatusCode::UNAUTHENTICATED,
+    result.status = ToGrpcStatus(absl::UnauthenticatedError(
         absl::StartsWith(authorization, kBearer)
             ? "unknown token"
-            : "authorization metadata must be 'Bearer <token>'");
+            : "authorization metadata must be 'Bearer <token>'"));
     return result;
   }
   for (const std::string& pattern : token->patterns) {
     if (GlobMatch(pattern, method)) return result;
   }
-  result.status = grpc::Status(
-      grpc::StatusCode::PERMISSION_DENIED,
-      absl::StrCat("token '", token->name, "' may not call ", method));
+  result.status = ToGrpcStatus(absl::PermissionDeniedError(
+      absl::StrCat("token '", token->name, "' may not call ", method)));
   return result;
 }
 

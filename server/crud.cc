@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
+#include "db/errors.h"
 #include "db/sql_build.h"
 #include "db/values.h"
 #include "server/status.h"
@@ -50,27 +51,29 @@ const FieldDescriptor* FieldNumber(const Message& message, int number) {
   return message.GetDescriptor()->FindFieldByNumber(number);
 }
 
-absl::Status Invalid(absl::string_view what) {
-  return absl::InvalidArgumentError(what);
-}
-
-// The primary key in `field` of `message` as validated text.
+// The primary key in `field` of `message`, at `path` in the request, as
+// validated text.
 absl::StatusOr<std::string> KeyOf(const Message& message,
                                   const FieldDescriptor* field,
-                                  const db::Column& pk, absl::string_view what) {
+                                  const db::Column& pk, absl::string_view path) {
   const Reflection* r = message.GetReflection();
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
     const int64_t id = r->GetInt64(message, field);
     if (id <= 0) {
-      return Invalid(absl::StrCat(what, ": ids are integers > 0, not ", id));
+      return db::InvalidField(path, db::reason::kInvalidField,
+                              absl::StrCat(path, ": ids are integers > 0, not ", id));
     }
     return absl::StrCat(id);
   }
   if (pk.type == db::ColumnType::kUuid) {
-    return db::CanonicalUuid(r->GetString(message, field), what);
+    absl::StatusOr<std::string> uuid = db::CanonicalUuid(r->GetString(message, field), path);
+    if (!uuid.ok()) return db::AboutField(uuid.status(), path);
+    return uuid;
   }
   std::string key = r->GetString(message, field);
-  if (key.empty()) return Invalid(absl::StrCat(what, " is required"));
+  if (key.empty()) {
+    return db::InvalidField(path, db::reason::kRequiredField, absl::StrCat(path, " is required"));
+  }
   return key;
 }
 
@@ -105,7 +108,9 @@ absl::Status CheckRequired(const Message& resource,
                            absl::string_view resource_name) {
   for (const db::Column* column : columns) {
     if (column->required && !IsSet(resource, *column)) {
-      return Invalid(absl::StrCat(resource_name, ".", column->name, " is required"));
+      const std::string path = absl::StrCat(resource_name, ".", column->name);
+      return db::InvalidField(path, db::reason::kRequiredField,
+                              absl::StrCat(path, " is required"));
     }
   }
   return absl::OkStatus();
@@ -122,8 +127,11 @@ const FieldMask* MaskIn(const Message& request, int number) {
 absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
     const FieldMask& mask, const db::TableSchema& table, absl::string_view mask_name,
     bool writable) {
+  const auto invalid = [mask_name](absl::string_view message) {
+    return db::InvalidField(mask_name, db::reason::kInvalidFieldMask, message);
+  };
   if (mask.paths_size() > kMaxMaskPaths) {
-    return Invalid(absl::StrCat(mask_name, ": more than the limit of ",
+    return invalid(absl::StrCat(mask_name, ": more than the limit of ",
                                 kMaxMaskPaths, " paths"));
   }
   std::vector<const db::Column*> columns;
@@ -132,14 +140,14 @@ absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
     if (column == nullptr) {
       const FieldDescriptor* field = table.descriptor()->FindFieldByName(path);
       if (field != nullptr) {
-        return Invalid(absl::StrCat(mask_name, ": field '", path, "' is output only",
+        return invalid(absl::StrCat(mask_name, ": field '", path, "' is output only",
                                     writable ? "" : " in detailed views"));
       }
-      return Invalid(absl::StrCat(mask_name, ": unknown field '", path, "' (",
+      return invalid(absl::StrCat(mask_name, ": unknown field '", path, "' (",
                                   table.name(), " has no such field)"));
     }
     if (writable && !column->writable()) {
-      return Invalid(absl::StrCat(mask_name, ": field '", path,
+      return invalid(absl::StrCat(mask_name, ": field '", path,
                                   "' is output only and cannot be updated"));
     }
     bool seen = false;
@@ -257,12 +265,22 @@ grpc::ServerUnaryReactor* Crud::Enqueue(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-template <typename Work>
+template <typename Prepare, typename Run>
 grpc::ServerUnaryReactor* Crud::Dispatch(grpc::CallbackServerContext* context,
-                                         const Message& request, Work work) const {
+                                         const Message& request, Prepare prepare,
+                                         Run run) const {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authorized(context, reactor, request)) return reactor;
-  return Enqueue(context, reactor, std::move(work));
+  auto prepared = prepare();
+  if (!prepared.ok()) {
+    reactor->Finish(ToGrpcStatus(prepared.status()));
+    return reactor;
+  }
+  return Enqueue(context, reactor,
+                 [run = std::move(run), prepared = *std::move(prepared)](
+                     const db::CallLimit& limit) mutable {
+                   return run(std::move(prepared), limit);
+                 });
 }
 
 grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
@@ -274,6 +292,13 @@ grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
     reactor->Finish(ToGrpcStatus(create.status()));
     return reactor;
   }
+  absl::Status checked = rules_.on_create ? rules_.on_create(*create->resource) : absl::OkStatus();
+  db::Params params;
+  if (checked.ok()) checked = db::BindWritable(table_.schema(), *create->resource, &params);
+  if (!checked.ok()) {
+    reactor->Finish(ToGrpcStatus(checked));
+    return reactor;
+  }
   if (create->regenerate) {
     // Its generated value may clash and be drawn again: alone.
     return Enqueue(context, reactor,
@@ -281,13 +306,6 @@ grpc::ServerUnaryReactor* Crud::Create(grpc::CallbackServerContext* context,
                        const db::CallLimit& limit) mutable {
                      return InsertOne(limit, create, response);
                    });
-  }
-  absl::Status checked = rules_.on_create ? rules_.on_create(*create->resource) : absl::OkStatus();
-  db::Params params;
-  if (checked.ok()) checked = db::BindWritable(table_.schema(), *create->resource, &params);
-  if (!checked.ok()) {
-    reactor->Finish(ToGrpcStatus(checked));
-    return reactor;
   }
   PendingCreate pending{context, reactor, *std::move(create), std::move(params), response,
                         Limit(context)};
@@ -343,7 +361,9 @@ grpc::ServerUnaryReactor* Crud::Get(grpc::CallbackServerContext* context,
     const int number = request.GetReflection()->GetEnumValue(request, view);
     const auto* value = view->enum_type()->FindValueByNumber(number);
     if (value == nullptr) {
-      reactor->Finish(ToGrpcStatus(Invalid(absl::StrCat("view: unknown value ", number))));
+      reactor->Finish(ToGrpcStatus(db::InvalidField(
+          view->name(), db::reason::kInvalidField,
+          absl::StrCat(view->name(), ": unknown value ", number))));
       return reactor;
     }
     full = value->name() == "FULL";
@@ -387,22 +407,35 @@ void Crud::ReadGets(std::vector<PendingGet> gets) const {
 
 grpc::ServerUnaryReactor* Crud::List(grpc::CallbackServerContext* context,
                                      const Message& request, Message* response) const {
-  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
-    return DoList(limit, request, response);
-  });
+  return Dispatch(
+      context, request, [&] { return PrepareList(request); },
+      [this, response](db::Table::PreparedList list, const db::CallLimit& limit) {
+        absl::StatusOr<std::string> next =
+            table_.List(std::move(list), limit, response, FieldNumber(*response, 1));
+        if (!next.ok()) return next.status();
+        response->GetReflection()->SetString(response, FieldNumber(*response, 2),
+                                             *std::move(next));
+        return absl::OkStatus();
+      });
 }
+
 grpc::ServerUnaryReactor* Crud::Update(grpc::CallbackServerContext* context,
                                        const Message& request, Message* response) const {
-  return Dispatch(context, request, [this, &request, response](const db::CallLimit& limit) {
-    return DoUpdate(limit, request, response);
-  });
+  return Dispatch(
+      context, request, [&] { return PrepareUpdate(request); },
+      [this, response](db::Table::PreparedUpdate update, const db::CallLimit& limit) {
+        return table_.Update(std::move(update), limit, response);
+      });
 }
+
 grpc::ServerUnaryReactor* Crud::Delete(grpc::CallbackServerContext* context,
                                        const Message& request,
                                        google::protobuf::Empty*) const {
-  return Dispatch(context, request, [this, &request](const db::CallLimit& limit) {
-    return DoDelete(limit, request);
-  });
+  return Dispatch(
+      context, request, [&] { return PrepareDelete(request); },
+      [this](PreparedDelete del, const db::CallLimit& limit) {
+        return table_.Delete(del.key, del.etag, limit);
+      });
 }
 
 absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(const Message& request) const {
@@ -413,8 +446,8 @@ absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(const Message& request)
   if (const FieldDescriptor* field = FieldNumber(request, 2)) {
     std::string request_id = request.GetReflection()->GetString(request, field);
     if (!request_id.empty()) {
-      absl::StatusOr<std::string> uuid = db::CanonicalUuid(request_id, "request_id");
-      if (!uuid.ok()) return uuid.status();
+      absl::StatusOr<std::string> uuid = db::CanonicalUuid(request_id, field->name());
+      if (!uuid.ok()) return db::AboutField(uuid.status(), field->name());
       create.request_id = *std::move(uuid);
     }
   }
@@ -422,7 +455,7 @@ absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(const Message& request)
   for (const db::Column& column : table_.schema().columns()) {
     if (column.writable()) writable.push_back(&column);
   }
-  if (absl::Status s = CheckRequired(*create.resource, writable, table_.schema().name());
+  if (absl::Status s = CheckRequired(*create.resource, writable, resource_field->name());
       !s.ok()) {
     return s;
   }
@@ -451,12 +484,12 @@ absl::Status Crud::InsertOne(const db::CallLimit& limit, PreparedCreate& create,
   return status;
 }
 
-absl::Status Crud::DoList(const db::CallLimit& limit, const Message& request,
-                          Message* response) const {
+absl::StatusOr<db::Table::PreparedList> Crud::PrepareList(const Message& request) const {
   const Reflection* r = request.GetReflection();
   const int page_size = r->GetInt32(request, FieldNumber(request, 1));
   if (page_size < 0) {
-    return Invalid(absl::StrCat("page_size: must not be negative, not ", page_size));
+    return db::InvalidField("page_size", db::reason::kInvalidField,
+                            absl::StrCat("page_size: must not be negative, not ", page_size));
   }
   const std::string page_token = r->GetString(request, FieldNumber(request, 2));
   const std::string filter = r->GetString(request, FieldNumber(request, 3));
@@ -473,22 +506,17 @@ absl::Status Crud::DoList(const db::CallLimit& limit, const Message& request,
     if (!columns.ok()) return columns.status();
     query.read_columns = *std::move(columns);
   }
-  const FieldDescriptor* rows = FieldNumber(*response, 1);
-  absl::StatusOr<std::string> next = table_.List(query, limit, response, rows);
-  if (!next.ok()) return next.status();
-  response->GetReflection()->SetString(response, FieldNumber(*response, 2),
-                                       *std::move(next));
-  return absl::OkStatus();
+  return table_.PrepareList(query);
 }
 
-absl::Status Crud::DoUpdate(const db::CallLimit& limit, const Message& request,
-                            Message* response) const {
+absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(const Message& request) const {
   const db::TableSchema& table = table_.schema();
-  const Message& resource =
-      request.GetReflection()->GetMessage(request, FieldNumber(request, 1));
+  const FieldDescriptor* resource_field = FieldNumber(request, 1);
+  const std::string& path = resource_field->name();
+  const Message& resource = request.GetReflection()->GetMessage(request, resource_field);
   absl::StatusOr<std::string> key =
       KeyOf(resource, table.primary_key().field, table.primary_key(),
-            absl::StrCat(table.name(), ".", table.primary_key().name));
+            absl::StrCat(path, ".", table.primary_key().name));
   if (!key.ok()) return key.status();
 
   std::vector<const db::Column*> columns;
@@ -496,9 +524,10 @@ absl::Status Crud::DoUpdate(const db::CallLimit& limit, const Message& request,
   const bool replace_all =
       mask != nullptr && mask->paths_size() == 1 && mask->paths(0) == "*";
   if (mask != nullptr && mask->paths_size() > 1) {
-    for (const std::string& path : mask->paths()) {
-      if (path == "*") {
-        return Invalid("update_mask: '*' must be the only path");
+    for (const std::string& mask_path : mask->paths()) {
+      if (mask_path == "*") {
+        return db::InvalidField("update_mask", db::reason::kInvalidFieldMask,
+                                "update_mask: '*' must be the only path");
       }
     }
   }
@@ -514,7 +543,7 @@ absl::Status Crud::DoUpdate(const db::CallLimit& limit, const Message& request,
     if (!masked.ok()) return masked.status();
     columns = *std::move(masked);
   }
-  if (absl::Status s = CheckRequired(resource, columns, table.name()); !s.ok()) {
+  if (absl::Status s = CheckRequired(resource, columns, path); !s.ok()) {
     return s;
   }
   if (rules_.on_update) {
@@ -525,20 +554,24 @@ absl::Status Crud::DoUpdate(const db::CallLimit& limit, const Message& request,
     std::string value = resource.GetReflection()->GetString(resource, etag_column->field);
     if (!value.empty()) etag = std::move(value);
   }
-  return table_.Update(*key, resource, columns, etag, limit, response);
+  return table_.PrepareUpdate(*std::move(key), resource, columns, std::move(etag));
 }
 
-absl::Status Crud::DoDelete(const db::CallLimit& limit, const Message& request) const {
+absl::StatusOr<Crud::PreparedDelete> Crud::PrepareDelete(const Message& request) const {
   absl::StatusOr<std::string> key =
       KeyOf(request, FieldNumber(request, 1), table_.schema().primary_key(), "id");
   if (!key.ok()) return key.status();
-  std::optional<std::string> etag;
+  PreparedDelete del;
+  del.key = *std::move(key);
   if (const FieldDescriptor* etag_field = FieldNumber(request, 2);
       etag_field != nullptr && etag_field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
     std::string value = request.GetReflection()->GetString(request, etag_field);
-    if (!value.empty()) etag = std::move(value);
+    if (!value.empty()) {
+      if (absl::Status s = db::CheckEtag(value, etag_field->name()); !s.ok()) return s;
+      del.etag = std::move(value);
+    }
   }
-  return table_.Delete(*key, etag, limit);
+  return del;
 }
 
 }  // namespace protomodel::server

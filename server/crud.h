@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,10 +115,13 @@ class Crud final {
   template <typename Work>
   grpc::ServerUnaryReactor* Enqueue(grpc::CallbackServerContext* context,
                                     grpc::ServerUnaryReactor* reactor, Work work) const;
-  // Authorized, then Enqueue on the call's own reactor.
-  template <typename Work>
+  // Authorized, then `prepare()` (a StatusOr: the request checked on gRPC's
+  // thread, before it takes a place in the queue), then Enqueue of
+  // `run(prepared, limit)` on the call's own reactor.
+  template <typename Prepare, typename Run>
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
-                                     const google::protobuf::Message& request, Work work) const;
+                                     const google::protobuf::Message& request, Prepare prepare,
+                                     Run run) const;
   // The request's resource and request_id, checked.
   absl::StatusOr<PreparedCreate> PrepareCreate(const google::protobuf::Message& request) const;
   // Inserts one create, retrying a clash on a generated value it filled.
@@ -127,12 +131,18 @@ class Crud final {
   void InsertCreates(std::vector<PendingCreate> creates) const;
   // Reads a batch of Gets, in one statement when there are several.
   void ReadGets(std::vector<PendingGet> gets) const;
-  absl::Status DoList(const db::CallLimit& limit, const google::protobuf::Message& request,
-                      google::protobuf::Message* response) const;
-  absl::Status DoUpdate(const db::CallLimit& limit, const google::protobuf::Message& request,
-                        google::protobuf::Message* response) const;
-  absl::Status DoDelete(const db::CallLimit& limit,
-                        const google::protobuf::Message& request) const;
+  // A delete checked: its key and etag.
+  struct PreparedDelete {
+    std::string key;
+    std::optional<std::string> etag;
+  };
+  // Each request checked and made ready for the database, or
+  // INVALID_ARGUMENT about the field at fault.
+  absl::StatusOr<db::Table::PreparedList> PrepareList(
+      const google::protobuf::Message& request) const;
+  absl::StatusOr<db::Table::PreparedUpdate> PrepareUpdate(
+      const google::protobuf::Message& request) const;
+  absl::StatusOr<PreparedDelete> PrepareDelete(const google::protobuf::Message& request) const;
 
   const db::Table& table_;
   Executor& executor_;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "db/errors.h"
 #include "server/grimoire_service.h"
 #include "server/heroes_service.h"
 #include "server/random.h"
@@ -19,9 +20,9 @@ absl::Status CheckInviteCode(const std::string& code) {
                 (c >= '0' && c <= '9') || c == '_' || c == '-');
   }
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      "class.invite_code: must match [A-Za-z0-9_-]{8,64}, or be empty on create "
-      "for a generated one");
+  return db::InvalidField("class.invite_code", db::reason::kInvalidField,
+                          "class.invite_code: must match [A-Za-z0-9_-]{8,64}, or be empty on "
+                          "create for a generated one");
 }
 
 Crud::Rules ClassRules(std::function<std::string()> new_invite_code) {

@@ -25,6 +25,7 @@
 #include "harness/heroes_client.h"
 #include "harness/process.h"
 #include "harness/test_server.h"
+#include "protomodel/client/call.h"
 
 namespace protomodel::testing {
 namespace {
@@ -259,6 +260,19 @@ TEST(ServerOverloadTest, AFullQueueIsResourceExhaustedAtOnce) {
   EXPECT_CODE(third, RESOURCE_EXHAUSTED);
   EXPECT_NE(third.error_message().find("overloaded"), std::string::npos);
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(client::DetailsOf(third).reason, "SERVER_OVERLOADED");
+  EXPECT_EQ(client::DetailsOf(third).retry_delay, absl::Milliseconds(200));
+
+  // Malformed requests are refused for what they are, before they would
+  // take a place in the queue.
+  heroes::v1::ListHeroesRequest list;
+  list.set_filter("name = = 1");
+  heroes::v1::ListHeroesResponse listed;
+  EXPECT_CODE(client.ListHeroes(list, &listed), INVALID_ARGUMENT);
+  heroes::v1::Hero update = hero;
+  EXPECT_CODE(client.UpdateHero(update, {"powers"}, &refused), INVALID_ARGUMENT);
+  EXPECT_CODE(client.DeleteHero(-3), INVALID_ARGUMENT);
+  EXPECT_CODE(client.GetHero(0, heroes::v1::BASIC, &refused), INVALID_ARGUMENT);
 
   lock.abort();
   first.join();

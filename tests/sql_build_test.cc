@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/numbers.h"
+#include "db/errors.h"
 #include "db/filter.h"
 #include "db/order_by.h"
 #include "db/schema.h"
@@ -127,7 +128,9 @@ TEST_F(SqlBuildTest, RefusesEtagsWithNul) {
                                 std::string("v1\0junk", 7), &params);
   EXPECT_EQ(update.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(update.status().message(), "widget.etag: text must not contain NUL characters");
-  EXPECT_TRUE(CheckEtag(*widget_, "v1").ok());
+  EXPECT_EQ(ErrorField(update.status()), "widget.etag");
+  EXPECT_TRUE(CheckEtag("v1", "etag").ok());
+  EXPECT_EQ(ErrorField(CheckEtag(std::string("v\0", 2), "etag")), "etag");
 }
 
 // Out of google.protobuf.Timestamp's range the conversion to microseconds

@@ -2,8 +2,12 @@
 #define PROTOMODEL_CLIENT_CALL_H_
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
@@ -20,8 +24,31 @@ struct CallOptions {
   absl::Duration deadline = absl::Seconds(10);
 };
 
-// A grpc::Status as an absl::Status: same code, same message.
+// A grpc::Status as an absl::Status: same code, same message, and the
+// server's AIP-193 details (a serialized google.rpc.Status) as the payload
+// kRpcStatusUrl.
 absl::Status FromGrpc(const grpc::Status& status);
+
+inline constexpr char kRpcStatusUrl[] = "type.googleapis.com/google.rpc.Status";
+
+// What the server said about an error beyond its code and message
+// (google.rpc.ErrorInfo, BadRequest, ResourceInfo, RetryInfo); empty fields
+// where it said nothing, as gRPC's own refusals do.
+struct ErrorDetails {
+  std::string reason;  // stable, UPPER_SNAKE_CASE: "REQUIRED_FIELD"
+  std::string domain;  // "protomodel"
+  std::map<std::string, std::string> metadata;
+  // BadRequest's field violations: the field's path in the request
+  // ("hero.name", "filter") and what is wrong with it.
+  std::vector<std::pair<std::string, std::string>> field_violations;
+  std::string resource_type;  // "heroes.v1.Hero"
+  std::string resource_name;  // "7", or "email=ada@example.com"
+  std::optional<absl::Duration> retry_delay;
+};
+
+// The details of `status` (from FromGrpc) or of a grpc::Status.
+ErrorDetails DetailsOf(const absl::Status& status);
+ErrorDetails DetailsOf(const grpc::Status& status);
 
 // A random version-4 UUID in lower case, e.g. for request_id.
 std::string NewRequestId();
