@@ -42,7 +42,7 @@ struct FilterNode {
   FilterValue value;
 };
 
-// Parses the AIP-160 subset of ../shared/API.md: `field OP value`
+// Parses the AIP-160 subset of docs/API.md: `field OP value`
 // restrictions joined by AND, OR, NOT and parentheses, where NOT binds
 // tightest, then OR, then AND. Errors are INVALID_ARGUMENT with a message
 // starting "filter: " that names the problem and its byte offset.

@@ -1,4 +1,4 @@
-// The filter language of ../shared/API.md: parsing and compiling to SQL.
+// The filter language of docs/API.md: parsing and compiling to SQL.
 #include "db/filter.h"
 
 #include <string>

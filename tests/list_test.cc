@@ -1,5 +1,5 @@
 // List (ListHeroes): page sizes, filters, order_by, page tokens and
-// read masks, as ../shared/API.md states them.
+// read masks, as docs/API.md states them.
 #include <set>
 
 #include <gtest/gtest.h>
