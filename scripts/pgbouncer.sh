@@ -46,6 +46,7 @@ pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 20
 ignore_startup_parameters = extra_float_digits
+server_login_retry = 1
 logfile = $data/pgbouncer.log
 pidfile = $data/pgbouncer.pid
 EOF

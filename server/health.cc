@@ -2,7 +2,6 @@
 
 #include <optional>
 
-#include <pqxx/nontransaction>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -21,7 +20,8 @@ DatabaseHealth::DatabaseHealth(HealthOptions options,
                                std::vector<std::string> services)
     : options_(std::move(options)),
       health_(std::move(health)),
-      services_(std::move(services)) {}
+      services_(std::move(services)),
+      probe_(options_.database_url) {}
 
 DatabaseHealth::~DatabaseHealth() { Stop(); }
 
@@ -29,8 +29,20 @@ void DatabaseHealth::Start() {
   for (grpc::HealthCheckServiceInterface* health : health_) {
     health->SetServingStatus("liveness", true);
   }
-  Publish(Probe());
-  thread_ = std::thread([this] { Loop(); });
+  {
+    const bool kept = Keep();
+    absl::MutexLock lock(&mu_);
+    kept_ = kept;
+  }
+  ProbeAndPublish();
+  keeper_ = std::thread([this] {
+    Every([this] {
+      const bool kept = Keep();
+      absl::MutexLock lock(&mu_);
+      kept_ = kept;
+    });
+  });
+  prober_ = std::thread([this] { Every([this] { ProbeAndPublish(); }); });
 }
 
 void DatabaseHealth::Stop() {
@@ -38,7 +50,8 @@ void DatabaseHealth::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  if (prober_.joinable()) prober_.join();
+  if (keeper_.joinable()) keeper_.join();
 }
 
 bool DatabaseHealth::ready() const {
@@ -46,7 +59,7 @@ bool DatabaseHealth::ready() const {
   return ready_;
 }
 
-void DatabaseHealth::Loop() {
+void DatabaseHealth::Every(const std::function<void()>& round) {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -54,17 +67,41 @@ void DatabaseHealth::Loop() {
         return;
       }
     }
-    Publish(Probe());
+    round();
   }
 }
 
-bool DatabaseHealth::Probe() {
+void DatabaseHealth::ProbeAndPublish() {
+  const absl::Status probed = probe_.Check(options_.probe_timeout);
+  if (!probed.ok()) {
+    spdlog::debug("health: {}", probed.message());
+    Publish(false, std::string(probed.message()));
+    return;
+  }
+  bool kept = false;
+  std::string why;
+  {
+    absl::MutexLock lock(&mu_);
+    kept = kept_;
+    why = why_not_kept_;
+  }
+  Publish(kept, why);
+}
+
+bool DatabaseHealth::Keep() {
+  const auto not_kept = [this](std::string why) {
+    {
+      absl::MutexLock lock(&mu_);
+      why_not_kept_ = std::move(why);
+    }
+    conn_.reset();
+    return (migrated_ || !options_.migrate) && schema_ok_;
+  };
   if (conn_ == nullptr) {
     auto conn = db::Connect(options_.database_url, options_.connect_timeout_seconds);
     if (!conn.ok()) {
       spdlog::debug("health: {}", conn.status().message());
-      why_not_ = std::string(conn.status().message());
-      return false;
+      return not_kept(std::string(conn.status().message()));
     }
     conn_ = *std::move(conn);
   }
@@ -72,9 +109,7 @@ bool DatabaseHealth::Probe() {
     auto applied = db::ApplyMigrations(*conn_, db::EmbeddedMigrations());
     if (!applied.ok()) {
       spdlog::error("migrations: {}", applied.status().message());
-      why_not_ = "migrations failed";
-      conn_.reset();
-      return false;
+      return not_kept("migrations failed");
     }
     if (!applied->empty()) {
       spdlog::info("migrations applied: {}", absl::StrJoin(*applied, ", "));
@@ -83,45 +118,37 @@ bool DatabaseHealth::Probe() {
   }
   if (options_.on_schema_version && absl::Now() >= next_version_) {
     auto version = db::SchemaVersion(*conn_);
-    if (version.ok()) {
-      options_.on_schema_version(*version);
-      next_version_ = absl::Now() + absl::Minutes(1);
-    }
+    if (!version.ok()) return not_kept(std::string(version.status().message()));
+    options_.on_schema_version(*version);
+    next_version_ = absl::Now() + absl::Minutes(1);
   }
   if (!schema_checked_ && options_.schema_check != "off" && options_.schema != nullptr) {
-    // A catalog that cannot be read is read again at the next probe.
+    // A catalog that cannot be read is read again at the next round.
     const std::optional<bool> ok = CheckSchema();
-    schema_checked_ = ok.has_value();
-    schema_ok_ = ok.value_or(options_.schema_check != "strict");
+    if (!ok.has_value()) return not_kept("the schema check could not read the catalog");
+    schema_checked_ = true;
+    schema_ok_ = *ok;
+    if (!schema_ok_) return not_kept("the schema differs from the protos (--schema_check=strict)");
   }
   if (absl::Now() >= next_expiry_) {
-    next_expiry_ = absl::Now() + absl::Hours(1);
     auto expired = db::DeleteExpiredRequestIds(*conn_, db::kRequestIdRetention);
     if (!expired.ok()) {
       spdlog::warn("{}", expired.status().message());
-    } else if (*expired > 0) {
+      return not_kept(std::string(expired.status().message()));
+    }
+    next_expiry_ = absl::Now() + absl::Hours(1);
+    if (*expired > 0) {
       spdlog::info("forgot {} request_ids older than {}h", *expired,
                    absl::ToInt64Hours(db::kRequestIdRetention));
     }
   }
-  try {
-    pqxx::nontransaction tx(*conn_);
-    tx.exec("SELECT 1");
-    return schema_ok_;
-  } catch (const std::exception& e) {
-    why_not_ = std::string(
-        db::StatusFromException(e, db::WriteKind::kRead, "probe").message());
-    spdlog::debug("health: {}", why_not_);
-    conn_.reset();
-    return false;
-  }
+  return (migrated_ || !options_.migrate) && schema_ok_;
 }
 
 std::optional<bool> DatabaseHealth::CheckSchema() {
   absl::StatusOr<db::SchemaDef> actual = db::ReadCatalog(*conn_);
   if (!actual.ok()) {
     spdlog::error("schema check: {}", actual.status().message());
-    why_not_ = absl::StrCat("schema check: ", actual.status().message());
     return std::nullopt;
   }
   const std::vector<db::Difference> differences =
@@ -131,7 +158,6 @@ std::optional<bool> DatabaseHealth::CheckSchema() {
   }
   if (differences.empty()) return true;
   if (options_.schema_check == "strict") {
-    why_not_ = "the schema differs from the protos (--schema_check=strict)";
     spdlog::error(
         "schema check is strict: readiness stays NOT_SERVING while the database "
         "differs from the protos ({} differences; `protomodel-server schema diff` "
@@ -142,7 +168,7 @@ std::optional<bool> DatabaseHealth::CheckSchema() {
   return true;
 }
 
-void DatabaseHealth::Publish(bool ready) {
+void DatabaseHealth::Publish(bool ready, const std::string& why_not) {
   {
     absl::MutexLock lock(&mu_);
     if (published_ && ready == ready_) return;
@@ -152,7 +178,7 @@ void DatabaseHealth::Publish(bool ready) {
   if (ready) {
     spdlog::info("database answers: SERVING");
   } else {
-    spdlog::warn("database does not answer: NOT_SERVING ({})", why_not_);
+    spdlog::warn("database does not answer: NOT_SERVING ({})", why_not);
   }
   for (grpc::HealthCheckServiceInterface* health : health_) {
     health->SetServingStatus("", ready);

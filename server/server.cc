@@ -1,7 +1,13 @@
 #include "server/server.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -35,6 +41,42 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
                    plugins->end());
   }
 };
+
+// Why `address` (host:port) cannot be listened on, learned by binding it
+// as gRPC would: "address in use" when another process holds the port.
+std::string ListenError(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return "not host:port";
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (const int e = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints,
+                                &found);
+      e != 0) {
+    return gai_strerror(e);
+  }
+  std::string why;
+  for (addrinfo* a = found; a != nullptr && why.empty(); a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      why = errno == EADDRINUSE ? "address in use (another process listens on that port)"
+                                : std::strerror(errno);
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return why.empty() ? "gRPC could not bind it" : why;
+}
 
 void SetInterceptors(grpc::ServerBuilder& builder, const ObserveOptions& observe) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -111,6 +153,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
+  // gRPC turns SO_REUSEPORT on by default: a second server on the same port
+  // would start and the kernel would split connections between the two.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   if (service_tokens != nullptr) builder.SetOption(std::make_unique<WithoutReflection>());
   if (options.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(
@@ -154,7 +199,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen));
+        absl::StrCat("cannot listen on ", options.listen, ": ", ListenError(options.listen)));
   }
   // gRPC's health service answers SERVING for "" until told otherwise: not
   // before the database answers and migrations ran.
@@ -221,6 +266,7 @@ absl::Status Server::StartHealthServer() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.health_listen, grpc::InsecureServerCredentials(),
                            &health_port_);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetOption(std::make_unique<WithoutReflection>());
   unimplemented_ = std::make_unique<grpc::CallbackGenericService>();
   builder.RegisterCallbackGenericService(unimplemented_.get());
@@ -231,8 +277,9 @@ absl::Status Server::StartHealthServer() {
   SetInterceptors(builder, observe);
   health_server_ = builder.BuildAndStart();
   if (health_server_ == nullptr || health_port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("--health_listen: cannot listen on ", options_.health_listen));
+    return absl::UnavailableError(absl::StrCat("--health_listen: cannot listen on ",
+                                               options_.health_listen, ": ",
+                                               ListenError(options_.health_listen)));
   }
   // NOT_SERVING until the database answers, as on the API port.
   health_server_->GetHealthCheckService()->SetServingStatus(false);

@@ -132,6 +132,60 @@ TEST(ServerStartTest, StartsWithTheDatabaseDownAndRecoversWhenItComesUp) {
   EXPECT_TRUE(server.WaitReady(absl::Seconds(20)));
 }
 
+// Behind PgBouncer in transaction pooling mode a stopped PostgreSQL refuses
+// nothing: PgBouncer accepts the probe's connection and queues its query.
+// The probe's own deadline turns readiness NOT_SERVING within 5 s all the
+// same, and it is SERVING again within 5 s of PgBouncer reaching the
+// database (the test's PgBouncer retries its server login every second;
+// PgBouncer's default is 15 s).
+TEST(ServerReadinessTest, FollowsADatabaseBehindPgBouncerWithinFiveSeconds) {
+  OwnCluster cluster;
+  const std::string bouncer = absl::StrCat(PROTOMODEL_TEST_PG_DIR, "-bouncer-", getpid());
+  const std::string url =
+      RunCommand(absl::StrCat(PgBouncerScript(), " start ", bouncer, " ", cluster.url()));
+  {
+    TestServer server(url, [](server::ServerOptions& options) {
+      options.prepared_statements = false;
+    });
+    auto channel = server.NewChannel();
+    ASSERT_TRUE(server.WaitReady(absl::Seconds(30)));
+
+    const auto wait_for = [&](const std::string& status) {
+      const absl::Time start = absl::Now();
+      while (HealthStatus(channel, "heroes.v1.HeroService") != status &&
+             absl::Now() - start < absl::Seconds(30)) {
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      return absl::Now() - start;
+    };
+    cluster.Stop();
+    EXPECT_LT(wait_for("NOT_SERVING"), absl::Seconds(5));
+    EXPECT_EQ(HealthStatus(channel, ""), "NOT_SERVING");
+    EXPECT_EQ(HealthStatus(channel, "liveness"), "SERVING");
+
+    cluster.Start();
+    // PostgreSQL answers now; PgBouncer logs in within its retry interval.
+    EXPECT_LT(wait_for("SERVING"), absl::Seconds(5));
+    EXPECT_EQ(HealthStatus(channel, ""), "SERVING");
+  }
+  RunCommand(absl::StrCat(PgBouncerScript(), " stop ", bouncer));
+  RunCommand(absl::StrCat("rm -rf ", bouncer));
+}
+
+// gRPC would share a port between two servers (SO_REUSEPORT) and the
+// kernel would split connections between them: the second must not start.
+TEST(ServerStartTest, ASecondServerOnATakenPortFailsSayingAddressInUse) {
+  TestDatabase db;
+  TestServer first(db.url());
+  server::ServerOptions options;
+  options.database_url = db.url();
+  options.listen = absl::StrCat("127.0.0.1:", first.server().port());
+  absl::StatusOr<std::unique_ptr<server::Server>> second = server::Server::Start(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("address in use"), std::string::npos)
+      << second.status().message();
+}
+
 TEST(ServerStartTest, RefusesToStartWithoutADatabaseUrl) {
   server::ServerOptions options;
   options.listen = "127.0.0.1:0";

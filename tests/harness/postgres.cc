@@ -42,6 +42,10 @@ std::string RunCommand(const std::string& command) {
 
 std::string PgScript() { return absl::StrCat(PROTOMODEL_SOURCE_DIR, "/scripts/pg.sh"); }
 
+std::string PgBouncerScript() {
+  return absl::StrCat(PROTOMODEL_SOURCE_DIR, "/scripts/pgbouncer.sh");
+}
+
 std::string AdminUrl() {
   for (const char* env : {"PROTOMODEL_TEST_DATABASE_URL", "DATABASE_URL"}) {
     if (const char* url = std::getenv(env); url != nullptr && *url != '\0') {
@@ -72,7 +76,7 @@ bool PgBouncerPass() {
 std::string ThroughPgBouncer(const std::string& url) {
   if (!PgBouncerPass()) return url;
   static const std::string bouncer =
-      RunCommand(absl::StrCat(PROTOMODEL_SOURCE_DIR, "/scripts/pgbouncer.sh url ",
+      RunCommand(absl::StrCat(PgBouncerScript(), " url ",
                               std::getenv("PROTOMODEL_TEST_PGBOUNCER_DIR")));
   const std::string admin = AdminUrl();
   const std::string cluster = admin.substr(0, admin.rfind('/') + 1);

@@ -32,6 +32,8 @@ std::string RunCommand(const std::string& command);
 
 // The path of scripts/pg.sh in the source tree.
 std::string PgScript();
+// scripts/pgbouncer.sh of the source tree.
+std::string PgBouncerScript();
 
 // When PROTOMODEL_TEST_PGBOUNCER_DIR names a running scripts/pgbouncer.sh
 // folder (the PgBouncer pass), `url` on the test cluster rewritten to reach
