@@ -10,16 +10,14 @@
 #include <cstring>
 
 #include <grpc/grpc.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/impl/server_builder_option.h>
-#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
 #include "db/migrations.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/reflection.h"
 #include "server/resources.h"
 #include "server/logging.h"
 #include "server/observe.h"
@@ -27,20 +25,6 @@
 
 namespace protomodel::server {
 namespace {
-
-// Drops gRPC's reflection service from one server: the health port serves
-// health alone, and reflection is off where the services check tokens.
-class WithoutReflection final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
-                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
-                                    return p->name() == "proto_server_reflection";
-                                  }),
-                   plugins->end());
-  }
-};
 
 // Why `address` (host:port) cannot be listened on, learned by binding it
 // as gRPC would: "address in use" when another process holds the port.
@@ -150,13 +134,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // the linker from dropping it.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
   // gRPC turns SO_REUSEPORT on by default: a second server on the same port
   // would start and the kernel would split connections between the two.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  if (service_tokens != nullptr) builder.SetOption(std::make_unique<WithoutReflection>());
   if (options.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(
         GRPC_ARG_MAX_CONNECTION_AGE_MS,
@@ -196,6 +178,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     service_names.push_back(resource.service_name);
   }
 
+  // Reflection, where gRPC checks tokens or none are needed; where the
+  // services check them, it is off.
+  if (service_tokens == nullptr) {
+    std::vector<std::string> listed = service_names;
+    listed.push_back("grpc.health.v1.Health");
+    server->reflection_ = std::make_unique<Reflection>(
+        google::protobuf::DescriptorPool::generated_pool(), std::move(listed));
+    builder.RegisterService(server->reflection_->v1());
+    builder.RegisterService(server->reflection_->v1alpha());
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -267,7 +259,6 @@ absl::Status Server::StartHealthServer() {
   builder.AddListeningPort(options_.health_listen, grpc::InsecureServerCredentials(),
                            &health_port_);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetOption(std::make_unique<WithoutReflection>());
   unimplemented_ = std::make_unique<grpc::CallbackGenericService>();
   builder.RegisterCallbackGenericService(unimplemented_.get());
   // Probes are counted, not logged: kubelet calls every few seconds.

@@ -17,6 +17,7 @@
 #include "server/crud.h"
 #include "server/health.h"
 #include "server/metrics.h"
+#include "server/reflection.h"
 #include "server/resources.h"
 #include "server/tls.h"
 
@@ -125,6 +126,7 @@ class Server final {
   std::vector<std::unique_ptr<db::Table>> tables_;
   std::vector<std::unique_ptr<Crud>> cruds_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<Reflection> reflection_;
   // Runs the calls' database work; gone before what that work uses.
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<grpc::Server> server_;

@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
+#include <gmock/gmock.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <gtest/gtest.h>
 #include <pqxx/connection>
 #include <pqxx/transaction>
@@ -21,6 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "harness/heroes_client.h"
 #include "harness/process.h"
@@ -29,8 +33,6 @@
 
 namespace protomodel::testing {
 namespace {
-
-namespace reflection = grpc::reflection::v1alpha;
 
 class ServerTest : public ServiceTest {};
 
@@ -44,50 +46,108 @@ TEST_F(ServerTest, ReportsServingForEveryServiceAndLiveness) {
   EXPECT_EQ(HealthStatus(channel(), "no.such.Service"), "error 5");
 }
 
-std::vector<reflection::ServerReflectionResponse> Reflect(
-    const std::shared_ptr<grpc::Channel>& channel,
-    const std::vector<reflection::ServerReflectionRequest>& requests) {
-  auto stub = reflection::ServerReflection::NewStub(channel);
-  grpc::ClientContext context;
-  auto stream = stub->ServerReflectionInfo(&context);
-  std::vector<reflection::ServerReflectionResponse> responses;
-  for (const auto& request : requests) {
-    stream->Write(request);
-    reflection::ServerReflectionResponse response;
-    if (!stream->Read(&response)) break;
-    responses.push_back(response);
+// Both versions of server reflection, as clients use them: grpcurl 1.8.8+,
+// `buf curl` and Postman ask v1 first, older clients v1alpha.
+struct ReflectionV1 {
+  using Service = grpc::reflection::v1::ServerReflection;
+  using Request = grpc::reflection::v1::ServerReflectionRequest;
+  using Response = grpc::reflection::v1::ServerReflectionResponse;
+};
+struct ReflectionV1Alpha {
+  using Service = grpc::reflection::v1alpha::ServerReflection;
+  using Request = grpc::reflection::v1alpha::ServerReflectionRequest;
+  using Response = grpc::reflection::v1alpha::ServerReflectionResponse;
+};
+
+template <typename Version>
+class ReflectionTest : public ServiceTest {
+ protected:
+  using Request = typename Version::Request;
+  using Response = typename Version::Response;
+
+  // One stream, one answer per request.
+  std::vector<Response> Reflect(const std::vector<Request>& requests) {
+    auto stub = Version::Service::NewStub(channel());
+    grpc::ClientContext context;
+    auto stream = stub->ServerReflectionInfo(&context);
+    std::vector<Response> responses;
+    for (const auto& request : requests) {
+      stream->Write(request);
+      Response response;
+      if (!stream->Read(&response)) break;
+      responses.push_back(response);
+    }
+    stream->WritesDone();
+    EXPECT_TRUE(stream->Finish().ok());
+    return responses;
   }
-  stream->WritesDone();
-  EXPECT_TRUE(stream->Finish().ok());
-  return responses;
+};
+using ReflectionVersions = ::testing::Types<ReflectionV1, ReflectionV1Alpha>;
+TYPED_TEST_SUITE(ReflectionTest, ReflectionVersions);
+
+const std::vector<std::string>& ApiServices() {
+  static const std::vector<std::string> services = {
+      "heroes.v1.HeroService", "heroes.v1.TeamService", "grimoire.v1.UserService",
+      "grimoire.v1.ClassService", "grimoire.v1.ConversationService"};
+  return services;
 }
 
-TEST_F(ServerTest, ListsItsServicesThroughReflection) {
-  reflection::ServerReflectionRequest list;
+TYPED_TEST(ReflectionTest, ListsEveryService) {
+  typename TestFixture::Request list;
   list.set_list_services("*");
-  auto responses = Reflect(channel(), {list});
+  auto responses = this->Reflect({list});
   ASSERT_EQ(responses.size(), 1u);
   std::vector<std::string> names;
   for (const auto& service : responses[0].list_services_response().service()) {
     names.push_back(service.name());
   }
-  for (const std::string expected :
-       {"heroes.v1.HeroService", "heroes.v1.TeamService", "grpc.health.v1.Health"}) {
-    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  std::vector<std::string> expected = ApiServices();
+  for (const std::string other :
+       {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection"}) {
+    expected.push_back(other);
+  }
+  EXPECT_THAT(names, ::testing::UnorderedElementsAreArray(expected));
+}
+
+TYPED_TEST(ReflectionTest, DescribesEveryServiceWithTheFilesItImports) {
+  std::vector<std::string> symbols = ApiServices();
+  symbols.push_back("grpc.health.v1.Health");
+  std::vector<typename TestFixture::Request> requests(symbols.size());
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    requests[i].set_file_containing_symbol(symbols[i]);
+  }
+  auto responses = this->Reflect(requests);
+  ASSERT_EQ(responses.size(), symbols.size());
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    const auto& files = responses[i].file_descriptor_response();
+    ASSERT_GT(files.file_descriptor_proto_size(), 0) << symbols[i];
+    google::protobuf::FileDescriptorProto first;
+    ASSERT_TRUE(first.ParseFromString(files.file_descriptor_proto(0)));
+    const std::string service = symbols[i].substr(symbols[i].rfind('.') + 1);
+    bool found = false;
+    for (const auto& s : first.service()) found = found || s.name() == service;
+    EXPECT_TRUE(found) << symbols[i] << " not in " << first.name();
+    // Every file it imports comes along, so a client needs no local protos.
+    std::set<std::string> sent;
+    for (const std::string& bytes : files.file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      ASSERT_TRUE(file.ParseFromString(bytes));
+      sent.insert(file.name());
+    }
+    for (const std::string& dependency : first.dependency()) {
+      EXPECT_TRUE(sent.count(dependency)) << dependency << " missing for " << symbols[i];
+    }
   }
 }
 
-TEST_F(ServerTest, DescribesHealthAndApiServicesThroughReflection) {
-  std::vector<reflection::ServerReflectionRequest> requests(3);
-  requests[0].set_file_containing_symbol("grpc.health.v1.Health");
-  requests[1].set_file_containing_symbol("heroes.v1.HeroService");
-  requests[2].set_file_containing_symbol("heroes.v1.Hero");
-  auto responses = Reflect(channel(), requests);
-  ASSERT_EQ(responses.size(), 3u);
-  for (const auto& response : responses) {
-    EXPECT_FALSE(response.has_error_response()) << response.error_response().error_message();
-    EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
-  }
+TYPED_TEST(ReflectionTest, AnUnknownSymbolIsNotFound) {
+  typename TestFixture::Request request;
+  request.set_file_containing_symbol("no.such.Thing");
+  auto responses = this->Reflect({request});
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
 }
 
 // A PostgreSQL cluster of the test's own that can be stopped and started.
