@@ -65,6 +65,33 @@ TEST_F(CliTest, ExitStatusIsTheGrpcCode) {
   EXPECT_EQ(unreachable.exit, 14) << unreachable.output;       // UNAVAILABLE
 }
 
+// A failed call says its code by name, then the error as JSON with the
+// server's details.
+TEST_F(CliTest, ErrorsNameTheCodeAndCarryTheDetails) {
+  CommandResult missing = Cli("heroes get --id=999");
+  EXPECT_EQ(missing.exit, 5) << missing.output;
+  EXPECT_TRUE(absl::StrContains(missing.output, "protomodel: NOT_FOUND: hero 999 not found"))
+      << missing.output;
+  EXPECT_TRUE(absl::StrContains(missing.output, "\"status\":\"NOT_FOUND\"")) << missing.output;
+  EXPECT_TRUE(absl::StrContains(missing.output, "\"reason\":\"RESOURCE_NOT_FOUND\""))
+      << missing.output;
+  EXPECT_TRUE(absl::StrContains(missing.output, "\"resource_type\":\"heroes.v1.Hero\""))
+      << missing.output;
+
+  CommandResult invalid = Cli("heroes create --name=x");
+  EXPECT_EQ(invalid.exit, 3) << invalid.output;
+  EXPECT_TRUE(absl::StrContains(invalid.output, "INVALID_ARGUMENT: hero.secret_name is required"))
+      << invalid.output;
+  EXPECT_TRUE(absl::StrContains(invalid.output, "\"field\":\"hero.secret_name\""))
+      << invalid.output;
+}
+
+TEST_F(CliTest, GlobalFlagsMayFollowTheVerb) {
+  CommandResult listed = RunCli(absl::StrCat("heroes list --target=", test_server().address(),
+                                             " --timeout=5 --page-size=3"));
+  EXPECT_EQ(listed.exit, 0) << listed.output;
+}
+
 TEST_F(CliTest, ReadsBytesFromAFileAndWritesClasses) {
   CommandResult user = Cli("users create --email=ada@example.com --display-name=Ada");
   ASSERT_EQ(user.exit, 0) << user.output;
@@ -89,6 +116,11 @@ TEST(CliArgumentsTest, UsageErrorsExit64AndSayWhy) {
            {"heroes get --view=sideways", "--view: 'sideways' is not a known value"},
            {"heroes list --bogus=1", "--bogus: not a flag of 'list'"},
            {"heroes update --id=1", "update: give at least one field to write"},
+           {"heroes get", "get: --id is required"},
+           {"heroes delete", "delete: --id is required"},
+           {"heroes update --name=x", "update: --id is required"},
+           {"users get --id=00000000-0000-0000-0000-000000000000 --view=full",
+            "--view: not a flag of 'get'"},
            {"--colour=red heroes list", "unknown global flag --colour"},
            {"heroes get 7", "unexpected '7'"},
            {"--tls --ca-file=/nonexistent.pem heroes list", "/nonexistent.pem: cannot be read"},
@@ -104,8 +136,27 @@ TEST(CliArgumentsTest, UsageErrorsExit64AndSayWhy) {
   }
 }
 
+// A resource's help lists its fields with their types and notes, and each
+// verb's flags: --view only where the resource has views.
+TEST(CliArgumentsTest, AResourcesHelpListsItsFieldsAndVerbs) {
+  CommandResult heroes = RunCli("heroes --help");
+  EXPECT_EQ(heroes.exit, 0) << heroes.output;
+  for (const char* line : {"heroes.v1.Hero", "--secret-name", "required", "--age",
+                           "int32", "optional", "--team-id", "a team", "--view=basic|full"}) {
+    EXPECT_TRUE(absl::StrContains(heroes.output, line)) << line << " in " << heroes.output;
+  }
+  CommandResult users = RunCli("users get --help");
+  EXPECT_EQ(users.exit, 0) << users.output;
+  EXPECT_TRUE(absl::StrContains(users.output, "--email")) << users.output;
+  EXPECT_TRUE(absl::StrContains(users.output, "unique")) << users.output;
+  EXPECT_FALSE(absl::StrContains(users.output, "--view")) << users.output;
+  CommandResult conversations = RunCli("conversations --help");
+  EXPECT_TRUE(absl::StrContains(conversations.output, "bytes")) << conversations.output;
+  EXPECT_TRUE(absl::StrContains(conversations.output, "[--etag=ETAG]")) << conversations.output;
+}
+
 TEST(CliArgumentsTest, HelpExitsZero) {
-  for (const char* args : {"--help", "heroes list --help"}) {
+  for (const char* args : {"--help", "--target=x --help"}) {
     CommandResult help = RunCli(args);
     EXPECT_EQ(help.exit, 0) << args;
     EXPECT_TRUE(absl::StrContains(help.output,

@@ -29,17 +29,23 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <google/protobuf/struct.pb.h>
+
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "google/rpc/status.pb.h"
 #include "grimoire/v1/grimoire.pb.h"
 #include "heroes/v1/heroes.pb.h"
+#include "protomodel/v1/options.pb.h"
 #include "protomodel/client/call.h"
 #include "protomodel/client/channel.h"
 
@@ -58,7 +64,7 @@ constexpr char kUsage[] = R"(Usage: protomodel [global flags] RESOURCE VERB [fla
 Resources: heroes, teams, users, classes, conversations
 Verbs:
   create  --FIELD=VALUE ...                       e.g. heroes create --name=Deadpond --secret-name="Dive Wilson"
-  get     --id=ID [--view=full]
+  get     --id=ID [--view=full]                   (--view: heroes and teams)
   list    [--filter=F] [--order-by=O] [--page-size=N] [--page-token=T] [--read-mask=a,b] [--all]
   update  --id=ID --FIELD=VALUE ... [--update-mask=a,b] [--etag=E]
           (without --update-mask, exactly the fields given are written;
@@ -67,7 +73,10 @@ Verbs:
 Field values: text as is; bytes as text or @FILE to read a file; timestamps in
 RFC 3339; --body='{"json":...}' gives the whole resource instead.
 
-Global flags (before RESOURCE):
+`protomodel RESOURCE --help` lists the resource's fields, their types and
+each verb's flags.
+
+Global flags (before RESOURCE or after VERB):
   --target=HOST:PORT   server (env PROTOMODEL_TARGET; default localhost:50051)
   --timeout=SECONDS    deadline of each call (default 10)
   --tls [--ca-file=F] [--cert-file=F --key-file=F]
@@ -83,9 +92,23 @@ are visible to every user of the machine).
 prints a new random token and its line for the server's --auth_tokens_file,
 e.g. protomodel token reporting '*/Get*,*/List*'.
 
-Output is JSON. Exit status: 0 on success, the gRPC status code (1-16) on a
-failed call, 64 on a usage error.
+Output is JSON. A failed call prints `protomodel: CODE: message` and then
+{"error": {"code", "status", "message", "details"}} (the server's AIP-193
+details: reason, field violations, resource, retry delay) to stderr.
+Exit status: 0 on success, the gRPC status code (1-16) on a failed call, 64
+on a usage error.
 )";
+
+// Flags that may come before RESOURCE or after VERB.
+constexpr const char* kGlobalFlags[] = {"target", "timeout", "tls",
+                                        "ca-file", "cert-file", "key-file"};
+
+bool IsGlobalFlag(const std::string& flag) {
+  for (const char* global : kGlobalFlags) {
+    if (flag == global) return true;
+  }
+  return false;
+}
 
 struct UsageError {
   std::string message;
@@ -244,11 +267,6 @@ std::vector<std::string> BuildRequest(const std::string& verb,
   return named;
 }
 
-int Fail(const grpc::Status& status) {
-  std::cerr << "protomodel: " << status.error_code() << " " << status.error_message() << "\n";
-  return status.error_code();
-}
-
 std::string ToJson(const Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
@@ -256,6 +274,127 @@ std::string ToJson(const Message& message) {
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
   return json;
+}
+
+// A failed call: `protomodel: NOT_FOUND: hero 9 not found`, then the error
+// as JSON with the server's details; the exit status is the code.
+int Fail(const grpc::Status& status) {
+  const std::string code =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+  std::cerr << "protomodel: " << code << ": " << status.error_message() << "\n";
+  google::rpc::Status rpc;
+  if (status.error_details().empty() || !rpc.ParseFromString(status.error_details())) {
+    rpc.set_code(status.error_code());
+    rpc.set_message(status.error_message());
+  }
+  // google.rpc.Status as JSON (typed details included), with the code's
+  // name beside its number, under "error".
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  google::protobuf::Value error;
+  if (!google::protobuf::util::MessageToJsonString(rpc, &json, options).ok() ||
+      !google::protobuf::util::JsonStringToMessage(json, error.mutable_struct_value()).ok()) {
+    error.mutable_struct_value()->Clear();
+  }
+  (*error.mutable_struct_value()->mutable_fields())["status"].set_string_value(code);
+  google::protobuf::Struct wrapper;
+  (*wrapper.mutable_fields())["error"] = std::move(error);
+  json.clear();
+  (void)google::protobuf::util::MessageToJsonString(wrapper, &json);
+  std::cerr << json << "\n";
+  return status.error_code();
+}
+
+// The proto type of `field` as the help shows it.
+std::string TypeName(const FieldDescriptor* field) {
+  std::string type = field->message_type() != nullptr ? field->message_type()->name()
+                     : field->enum_type() != nullptr  ? field->enum_type()->name()
+                                                      : field->type_name();
+  if (field->is_repeated()) type = absl::StrCat("repeated ", type);
+  return type;
+}
+
+// What a field's options say, in words.
+std::string FieldNotes(const FieldDescriptor* field) {
+  const protomodel::v1::ColumnOptions& column =
+      field->options().GetExtension(protomodel::v1::column);
+  std::vector<std::string> notes;
+  if (column.primary_key()) notes.push_back("the id");
+  if (column.output_only() || column.generated() != protomodel::v1::KEY_GENERATION_UNSPECIFIED ||
+      column.server_default() != protomodel::v1::SERVER_DEFAULT_UNSPECIFIED ||
+      column.has_relation()) {
+    notes.push_back("output only");
+  }
+  if (column.required()) notes.push_back("required");
+  if (field->has_optional_keyword()) notes.push_back("optional");
+  if (column.unique()) notes.push_back("unique");
+  if (column.has_foreign_key()) notes.push_back(absl::StrCat("a ", column.foreign_key().table()));
+  if (field->type() == FieldDescriptor::TYPE_BYTES) notes.push_back("@FILE reads a file");
+  return absl::StrJoin(notes, ", ");
+}
+
+std::string FlagName(const FieldDescriptor* field) {
+  return absl::StrReplaceAll(field->name(), {{"_", "-"}});
+}
+
+// The flags of one verb's request, beyond the resource's own fields.
+std::string VerbFlags(const MethodDescriptor* method, const std::string& verb) {
+  const Descriptor* request = method->input_type();
+  std::vector<std::string> flags;
+  for (int i = 0; i < request->field_count(); ++i) {
+    const FieldDescriptor* field = request->field(i);
+    if (field->message_type() != nullptr &&
+        field->message_type() == method->output_type()) {
+      flags.push_back(verb == "update" ? "--id=ID --FIELD=VALUE ..." : "--FIELD=VALUE ...");
+      continue;
+    }
+    if (field->name() == "request_id") continue;  // the CLI makes one
+    std::string flag = absl::StrCat("--", FlagName(field), "=");
+    if (field->enum_type() != nullptr) {
+      std::vector<std::string> values;
+      for (int v = 1; v < field->enum_type()->value_count(); ++v) {
+        values.push_back(absl::AsciiStrToLower(field->enum_type()->value(v)->name()));
+      }
+      absl::StrAppend(&flag, absl::StrJoin(values, "|"));
+    } else {
+      absl::StrAppend(&flag, absl::AsciiStrToUpper(field->name()));
+    }
+    const bool needed = field->name() == "id" && (verb == "get" || verb == "delete");
+    flags.push_back(needed ? flag : absl::StrCat("[", flag, "]"));
+  }
+  if (verb == "list") flags.push_back("[--all]");
+  return absl::StrJoin(flags, " ");
+}
+
+// `protomodel RESOURCE --help`: the resource's fields and each verb's flags.
+void ResourceHelp(const std::string& plural, const google::protobuf::ServiceDescriptor* service) {
+  const Descriptor* resource = nullptr;
+  for (int m = 0; m < service->method_count(); ++m) {
+    if (absl::StartsWith(service->method(m)->name(), "Get")) {
+      resource = service->method(m)->output_type();
+    }
+  }
+  std::cout << "Usage: protomodel [global flags] " << plural << " VERB [flags]\n\n"
+            << plural << " are " << resource->full_name() << ", served by "
+            << service->full_name() << ".\n\nFields (--FLAG, type, notes):\n";
+  for (int i = 0; i < resource->field_count(); ++i) {
+    const FieldDescriptor* field = resource->field(i);
+    const std::string notes = FieldNotes(field);
+    std::cout << absl::StrFormat("  --%-16s %-18s %s\n", FlagName(field), TypeName(field),
+                                 notes);
+  }
+  std::cout << "\nVerbs:\n";
+  for (int m = 0; m < service->method_count(); ++m) {
+    const MethodDescriptor* method = service->method(m);
+    std::string verb = method->name();
+    for (const char* known : {"Create", "Get", "List", "Update", "Delete"}) {
+      if (absl::StartsWith(verb, known)) verb = absl::AsciiStrToLower(known);
+    }
+    std::cout << absl::StrFormat("  %-7s %s\n", verb, VerbFlags(method, verb));
+  }
+  std::cout << "\nSee protomodel --help for global flags, values and exit codes.\n";
 }
 
 // `protomodel token NAME PATTERNS`: 256 random bits, URL-safe base64, and the
@@ -303,31 +442,41 @@ int Run(int argc, char** argv) {
   (void)heroes::v1::Hero::descriptor();
   (void)grimoire::v1::User::descriptor();
   std::vector<std::string> args(argv + 1, argv + argc);
-  // --help anywhere, `protomodel heroes list --help` included.
-  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
-    std::cout << kUsage;
-    return 0;
-  }
+  const bool help = std::find(args.begin(), args.end(), "--help") != args.end();
+  args.erase(std::remove(args.begin(), args.end(), "--help"), args.end());
   std::map<std::string, std::string> global;
   size_t i = 0;
   for (; i < args.size() && absl::StartsWith(args[i], "--"); ++i) {
     auto parsed = ParseFlags({args[i]});
     global.insert(parsed.begin(), parsed.end());
   }
+  const ResourceInfo* info = nullptr;
+  for (const ResourceInfo& r : kResources) {
+    if (i < args.size() && args[i] == r.plural) info = &r;
+  }
+  const auto* service =
+      info == nullptr
+          ? nullptr
+          : google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(info->service);
+  // --help anywhere: about the resource when one is named.
+  if (help) {
+    if (service != nullptr) {
+      ResourceHelp(info->plural, service);
+    } else {
+      std::cout << kUsage;
+    }
+    return 0;
+  }
   if (i < args.size() && args[i] == "token") return NewToken(args, i + 1);
   if (args.size() < i + 2) throw UsageError{"want RESOURCE and VERB"};
   const std::string resource = args[i];
   const std::string verb = args[i + 1];
-  std::map<std::string, std::string> flags =
-      ParseFlags(std::vector<std::string>(args.begin() + static_cast<long>(i) + 2, args.end()));
-
-  const ResourceInfo* info = nullptr;
-  for (const ResourceInfo& r : kResources) {
-    if (resource == r.plural) info = &r;
+  std::map<std::string, std::string> flags;
+  for (auto& [flag, value] : ParseFlags(
+           std::vector<std::string>(args.begin() + static_cast<long>(i) + 2, args.end()))) {
+    (IsGlobalFlag(flag) ? global : flags)[flag] = value;
   }
-  if (info == nullptr) throw UsageError{absl::StrCat("unknown resource '", resource, "'")};
-  const auto* service =
-      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(info->service);
+  if (service == nullptr) throw UsageError{absl::StrCat("unknown resource '", resource, "'")};
   const MethodDescriptor* method = nullptr;
   for (int m = 0; m < service->method_count(); ++m) {
     std::string prefix = verb;
@@ -345,6 +494,9 @@ int Run(int argc, char** argv) {
       google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
   const bool all = flags.count("all") > 0;
   std::vector<std::string> named = BuildRequest(verb, flags, request.get());
+  if ((verb == "get" || verb == "delete" || verb == "update") && flags.count("id") == 0) {
+    throw UsageError{absl::StrCat(verb, ": --id is required")};
+  }
   if (verb == "update" && flags.count("update-mask") == 0) {
     auto* mask = static_cast<google::protobuf::FieldMask*>(request->GetReflection()->MutableMessage(
         request.get(), request->GetDescriptor()->FindFieldByName("update_mask")));
@@ -375,10 +527,7 @@ int Run(int argc, char** argv) {
     throw UsageError{"--timeout: want seconds"};
   }
   for (const auto& [flag, value] : global) {
-    if (flag != "target" && flag != "timeout" && flag != "tls" && flag != "ca-file" &&
-        flag != "cert-file" && flag != "key-file") {
-      throw UsageError{absl::StrCat("unknown global flag --", flag)};
-    }
+    if (!IsGlobalFlag(flag)) throw UsageError{absl::StrCat("unknown global flag --", flag)};
   }
   auto channel = protomodel::client::Connect(target, options);
   if (!channel.ok()) throw UsageError{std::string(channel.status().message())};
