@@ -2,12 +2,13 @@
 // The Node.js client (client/node) against a live server: PROTOMODEL_TARGET,
 // and PROTOMODEL_TLS, PROTOMODEL_TLS_CA_FILE, the client certificate and
 // PROTOMODEL_TOKEN when tests/with_server.sh serves mTLS and tokens
-// (PROTOMODEL_TEST_SECURE=1).
+// (PROTOMODEL_TEST_SECURE=1); and the AIP-193 details of its errors, read
+// with errorDetails().
 const test = require('node:test');
 const assert = require('node:assert');
 const path = require('node:path');
 
-const { connect, optionsFromEnv, call, newRequestId, status } =
+const { connect, optionsFromEnv, call, newRequestId, errorDetails, status } =
   require(path.join(__dirname, '..', 'client', 'node'));
 
 const secure = process.env.PROTOMODEL_TEST_SECURE === '1';
@@ -54,17 +55,109 @@ test('a missing required field is INVALID_ARGUMENT naming it', async () => {
   heroes.HeroService.close();
 });
 
+// The error a call fails with, checked for what every error of the service
+// carries: a google.rpc.Status with the call's code and message, and an
+// ErrorInfo of the domain protomodel. Returns errorDetails() of it.
+async function detailsOf(promise, code) {
+  let error;
+  await assert.rejects(promise, (e) => {
+    error = e;
+    return true;
+  });
+  assert.strictEqual(error.code, code, error.details);
+  const details = errorDetails(error);
+  assert.ok(details, 'no grpc-status-details-bin trailer');
+  assert.strictEqual(details.code, code);
+  assert.strictEqual(details.message, error.details);
+  assert.strictEqual(details.errorInfo.domain, 'protomodel');
+  assert.deepStrictEqual(details.others, []);
+  return details;
+}
+
+// INVALID_ARGUMENT's details: the reason, and the field in ErrorInfo's
+// metadata and in BadRequest's one field violation.
+function assertBadField(details, field, reason) {
+  assert.strictEqual(details.errorInfo.reason, reason);
+  assert.deepStrictEqual(details.errorInfo.metadata, { field });
+  assert.deepStrictEqual(details.badRequest.field_violations.map((v) => v.field), [field]);
+  assert.strictEqual(details.badRequest.field_violations[0].description, details.message);
+  assert.strictEqual(details.resourceInfo, undefined);
+  assert.strictEqual(details.retryInfo, undefined);
+}
+
+test('details: a missing required field is REQUIRED_FIELD naming its path', async () => {
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET, optionsFromEnv());
+  const details = await detailsOf(call(heroes.HeroService, 'CreateHero', {
+    hero: { name: 'Deadpond' }, request_id: newRequestId(),
+  }), status.INVALID_ARGUMENT);
+  assert.strictEqual(details.message, 'hero.secret_name is required');
+  assertBadField(details, 'hero.secret_name', 'REQUIRED_FIELD');
+  heroes.HeroService.close();
+});
+
+test('details: a bad filter is INVALID_FILTER naming filter', async () => {
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET, optionsFromEnv());
+  for (const filter of ['name = ', 'secret = "x"']) {
+    const details = await detailsOf(call(heroes.HeroService, 'ListHeroes', { filter }),
+      status.INVALID_ARGUMENT);
+    assertBadField(details, 'filter', 'INVALID_FILTER');
+  }
+  heroes.HeroService.close();
+});
+
+test('details: a missing hero is RESOURCE_NOT_FOUND naming it', async () => {
+  const { heroes } = connect(process.env.PROTOMODEL_TARGET, optionsFromEnv());
+  const hero = await call(heroes.HeroService, 'CreateHero', {
+    hero: { name: 'Node-gone', secret_name: 'x' }, request_id: newRequestId(),
+  });
+  await call(heroes.HeroService, 'DeleteHero', { id: hero.id });
+  const details = await detailsOf(call(heroes.HeroService, 'GetHero', { id: hero.id }),
+    status.NOT_FOUND);
+  assert.strictEqual(details.errorInfo.reason, 'RESOURCE_NOT_FOUND');
+  assert.strictEqual(details.resourceInfo.resource_type, 'heroes.v1.Hero');
+  assert.strictEqual(details.resourceInfo.resource_name, hero.id);
+  assert.strictEqual(details.badRequest, undefined);
+  heroes.HeroService.close();
+});
+
+test('details: a unique clash is RESOURCE_ALREADY_EXISTS naming field and value', async () => {
+  const { grimoire } = connect(process.env.PROTOMODEL_TARGET, optionsFromEnv());
+  const email = `${newRequestId()}@example.com`;
+  await call(grimoire.UserService, 'CreateUser', { user: { email, display_name: 'Ada' } });
+  const details = await detailsOf(call(grimoire.UserService, 'CreateUser', {
+    user: { email, display_name: 'Ada again' },
+  }), status.ALREADY_EXISTS);
+  assert.strictEqual(details.errorInfo.reason, 'RESOURCE_ALREADY_EXISTS');
+  assert.strictEqual(details.resourceInfo.resource_type, 'grimoire.v1.User');
+  assert.strictEqual(details.resourceInfo.resource_name, `email=${email}`);
+  grimoire.UserService.close();
+});
+
+test('details: an error without the trailer has none', () => {
+  assert.strictEqual(errorDetails(new Error('not a call')), null);
+});
+
+// On TLS, gRPC refuses tokens itself (its AuthMetadataProcessor) with a code
+// and a message only, and a handshake without the client certificate never
+// reaches the server: those errors carry no details (docs/API.md, "Error
+// details").
+const refusedWithoutDetails = (code) => (error) => {
+  assert.strictEqual(error.code, code, error.details);
+  assert.strictEqual(errorDetails(error), null);
+  return true;
+};
+
 test('a call without a token is UNAUTHENTICATED', skipUnlessSecure, async () => {
   const { heroes } = withToken(undefined);
   await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
-    (error) => error.code === status.UNAUTHENTICATED);
+    refusedWithoutDetails(status.UNAUTHENTICATED));
   heroes.HeroService.close();
 });
 
 test('an unknown token is UNAUTHENTICATED', skipUnlessSecure, async () => {
   const { heroes } = withToken('not-a-token');
   await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
-    (error) => error.code === status.UNAUTHENTICATED);
+    refusedWithoutDetails(status.UNAUTHENTICATED));
   heroes.HeroService.close();
 });
 
@@ -72,7 +165,7 @@ test('without its client certificate the server refuses: UNAVAILABLE', skipUnles
   const { heroes } = connect(process.env.PROTOMODEL_TARGET,
     { ...optionsFromEnv(), certFile: undefined, keyFile: undefined });
   await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
-    (error) => error.code === status.UNAVAILABLE);
+    refusedWithoutDetails(status.UNAVAILABLE));
   heroes.HeroService.close();
 });
 
@@ -93,6 +186,6 @@ test('a reader token lists but cannot create: PERMISSION_DENIED', skipUnlessSecu
   await assert.rejects(call(heroes.HeroService, 'CreateHero', {
     hero: { name: 'Node-reader', secret_name: 'x' },
     request_id: newRequestId(),
-  }), (error) => error.code === status.PERMISSION_DENIED);
+  }), refusedWithoutDetails(status.PERMISSION_DENIED));
   heroes.HeroService.close();
 });

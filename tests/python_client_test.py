@@ -2,7 +2,8 @@
 """The generated Python client against a live server, reached the way
 client/python/example.py connects: PROTOMODEL_TARGET, and PROTOMODEL_TLS,
 PROTOMODEL_TLS_CA_FILE, the client certificate and PROTOMODEL_TOKEN when
-tests/with_server.sh serves mTLS and tokens (PROTOMODEL_TEST_SECURE=1)."""
+tests/with_server.sh serves mTLS and tokens (PROTOMODEL_TEST_SECURE=1); and
+the AIP-193 details of its errors, read with example.py's error_details()."""
 import os
 import sys
 import unittest
@@ -13,6 +14,7 @@ sys.path.insert(0, os.environ["PROTOMODEL_PYTHON_STUBS"])
 
 import grpc  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
+from google.rpc import error_details_pb2  # noqa: E402
 from grimoire.v1 import grimoire_pb2, grimoire_pb2_grpc  # noqa: E402
 from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
 
@@ -21,7 +23,7 @@ from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
 # __pycache__ is left in the source tree.
 sys.dont_write_bytecode = True
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "client", "python"))
-from example import connect  # noqa: E402
+from example import connect, error_details  # noqa: E402
 
 SECURE = os.environ.get("PROTOMODEL_TEST_SECURE") == "1"
 
@@ -84,6 +86,86 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(got.crdt_state, state)
 
 
+class ErrorDetailsTest(unittest.TestCase):
+    """What the server sends in grpc-status-details-bin (docs/API.md, "Error
+    details"; tests/error_details_test.cc), as error_details() parses it."""
+
+    def setUp(self):
+        self.channel = connect()
+        self.heroes = heroes_pb2_grpc.HeroServiceStub(self.channel)
+
+    def tearDown(self):
+        self.channel.close()
+
+    def details_of(self, call, code):
+        """Calls, expects the error `code`, and returns error_details() of
+        it, checking what every error carries: a google.rpc.Status with the
+        call's code and message, and an ErrorInfo of the domain protomodel."""
+        with self.assertRaises(grpc.RpcError) as caught:
+            call()
+        error = caught.exception
+        self.assertEqual(error.code(), code, error.details())
+        details = error_details(error)
+        self.assertIsNotNone(details, "no grpc-status-details-bin trailer")
+        self.assertEqual(details["status"].code, code.value[0])
+        self.assertEqual(details["status"].message, error.details())
+        self.assertEqual(details["error_info"].domain, "protomodel")
+        self.assertTrue(details["status"].details[0].Is(error_details_pb2.ErrorInfo.DESCRIPTOR))
+        return details
+
+    def assert_bad_field(self, details, field, reason):
+        """INVALID_ARGUMENT's details: the reason, and the field in ErrorInfo's
+        metadata and in BadRequest's one field violation."""
+        self.assertEqual(details["error_info"].reason, reason)
+        self.assertEqual(details["error_info"].metadata["field"], field)
+        violations = details["bad_request"].field_violations
+        self.assertEqual(len(violations), 1)
+        self.assertEqual(violations[0].field, field)
+        self.assertEqual(violations[0].description, details["status"].message)
+        self.assertNotIn("resource_info", details)
+        self.assertNotIn("retry_info", details)
+
+    def test_a_missing_required_field_is_required_field_naming_its_path(self):
+        details = self.details_of(lambda: self.heroes.CreateHero(heroes_pb2.CreateHeroRequest(
+            hero=heroes_pb2.Hero(name="Deadpond"), request_id=str(uuid.uuid4())), timeout=10),
+            grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(details["status"].message, "hero.secret_name is required")
+        self.assert_bad_field(details, "hero.secret_name", "REQUIRED_FIELD")
+
+    def test_a_bad_filter_is_invalid_filter_naming_filter(self):
+        for bad in ('name = ', 'secret = "x"'):
+            with self.subTest(filter=bad):
+                details = self.details_of(lambda: self.heroes.ListHeroes(
+                    heroes_pb2.ListHeroesRequest(filter=bad), timeout=10),
+                    grpc.StatusCode.INVALID_ARGUMENT)
+                self.assert_bad_field(details, "filter", "INVALID_FILTER")
+
+    def test_a_missing_hero_is_resource_not_found_naming_it(self):
+        hero = self.heroes.CreateHero(heroes_pb2.CreateHeroRequest(
+            hero=heroes_pb2.Hero(name="Py-gone", secret_name="x"),
+            request_id=str(uuid.uuid4())), timeout=10)
+        self.heroes.DeleteHero(heroes_pb2.DeleteHeroRequest(id=hero.id), timeout=10)
+        details = self.details_of(
+            lambda: self.heroes.GetHero(heroes_pb2.GetHeroRequest(id=hero.id), timeout=10),
+            grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(details["error_info"].reason, "RESOURCE_NOT_FOUND")
+        self.assertEqual(details["resource_info"].resource_type, "heroes.v1.Hero")
+        self.assertEqual(details["resource_info"].resource_name, str(hero.id))
+        self.assertNotIn("bad_request", details)
+
+    def test_a_unique_clash_is_resource_already_exists_naming_field_and_value(self):
+        users = grimoire_pb2_grpc.UserServiceStub(self.channel)
+        email = uuid.uuid4().hex + "@example.com"
+        users.CreateUser(grimoire_pb2.CreateUserRequest(user=grimoire_pb2.User(
+            email=email, display_name="Ada")), timeout=10)
+        details = self.details_of(lambda: users.CreateUser(grimoire_pb2.CreateUserRequest(
+            user=grimoire_pb2.User(email=email, display_name="Ada again")), timeout=10),
+            grpc.StatusCode.ALREADY_EXISTS)
+        self.assertEqual(details["error_info"].reason, "RESOURCE_ALREADY_EXISTS")
+        self.assertEqual(details["resource_info"].resource_type, "grimoire.v1.User")
+        self.assertEqual(details["resource_info"].resource_name, "email=" + email)
+
+
 @unittest.skipUnless(SECURE, "needs PROTOMODEL_TEST_SECURE=1: a server with TLS and tokens")
 class SecureServerTest(unittest.TestCase):
     @staticmethod
@@ -92,8 +174,14 @@ class SecureServerTest(unittest.TestCase):
             return connect()
 
     def code_of(self, call):
+        """The code of the error `call` raises, one of gRPC's own: on TLS,
+        gRPC refuses tokens itself (its AuthMetadataProcessor) with a code and
+        a message only, and a handshake without the client certificate never
+        reaches the server. Those errors carry no details (docs/API.md,
+        "Error details"): error_details() is None."""
         with self.assertRaises(grpc.RpcError) as caught:
             call()
+        self.assertIsNone(error_details(caught.exception))
         return caught.exception.code()
 
     def test_a_call_without_a_token_is_unauthenticated(self):

@@ -1,10 +1,11 @@
 'use strict';
 // Create, list with a filter, update with a mask, get, delete, and one error
-// code. PROTOMODEL_TARGET picks the server (default localhost:50051);
-// PROTOMODEL_TOKEN, PROTOMODEL_TLS and PROTOMODEL_TLS_CA_FILE (and, for mTLS,
-// PROTOMODEL_CLIENT_CERT_FILE and PROTOMODEL_CLIENT_KEY_FILE) how to reach it, as
-// for the C++ client and the CLI.
-const { connect, optionsFromEnv, call, newRequestId, status } = require('./index');
+// code with its details (errorDetails). PROTOMODEL_TARGET picks the server
+// (default localhost:50051); PROTOMODEL_TOKEN, PROTOMODEL_TLS and
+// PROTOMODEL_TLS_CA_FILE (and, for mTLS, PROTOMODEL_CLIENT_CERT_FILE and
+// PROTOMODEL_CLIENT_KEY_FILE) how to reach it, as for the C++ client and the
+// CLI.
+const { connect, optionsFromEnv, call, newRequestId, errorDetails, status } = require('./index');
 
 async function main() {
   const target = process.env.PROTOMODEL_TARGET || 'localhost:50051';
@@ -32,6 +33,16 @@ async function main() {
   } catch (error) {
     console.log('after delete:', error.code === status.NOT_FOUND ? 'NOT_FOUND' : error.code,
       error.details);
+    // The google.rpc.Status in the grpc-status-details-bin trailer: here
+    // ErrorInfo (reason RESOURCE_NOT_FOUND) and ResourceInfo (which hero).
+    const details = errorDetails(error);
+    if (details) {
+      console.log('  reason:', details.errorInfo.domain, details.errorInfo.reason);
+      if (details.resourceInfo) {
+        console.log('  resource:', details.resourceInfo.resource_type,
+          details.resourceInfo.resource_name);
+      }
+    }
   }
   service.close();
 }

@@ -5,16 +5,22 @@
 // the server's 64 MiB messages and, given a token, sends it on every call.
 // By default the server and how to reach it come from the environment, with
 // the names the C++ client and the CLI read (see optionsFromEnv).
+// errorDetails() reads the AIP-193 details (google.rpc.Status) an error
+// carries.
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
 
 const PROTO_DIR = path.join(__dirname, '..', '..', 'proto');
 // google/protobuf/descriptor.proto (for the mapping options) ships with
 // Debian's libprotobuf-dev.
 const INCLUDE_DIRS = [PROTO_DIR, '/usr/include'];
+// google/rpc/status.proto and error_details.proto: a copy, as no Debian
+// package ships them.
+const GOOGLEAPIS_DIR = path.join(__dirname, '..', '..', 'third_party', 'googleapis');
 
 const SERVICES = {
   heroes: ['heroes.v1', ['HeroService', 'TeamService']],
@@ -141,4 +147,59 @@ function newRequestId() {
   return crypto.randomUUID();
 }
 
-module.exports = { connect, optionsFromEnv, call, newRequestId, status: grpc.status };
+// google.rpc's types, loaded from GOOGLEAPIS_DIR on first use, with field
+// names as in the protos (like load()'s keepCase): field_violations,
+// resource_type, retry_delay.
+let rpcRoot;
+function rpcTypes() {
+  if (!rpcRoot) {
+    // Their imports, google/protobuf/any.proto and duration.proto, come
+    // with protobufjs.
+    rpcRoot = new protobuf.Root().loadSync(
+      ['status.proto', 'error_details.proto'].map(
+        (file) => path.join(GOOGLEAPIS_DIR, 'google', 'rpc', file)),
+      { keepCase: true }).resolveAll();
+  }
+  return rpcRoot;
+}
+
+const toObject = (type, message) =>
+  type.toObject(message, { longs: String, enums: String, defaults: true });
+
+// The AIP-193 details of a failed call's error: the google.rpc.Status the
+// server sends in the grpc-status-details-bin trailer, as a plain object with
+// its code and message and each detail under its type's name, e.g.
+//   { code: 3, message: 'hero.secret_name is required',
+//     errorInfo: { reason: 'REQUIRED_FIELD', domain: 'protomodel',
+//                  metadata: { field: 'hero.secret_name' } },
+//     badRequest: { field_violations: [{ field: 'hero.secret_name', description: ... }] } }
+// errorInfo is always there; badRequest for INVALID_ARGUMENT, resourceInfo
+// ({ resource_type, resource_name, ... }) for NOT_FOUND and ALREADY_EXISTS,
+// retryInfo ({ retry_delay: { seconds, nanos } }) for UNAVAILABLE and
+// RESOURCE_EXHAUSTED. Details of other types stay in `others`, as
+// { type_url, value }. null when the error has no such trailer: one gRPC
+// itself made (a deadline, an unreachable server, a token refused on TLS).
+function errorDetails(error) {
+  const [bin] = (error && error.metadata && error.metadata.get('grpc-status-details-bin')) || [];
+  if (!bin) return null;
+  const root = rpcTypes();
+  const Status = root.lookupType('google.rpc.Status');
+  const decoded = Status.decode(bin);
+  const details = { code: decoded.code, message: decoded.message, others: [] };
+  for (const any of decoded.details) {
+    // type.googleapis.com/google.rpc.ErrorInfo: errorInfo
+    const name = any.type_url.slice(any.type_url.lastIndexOf('/') + 1);
+    const type = name.startsWith('google.rpc.') ? root.lookup(name) : null;
+    if (type instanceof protobuf.Type) {
+      const key = type.name[0].toLowerCase() + type.name.slice(1);
+      details[key] = toObject(type, type.decode(any.value));
+    } else {
+      details.others.push({ type_url: any.type_url, value: Buffer.from(any.value) });
+    }
+  }
+  return details;
+}
+
+module.exports = {
+  connect, optionsFromEnv, call, newRequestId, errorDetails, status: grpc.status,
+};

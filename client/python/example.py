@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Calls protomodel from Python: create, list with a filter, update with a
-mask, get, delete, and one error code. Run `make python-client` first.
+mask, get, delete, and one error code with its details (error_details()).
+Run `make python-client` first.
 
 The environment picks the server and how to reach it, with the names the C++
 client and the CLI read:
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen
 
 import grpc  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
+from google.rpc import error_details_pb2, status_pb2  # noqa: E402
 from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
 
 # Retry UNAVAILABLE (nothing was written, the contract promises); creates,
@@ -101,6 +103,38 @@ def connect():
     return grpc.intercept_channel(channel, BearerToken(token)) if token else channel
 
 
+# The details error_details() unpacks: key -> message type.
+_DETAILS = {
+    "error_info": error_details_pb2.ErrorInfo,
+    "bad_request": error_details_pb2.BadRequest,
+    "resource_info": error_details_pb2.ResourceInfo,
+    "retry_info": error_details_pb2.RetryInfo,
+}
+
+
+def error_details(error):
+    """The AIP-193 details of a grpc.RpcError: the google.rpc.Status the
+    server sends in the `grpc-status-details-bin` trailer, as a dict with
+    "status" (the Status itself: code, message, details as Any) and, for each
+    detail it carries, "error_info" (ErrorInfo: domain "protomodel", reason,
+    metadata["field"]), "bad_request" (BadRequest: field_violations),
+    "resource_info" (ResourceInfo: resource_type, resource_name) and
+    "retry_info" (RetryInfo: retry_delay). None when the error has no such
+    trailer: one gRPC itself raised (a deadline, an unreachable server, a
+    token or certificate refused before the call reached the service)."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            details = {"status": status}
+            for detail in status.details:
+                for name, message_type in _DETAILS.items():
+                    if detail.Is(message_type.DESCRIPTOR):
+                        details[name] = message_type()
+                        detail.Unpack(details[name])
+            return details
+    return None
+
+
 def main():
     with connect() as channel:
         heroes = heroes_pb2_grpc.HeroServiceStub(channel)
@@ -126,6 +160,13 @@ def main():
             heroes.GetHero(heroes_pb2.GetHeroRequest(id=hero.id), timeout=10)
         except grpc.RpcError as error:
             print("after delete:", error.code().name, error.details())
+            details = error_details(error)
+            if details is not None:
+                info = details["error_info"]
+                print("  reason:", info.domain, info.reason)
+                if "resource_info" in details:
+                    resource = details["resource_info"]
+                    print("  resource:", resource.resource_type, resource.resource_name)
 
 
 if __name__ == "__main__":
