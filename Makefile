@@ -4,8 +4,12 @@ ASAN_BUILD_DIR ?= build-asan
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
+# Quiet: CMake's output goes to $(BUILD_DIR)/configure.log and build.log and
+# is shown when a step fails; `make V=1 ...` shows it as it comes.
+V ?= 0
+MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps tools build run test test-asan bench migrate python-client install image image-test proto-baseline chaos soak fuzz clean
+.PHONY: all deps tools build build-server run test test-asan bench migrate python-client install image image-test proto-baseline chaos soak fuzz clean
 
 all: build
 
@@ -17,18 +21,25 @@ tools:
 	@scripts/install-tools.sh
 
 $(BUILD_DIR)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+	@V=$(V) scripts/build.sh configure $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
 
 build: deps $(BUILD_DIR)/CMakeCache.txt
-	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@V=$(V) scripts/build.sh build $(BUILD_DIR) $(JOBS)
+
+# The server and the CLI alone: what `make run` and `make migrate` need.
+build-server: deps $(BUILD_DIR)/CMakeCache.txt
+	@V=$(V) scripts/build.sh build $(BUILD_DIR) $(JOBS) protomodel-server protomodel
 
 # Serves on 0.0.0.0:50051 against DATABASE_URL, or against a local
-# PostgreSQL kept in .data/pg. Ctrl-C stops both.
-run: build
+# PostgreSQL kept in .data/pg (PROTOMODEL_PG_DIR), which it starts unless it
+# is running already. Ctrl-C stops the server, and that PostgreSQL if this
+# run started it.
+run: build-server
 	@scripts/run.sh $(BUILD_DIR)/server/protomodel-server
 
-# Applies migrations to DATABASE_URL (or the local .data/pg database) and exits.
-migrate: build
+# Applies migrations to DATABASE_URL (or the local .data/pg database) and
+# exits; a local PostgreSQL that `make run` is serving from stays up.
+migrate: build-server
 	@scripts/run.sh $(BUILD_DIR)/server/protomodel-server migrate
 
 test: build tools
@@ -64,7 +75,11 @@ fuzz:
 python-client: deps
 	client/python/generate.sh
 
-# The C++ client package, the CLI and the server into PREFIX (default /usr/local).
+# The C++ client package into PREFIX (default /usr/local): the protomodel
+# CLI (bin/), the client library and the generated stubs (lib/), their headers
+# (include/), the protos (share/protomodel/proto) and the CMake package
+# (lib/cmake/protomodel) for find_package(protomodel). Not the server: run it
+# from the build folder or the container image (make image).
 PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)

@@ -21,12 +21,19 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "install-deps: installing ${missing[*]}" >&2
+echo "installing packages with apt-get (a few minutes): ${missing[*]}..." >&2
 if [ "$(id -u)" -eq 0 ]; then
   sudo_cmd=()
 else
   sudo_cmd=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# apt's output only when it fails.
+log=$(mktemp "${TMPDIR:-/tmp}/protomodel-install-deps.XXXXXX")
+if ! { "${sudo_cmd[@]}" apt-get update -qq &&
+       "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-deps: apt-get failed (output above, also in $log)" >&2
+  exit 1
+fi
+rm -f "$log"

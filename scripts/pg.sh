@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local PostgreSQL 15 cluster in a folder of its own, on 127.0.0.1 only.
 #
-#   scripts/pg.sh start DIR [PORT|auto] [--fast]   init if needed, start, print URL
+#   scripts/pg.sh start DIR [PORT|auto] [--fast] [--report]
+#                                                  init if needed, start, print URL
 #   scripts/pg.sh stop DIR [fast|immediate]        stop (fast shutdown by default)
 #   scripts/pg.sh restart DIR [fast|immediate]     stop then start on the same port
 #   scripts/pg.sh url DIR [DBNAME]                 print the URL of a running cluster
@@ -10,10 +11,12 @@
 # As root the cluster runs as the unprivileged `postgres` user (PostgreSQL
 # refuses root). When that user cannot reach DIR, the data lives under /tmp
 # and DIR is a symbolic link to it. --fast turns off fsync: for throwaway test
-# clusters only.
+# clusters only. --report prints a second line after the URL: `started` when
+# this call started the cluster, `running` when it found it running (a caller
+# then stops only what it started).
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" >&2; exit 2; }
+usage() { sed -n '2,16p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
@@ -76,20 +79,24 @@ start() {
 
 case "$cmd" in
   start)
-    port=auto fast=0
+    port=auto fast=0 report=0
     for arg in "$@"; do
       case "$arg" in
         --fast) fast=1 ;;
+        --report) report=1 ;;
         *) port=$arg ;;
       esac
     done
     data=$(resolve)
     init "$data" "$fast"
+    state=running
     if ! running "$data"; then
       if [ "$port" = auto ] && [ -n "$(port_of "$data")" ]; then port=$(port_of "$data"); fi
       start "$data" "$port" || start "$data" auto
+      state=started
     fi
     url_of "$data"
+    if [ "$report" = 1 ]; then echo "$state"; fi
     ;;
   stop)
     [ -e "$dir" ] || exit 0

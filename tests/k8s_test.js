@@ -11,6 +11,7 @@ const path = require('node:path');
 const tools = path.join(__dirname, 'tools', 'node_modules');
 const YAML = require(path.join(tools, 'yaml'));
 const models = {
+  'v1/Namespace': () => require(path.join(tools, 'kubernetes-models/v1')).Namespace,
   'v1/ConfigMap': () => require(path.join(tools, 'kubernetes-models/v1')).ConfigMap,
   'v1/Secret': () => require(path.join(tools, 'kubernetes-models/v1')).Secret,
   'v1/Service': () => require(path.join(tools, 'kubernetes-models/v1')).Service,
@@ -125,6 +126,38 @@ for (const overlay of ['dev', 'prod']) {
       assert.doesNotThrow(() => new Model(object).validate(),
         `${object.kind} ${object.metadata.name}`);
     }
+  });
+
+  test(`${overlay}: every namespace it uses, it creates first`, { skip }, () => {
+    const objects = render(overlay);
+    // Kinds without a namespace; every other object must name one, or
+    // `kubectl apply -k` would put it wherever the caller's context points.
+    const clusterScoped = ['Namespace', 'ClusterRole', 'ClusterRoleBinding',
+      'CustomResourceDefinition', 'PersistentVolume', 'StorageClass', 'PriorityClass'];
+    const created = objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name);
+    const used = new Set();
+    objects.forEach((object, index) => {
+      const where = `${object.kind} ${object.metadata.name}`;
+      if (clusterScoped.includes(object.kind)) {
+        assert.strictEqual(object.metadata.namespace, undefined, where);
+        return;
+      }
+      const namespace = object.metadata.namespace;
+      assert.ok(namespace, `${where} names its namespace`);
+      used.add(namespace);
+      assert.ok(created.includes(namespace),
+        `${where} is in namespace ${namespace}, which the overlay does not create`);
+      const at = objects.findIndex((o) => o.kind === 'Namespace' && o.metadata.name === namespace);
+      assert.ok(at < index, `Namespace ${namespace} comes before ${where}`);
+    });
+    // The ServiceMonitor, if any, looks for the Service where it is.
+    for (const monitor of objects.filter((o) => o.kind === 'ServiceMonitor')) {
+      for (const name of (monitor.spec.namespaceSelector || {}).matchNames || []) {
+        assert.ok(created.includes(name), `ServiceMonitor ${monitor.metadata.name}: ${name}`);
+      }
+    }
+    // And no Namespace that nothing uses.
+    assert.deepStrictEqual([...used].sort(), [...created].sort());
   });
 
   test(`${overlay}: probes use the health service on the health port`, { skip }, () => {
