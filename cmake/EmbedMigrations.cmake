@@ -9,7 +9,7 @@ foreach(_file IN LISTS _inputs)
 endforeach()
 file(WRITE "${OUTPUT}.tmp"
 "// Generated from db/migrations/*.sql by cmake/EmbedMigrations.cmake.
-#include \"db/migrations.h\"
+#include \"db/schema/migrations.h\"
 
 namespace protomodel::db {
 

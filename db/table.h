@@ -12,11 +12,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "db/order_by.h"
-#include "db/params.h"
-#include "db/sql_status.h"
-#include "db/pool.h"
-#include "db/schema.h"
+#include "db/sql/order_by.h"
+#include "db/sql/params.h"
+#include "db/exec/sql_status.h"
+#include "db/exec/pool.h"
+#include "db/schema/schema.h"
 
 namespace protomodel::db {
 
@@ -143,14 +143,14 @@ class Table {
   // `what`.
   absl::StatusOr<pqxx::result> RunAlone(const Statement& statement, Params params,
                                         const CallLimit& limit, const char* op,
-                                        WriteKind kind, absl::string_view what) const;
+                                        StatementKind kind, absl::string_view what) const;
   // Runs one INSERT ... RETURNING statement outside a transaction; errors
   // as StatusFromException reports them, not yet explained.
   absl::Status InsertRow(const Statement& statement, Params params, const CallLimit& limit,
                          google::protobuf::Message* out) const;
   // The statement inserting `rows` rows at once.
   const Statement& InsertBatch(size_t rows) const;
-  absl::Status InsertOnce(const google::protobuf::Message& resource,
+  absl::Status InsertIdempotent(const google::protobuf::Message& resource,
                           const std::string& request_id, const CallLimit& limit,
                           google::protobuf::Message* out) const;
   // ABORTED: the row no longer carries the etag the caller read.

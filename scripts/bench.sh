@@ -69,7 +69,7 @@ SELECT gen_random_uuid(), 'hero', id::text FROM created;
 SQL
 pg_recorded=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_recorded.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
 # The same rows eight to a statement, in the statement shape the server's
-# batched creates use (db/sql_build.cc, InsertBatchSql): the database's own
+# batched creates use (db/sql/sql_build.cc, InsertBatchSql): the database's own
 # rate, in rows/s, for the rows CreateHero writes with and without records.
 batch=8
 batch_sql() {  # batch_sql recorded|plain

@@ -21,10 +21,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "db/ddl.h"
-#include "db/pool.h"
-#include "server/logging.h"
-#include "server/server.h"
+#include "db/schema/ddl.h"
+#include "db/exec/pool.h"
+#include "server/transport/logging.h"
+#include "server/transport/server.h"
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",

@@ -1,7 +1,7 @@
 // Service tokens: the tokens file, glob patterns, and every verdict a caller
 // can get over TLS (the AuthMetadataProcessor) and over plaintext behind a
 // mesh (--allow_plaintext_tokens, checked by the services).
-#include "server/auth.h"
+#include "server/transport/auth.h"
 
 #include <openssl/sha.h>
 

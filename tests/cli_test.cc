@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "harness/process.h"
 #include "harness/test_server.h"
-#include "server/auth.h"
+#include "server/transport/auth.h"
 
 namespace protomodel::testing {
 namespace {

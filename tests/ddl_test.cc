@@ -1,6 +1,6 @@
 // The schema from the protos (create_all), the drift check against the live
 // catalog, and generated migrations.
-#include "db/ddl.h"
+#include "db/schema/ddl.h"
 
 #include <filesystem>
 #include <fstream>
@@ -11,10 +11,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "db/migrations.h"
+#include "db/schema/migrations.h"
 #include "harness/test_server.h"
 #include "proto/testing/v1/widget.pb.h"
-#include "server/server.h"
+#include "server/transport/server.h"
 
 namespace protomodel::db {
 namespace {

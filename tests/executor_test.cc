@@ -1,6 +1,6 @@
 // The workers that run calls' database work (server/executor.h) and the
 // batches some of that work goes in (server/batcher.h).
-#include "server/executor.h"
+#include "server/verbs/executor.h"
 
 #include <vector>
 
@@ -9,7 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "server/batcher.h"
+#include "server/verbs/batcher.h"
 
 namespace protomodel::server {
 namespace {

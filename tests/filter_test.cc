@@ -1,11 +1,11 @@
 // The filter language of docs/API.md: parsing and compiling to SQL.
-#include "db/filter.h"
+#include "db/sql/filter.h"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "db/schema.h"
+#include "db/schema/schema.h"
 #include "heroes/v1/heroes.pb.h"
 
 namespace protomodel::db {

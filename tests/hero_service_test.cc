@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "harness/heroes_client.h"
-#include "db/request_ids.h"
+#include "db/exec/request_ids.h"
 #include "harness/test_server.h"
 
 namespace protomodel::testing {

@@ -1,5 +1,5 @@
 // Migrations: in order, once each, even with several servers starting at once.
-#include "db/migrations.h"
+#include "db/schema/migrations.h"
 
 #include <thread>
 

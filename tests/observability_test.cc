@@ -1,7 +1,7 @@
 // What operators see: Prometheus metrics counted exactly by method and code
 // (refused and health calls included), x-request-id on every response, and
 // logs that carry request ids and token names but never secrets.
-#include "server/metrics.h"
+#include "server/transport/metrics.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,9 +1,9 @@
 // order_by (AIP-132) and the keyset conditions page tokens turn into.
-#include "db/order_by.h"
+#include "db/sql/order_by.h"
 
 #include <gtest/gtest.h>
 
-#include "db/schema.h"
+#include "db/schema/schema.h"
 #include "heroes/v1/heroes.pb.h"
 
 namespace protomodel::db {

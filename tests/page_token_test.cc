@@ -1,5 +1,5 @@
 // Page tokens: opaque, bound to their query, rejected when altered.
-#include "db/page_token.h"
+#include "db/sql/page_token.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The connection pool against a real PostgreSQL.
-#include "db/pool.h"
+#include "db/exec/pool.h"
 
 #include <atomic>
 #include <thread>
@@ -8,8 +8,8 @@
 #include <pqxx/nontransaction>
 
 #include "absl/time/clock.h"
-#include "db/sql_status.h"
-#include "db/values.h"
+#include "db/exec/sql_status.h"
+#include "db/sql/values.h"
 #include "harness/postgres.h"
 
 namespace protomodel::db {

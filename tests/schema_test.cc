@@ -1,5 +1,5 @@
 // What the mapping options say about tables, read through reflection.
-#include "db/schema.h"
+#include "db/schema/schema.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The server as a whole: health, reflection, start-up without a database,
 // the binary's flags, `migrate`, and graceful shutdown on SIGTERM.
-#include "server/server.h"
+#include "server/transport/server.h"
 
 #include <signal.h>
 #include <sys/wait.h>

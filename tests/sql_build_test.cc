@@ -1,7 +1,7 @@
 // The SQL of Table's writes and the binding of values (db/sql_build.h), and
 // the other places values become parameters; the cases here are the bugs the
 // fuzz targets (tests/fuzz) found.
-#include "db/sql_build.h"
+#include "db/sql/sql_build.h"
 
 #include <cstdint>
 #include <utility>
@@ -10,10 +10,10 @@
 
 #include "absl/strings/numbers.h"
 #include "db/errors.h"
-#include "db/filter.h"
-#include "db/order_by.h"
-#include "db/schema.h"
-#include "db/values.h"
+#include "db/sql/filter.h"
+#include "db/sql/order_by.h"
+#include "db/schema/schema.h"
+#include "db/sql/values.h"
 #include "heroes/v1/heroes.pb.h"
 #include "proto/testing/v1/widget.pb.h"
 

@@ -1,6 +1,6 @@
 // How database failures become status codes (the Errors section of the
 // contract): what each promises about whether anything was written.
-#include "db/sql_status.h"
+#include "db/exec/sql_status.h"
 
 #include <gtest/gtest.h>
 #include <pqxx/except>
@@ -8,7 +8,7 @@
 namespace protomodel::db {
 namespace {
 
-absl::Status FromState(const char* state, WriteKind kind = WriteKind::kWrite,
+absl::Status FromState(const char* state, StatementKind kind = StatementKind::kWrite,
                        const std::string& message = "error") {
   return StatusFromException(pqxx::sql_error(message, "SELECT 1", state), kind, "hero 7");
 }
@@ -24,19 +24,19 @@ TEST(SqlStatusTest, ConnectionFailuresAndShutdownsAreUnavailable) {
 
 TEST(SqlStatusTest, ALostConnectionIsUnavailableUnlessAWriteMayHaveLanded) {
   const pqxx::broken_connection lost("server closed the connection unexpectedly");
-  EXPECT_EQ(StatusFromException(lost, WriteKind::kRead, "hero 7").code(),
+  EXPECT_EQ(StatusFromException(lost, StatementKind::kRead, "hero 7").code(),
             absl::StatusCode::kUnavailable);
   // Inside BEGIN ... COMMIT, a loss before COMMIT rolled everything back.
-  EXPECT_EQ(StatusFromException(lost, WriteKind::kTransaction, "hero 7").code(),
+  EXPECT_EQ(StatusFromException(lost, StatementKind::kTransaction, "hero 7").code(),
             absl::StatusCode::kUnavailable);
-  const absl::Status write = StatusFromException(lost, WriteKind::kWrite, "hero 7");
+  const absl::Status write = StatusFromException(lost, StatementKind::kWrite, "hero 7");
   EXPECT_EQ(write.code(), absl::StatusCode::kUnknown);
   EXPECT_NE(write.message().find("outcome is unknown"), absl::string_view::npos) << write;
 }
 
 TEST(SqlStatusTest, ALossDuringCommitIsUnknownSayingSo) {
   const pqxx::in_doubt_error in_doubt("connection lost during commit");
-  for (WriteKind kind : {WriteKind::kRead, WriteKind::kWrite, WriteKind::kTransaction}) {
+  for (StatementKind kind : {StatementKind::kRead, StatementKind::kWrite, StatementKind::kTransaction}) {
     const absl::Status status = StatusFromException(in_doubt, kind, "creating hero");
     EXPECT_EQ(status.code(), absl::StatusCode::kUnknown);
     EXPECT_NE(status.message().find("outcome is unknown"), absl::string_view::npos) << status;
@@ -49,12 +49,12 @@ TEST(SqlStatusTest, ACancelledStatementIsDeadlineExceeded) {
 
 TEST(SqlStatusTest, ConstraintViolationsNameTheConstraint) {
   const absl::Status unique = FromState(
-      "23505", WriteKind::kWrite,
+      "23505", StatementKind::kWrite,
       "ERROR:  duplicate key value violates unique constraint \"app_user_email_key\"");
   EXPECT_EQ(unique.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(ViolatedConstraint(unique), "app_user_email_key");
   const absl::Status fk = FromState(
-      "23503", WriteKind::kWrite,
+      "23503", StatementKind::kWrite,
       "ERROR:  insert or update on table \"hero\" violates foreign key constraint "
       "\"hero_team_id_fkey\"");
   EXPECT_EQ(fk.code(), absl::StatusCode::kFailedPrecondition);

@@ -1,7 +1,7 @@
 // TLS and mTLS on the API port, with certificates the test makes: plaintext
 // and foreign clients are refused, a rotated certificate is served without
 // a restart, and bad files stop the server naming them.
-#include "server/tls.h"
+#include "server/transport/tls.h"
 
 #include <cstdio>
 #include <fstream>

@@ -20,8 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "db/filter.h"
-#include "db/values.h"
+#include "db/sql/filter.h"
+#include "db/sql/values.h"
 #include "fuzz_common.h"
 
 namespace protomodel::fuzz {

@@ -11,8 +11,8 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include "absl/strings/str_cat.h"
-#include "db/order_by.h"
-#include "db/page_token.h"
+#include "db/sql/order_by.h"
+#include "db/sql/page_token.h"
 #include "fuzz_common.h"
 
 namespace protomodel::fuzz {

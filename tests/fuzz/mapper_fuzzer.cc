@@ -44,8 +44,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
-#include "db/sql_build.h"
-#include "db/values.h"
+#include "db/sql/sql_build.h"
+#include "db/sql/values.h"
 #include "fuzz_common.h"
 
 namespace protomodel::fuzz {

@@ -25,8 +25,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "db/order_by.h"
-#include "db/page_token.h"
+#include "db/sql/order_by.h"
+#include "db/sql/page_token.h"
 #include "fuzz_common.h"
 
 namespace protomodel::fuzz {

@@ -27,9 +27,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "db/order_by.h"
-#include "db/page_token.h"
-#include "db/values.h"
+#include "db/sql/order_by.h"
+#include "db/sql/page_token.h"
+#include "db/sql/values.h"
 #include "fuzz_common.h"
 
 namespace protomodel::fuzz {

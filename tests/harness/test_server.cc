@@ -6,7 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "protomodel/client/channel.h"
-#include "db/ddl.h"
+#include "db/schema/ddl.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "spdlog/spdlog.h"
 

@@ -11,7 +11,7 @@
 #include "harness/postgres.h"
 #include "harness/process.h"
 #include "protomodel/client/channel.h"
-#include "server/server.h"
+#include "server/transport/server.h"
 
 // Expects a grpc::Status to carry `code` (a grpc::StatusCode name), showing
 // its message when it does not. `status` is evaluated once (it is often a

@@ -1,0 +1,234 @@
+#include "db/schema/schema.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+namespace protomodel::db {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+absl::Status FieldError(const FieldDescriptor* field, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("field ", field->full_name(), ": ", what));
+}
+
+absl::StatusOr<ColumnType> TypeOf(const FieldDescriptor* field,
+                                  const protomodel::v1::ColumnOptions& opts) {
+  switch (field->type()) {
+    case FieldDescriptor::TYPE_BOOL:
+      return ColumnType::kBool;
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_SINT32:
+    case FieldDescriptor::TYPE_SFIXED32:
+      return ColumnType::kInt32;
+    case FieldDescriptor::TYPE_INT64:
+    case FieldDescriptor::TYPE_SINT64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      return ColumnType::kInt64;
+    case FieldDescriptor::TYPE_FLOAT:
+      return ColumnType::kFloat;
+    case FieldDescriptor::TYPE_DOUBLE:
+      return ColumnType::kDouble;
+    case FieldDescriptor::TYPE_STRING:
+      return opts.uuid() ||
+                     opts.generated() == protomodel::v1::KEY_GENERATION_UUID
+                 ? ColumnType::kUuid
+                 : ColumnType::kString;
+    case FieldDescriptor::TYPE_BYTES:
+      return ColumnType::kBytes;
+    case FieldDescriptor::TYPE_MESSAGE:
+      if (field->message_type()->full_name() == "google.protobuf.Timestamp") {
+        return ColumnType::kTimestamp;
+      }
+      break;
+    default:
+      break;
+  }
+  return FieldError(field, "this field type cannot be stored in a column");
+}
+
+}  // namespace
+
+std::string QuoteIdentifier(absl::string_view identifier) {
+  return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}),
+                      "\"");
+}
+
+const Column* TableSchema::FindColumn(absl::string_view name) const {
+  for (const Column& column : columns_) {
+    if (column.name == name) return &column;
+  }
+  return nullptr;
+}
+
+const Column* TableSchema::etag() const {
+  for (const Column& column : columns_) {
+    if (column.server_default == protomodel::v1::SERVER_DEFAULT_VERSION) {
+      return &column;
+    }
+  }
+  return nullptr;
+}
+
+std::string Schema::UniqueConstraintName(const TableSchema& table,
+                                         const Column& column) {
+  return absl::StrCat(table.name(), "_", column.name, "_key");
+}
+
+std::string Schema::ForeignKeyName(const TableSchema& table,
+                                   const Column& column) {
+  return absl::StrCat(table.name(), "_", column.name, "_fkey");
+}
+
+const TableSchema* Schema::Find(const Descriptor* message) const {
+  for (const auto& table : tables_) {
+    if (table->descriptor() == message) return table.get();
+  }
+  return nullptr;
+}
+
+const TableSchema* Schema::FindByName(absl::string_view name) const {
+  for (const auto& table : tables_) {
+    if (table->name() == name) return table.get();
+  }
+  return nullptr;
+}
+
+std::pair<const TableSchema*, const Column*> Schema::FindConstraint(
+    absl::string_view constraint) const {
+  auto it = constraints_.find(constraint);
+  if (it == constraints_.end()) return {nullptr, nullptr};
+  return it->second;
+}
+
+absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
+    const std::vector<const Descriptor*>& messages) {
+  auto schema = std::make_unique<Schema>();
+  for (const Descriptor* message : messages) {
+    if (!message->options().HasExtension(protomodel::v1::table)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "message ", message->full_name(), " has no (protomodel.v1.table) option"));
+    }
+    auto table = std::make_unique<TableSchema>();
+    table->descriptor_ = message;
+    table->name_ = message->options().GetExtension(protomodel::v1::table).name();
+    if (table->name_.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("message ", message->full_name(), ": table name is empty"));
+    }
+    table->quoted_name_ = QuoteIdentifier(table->name_);
+    bool has_primary_key = false;
+    for (int i = 0; i < message->field_count(); ++i) {
+      const FieldDescriptor* field = message->field(i);
+      const protomodel::v1::ColumnOptions& opts =
+          field->options().GetExtension(protomodel::v1::column);
+      if (opts.has_relation()) continue;
+      if (field->is_repeated()) {
+        return FieldError(field, "repeated fields must be relations");
+      }
+      absl::StatusOr<ColumnType> type = TypeOf(field, opts);
+      if (!type.ok()) return type.status();
+      Column column;
+      column.field = field;
+      column.name = field->name();
+      column.quoted = QuoteIdentifier(field->name());
+      column.type = *type;
+      column.nullable = field->has_optional_keyword();
+      column.primary_key = opts.primary_key();
+      column.generated = opts.generated();
+      column.server_default = opts.server_default();
+      column.output_only = opts.output_only() ||
+                           column.server_default !=
+                               protomodel::v1::SERVER_DEFAULT_UNSPECIFIED ||
+                           (column.primary_key &&
+                            column.generated !=
+                                protomodel::v1::KEY_GENERATION_UNSPECIFIED);
+      column.required = opts.required();
+      column.unique = opts.unique();
+      column.index = opts.index();
+      if (opts.has_foreign_key()) {
+        column.references = opts.foreign_key().table();
+        column.on_delete = opts.foreign_key().on_delete();
+        if (column.on_delete == protomodel::v1::ON_DELETE_SET_NULL &&
+            !column.nullable) {
+          return FieldError(field, "ON DELETE SET NULL needs an optional field");
+        }
+      }
+      if (column.primary_key) {
+        if (has_primary_key) return FieldError(field, "a second primary key");
+        has_primary_key = true;
+        table->primary_key_index_ = table->columns_.size();
+      }
+      table->columns_.push_back(std::move(column));
+    }
+    if (!has_primary_key) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("message ", message->full_name(), " has no primary key"));
+    }
+    schema->tables_.push_back(std::move(table));
+  }
+
+  // Relations and foreign keys name other tables: resolve them now that all
+  // tables are known.
+  for (auto& table : schema->tables_) {
+    const Column& pk = table->primary_key();
+    schema->constraints_[absl::StrCat(table->name(), "_pkey")] = {table.get(), &pk};
+    for (Column& column : table->columns_) {
+      if (column.unique) {
+        schema->constraints_[UniqueConstraintName(*table, column)] = {table.get(),
+                                                                      &column};
+      }
+      if (column.references.empty()) continue;
+      const TableSchema* target = schema->FindByName(column.references);
+      if (target == nullptr) {
+        return FieldError(column.field, absl::StrCat("foreign key names unknown table ",
+                                                     column.references));
+      }
+      // A reference has the type of the key it names.
+      column.type = target->primary_key().type;
+      schema->constraints_[ForeignKeyName(*table, column)] = {table.get(), &column};
+    }
+    const Descriptor* message = table->descriptor();
+    for (int i = 0; i < message->field_count(); ++i) {
+      const FieldDescriptor* field = message->field(i);
+      const protomodel::v1::ColumnOptions& opts =
+          field->options().GetExtension(protomodel::v1::column);
+      if (!opts.has_relation()) continue;
+      if (field->type() != FieldDescriptor::TYPE_MESSAGE) {
+        return FieldError(field, "a relation must be a message field");
+      }
+      Relation relation;
+      relation.field = field;
+      relation.target = schema->Find(field->message_type());
+      if (relation.target == nullptr) {
+        return FieldError(field, "the related message is not a registered table");
+      }
+      if (field->is_repeated()) {
+        relation.remote = relation.target->FindColumn(opts.relation().remote_column());
+        if (relation.remote == nullptr) {
+          return FieldError(field, "relation.remote_column names no column");
+        }
+        relation.limit = opts.relation().limit() > 0 ? opts.relation().limit() : 1000;
+      } else {
+        relation.local = table->FindColumn(opts.relation().local_column());
+        if (relation.local == nullptr) {
+          return FieldError(field, "relation.local_column names no column");
+        }
+      }
+      table->relations_.push_back(relation);
+    }
+    int repeated = 0;
+    for (const Relation& relation : table->relations_) {
+      repeated += relation.field->is_repeated() ? 1 : 0;
+    }
+    if (repeated > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "message ", message->full_name(), ": at most one repeated relation"));
+    }
+  }
+  return schema;
+}
+
+}  // namespace protomodel::db

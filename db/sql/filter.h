@@ -1,0 +1,69 @@
+#ifndef PROTOMODEL_DB_SQL_FILTER_H_
+#define PROTOMODEL_DB_SQL_FILTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "db/sql/params.h"
+#include "db/schema/schema.h"
+
+namespace protomodel::db {
+
+// Limits on what a caller may send as a filter; past them INVALID_ARGUMENT.
+inline constexpr size_t kMaxFilterLength = 8192;  // bytes
+inline constexpr int kMaxFilterDepth = 32;        // nested parentheses and NOTs
+
+// A literal in a restriction.
+struct FilterValue {
+  enum class Kind { kString, kNumber, kBool, kNull };
+  Kind kind = Kind::kNull;
+  // kString: the unescaped text (without the prefix star); kNumber: the
+  // literal as written.
+  std::string text;
+  bool bool_value = false;
+  // kString ending in an unescaped `*`: a prefix match.
+  bool prefix = false;
+};
+
+enum class FilterOp { kEq, kNe, kLt, kLe, kGt, kGe };
+
+// The parsed filter: AND and OR nodes hold two or more children, NOT one.
+struct FilterNode {
+  enum class Kind { kAnd, kOr, kNot, kRestriction };
+  Kind kind = Kind::kRestriction;
+  std::vector<FilterNode> children;
+  // kRestriction:
+  std::string field;
+  FilterOp op = FilterOp::kEq;
+  FilterValue value;
+};
+
+// Parses the AIP-160 subset of docs/API.md: `field OP value`
+// restrictions joined by AND, OR, NOT and parentheses, where NOT binds
+// tightest, then OR, then AND. Errors are INVALID_ARGUMENT with a message
+// starting "filter: " that names the problem and its byte offset.
+absl::StatusOr<FilterNode> ParseFilter(absl::string_view filter);
+
+// Turns a parsed filter into a SQL boolean expression over `table`'s columns
+// that is never NULL (two-valued logic: `f != v` and `NOT e` match rows where
+// `f` is unset; `< <= > >=` never match them). Every value is appended to
+// `params` and referenced as `$n`; no value becomes SQL text. Unknown fields,
+// fields that cannot be filtered and type mismatches are INVALID_ARGUMENT.
+absl::StatusOr<std::string> CompileFilter(const FilterNode& filter,
+                                          const TableSchema& table,
+                                          Params* params);
+
+// Checks a literal against a column's type and appends it to `params` in the
+// text form PostgreSQL reads; returns the parameter's `$n`. Shared by filters
+// and page tokens.
+absl::StatusOr<std::string> BindLiteral(const Column& column,
+                                        const FilterValue& value,
+                                        Params* params);
+
+}  // namespace protomodel::db
+
+#endif  // PROTOMODEL_DB_SQL_FILTER_H_

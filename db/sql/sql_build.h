@@ -1,0 +1,87 @@
+#ifndef PROTOMODEL_DB_SQL_SQL_BUILD_H_
+#define PROTOMODEL_DB_SQL_SQL_BUILD_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "db/sql/params.h"
+#include "db/exec/pool.h"
+#include "db/schema/schema.h"
+
+namespace protomodel::db {
+
+// The SQL of Table's writes, built from the schema alone, and the binding of a
+// message's fields as their parameters. Pure: nothing here needs a database.
+// A statement's text depends only on the table, the columns written and
+// whether an etag is checked, never on the values (tests/fuzz/ checks this).
+
+// The columns in `alias` (or unqualified when empty), in the form Table reads
+// them back: timestamps as microseconds since the epoch.
+std::string SelectList(const std::vector<const Column*>& columns,
+                       absl::string_view alias);
+
+// INSERT of every writable column, `$1`.. in column order (the order
+// BindWritable binds them in), RETURNING every column.
+std::string InsertSql(const TableSchema& table);
+
+// InsertSql's row and, in the same statement, its request_id (AIP-155):
+// params are InsertSql's, then the request_id and the table's name. A
+// request_id already recorded fails the whole statement on
+// protomodel_request_ids_pkey, leaving nothing written.
+std::string InsertRecordingSql(const TableSchema& table);
+
+// `rows` inserts in one statement, each with its request_id if it has one.
+// Params: for each row, BindWritable's, then its request_id (a uuid, or
+// NULL); last, the table's name. Keys are drawn before the rows are
+// written, so each returned row is matched to its input: the result is the
+// input row's number (1..rows), then every column (SelectList's form).
+// One statement, one transaction: any row that breaks a constraint leaves
+// nothing written.
+std::string InsertBatchSql(const TableSchema& table, size_t rows);
+
+// SELECT of every column (SelectList's form) of the rows whose primary key
+// is in the array `$1`, in no particular order.
+std::string GetManySql(const TableSchema& table);
+
+// `values` as the text of a PostgreSQL array (`{"1","2"}`), each element
+// quoted, so any text (commas, braces, quotes, NULL) stays one element.
+std::string ArrayLiteral(const std::vector<std::string>& values);
+
+// Appends the value of `column` in `resource` to `params` (NULL for an unset
+// optional field). INVALID_ARGUMENT about the field `table.column` when the
+// value cannot be stored (a NUL in text, a malformed UUID, an id <= 0 in a
+// reference, a timestamp outside 0001-01-01..9999-12-31, bytes over
+// kMaxBytesValue).
+absl::Status BindColumn(const TableSchema& table,
+                        const google::protobuf::Message& resource,
+                        const Column& column, Params* params);
+
+// BindColumn for every writable column, in InsertSql's order.
+absl::Status BindWritable(const TableSchema& table,
+                          const google::protobuf::Message& resource,
+                          Params* params);
+
+// OK unless `etag` cannot be an etag (text with a NUL, which libpq would cut
+// short): INVALID_ARGUMENT about the request field `path`.
+absl::Status CheckEtag(const std::string& etag, absl::string_view path);
+
+// The UPDATE writing `columns` of `resource` to the row whose primary key is
+// `key` (text, already validated), new etag included, RETURNING every column;
+// with `etag` (and an etag column), only while the row still carries it.
+// Binds `$1` the key, then the columns in table order (the order `columns`
+// lists them in and repeats do not matter), then the etag. The statement's
+// name is a function of its text, so it is prepared once per connection.
+absl::StatusOr<Statement> UpdateStatement(
+    const TableSchema& table, const std::string& key,
+    const google::protobuf::Message& resource,
+    const std::vector<const Column*>& columns,
+    const std::optional<std::string>& etag, Params* params);
+
+}  // namespace protomodel::db
+
+#endif  // PROTOMODEL_DB_SQL_SQL_BUILD_H_

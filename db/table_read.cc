@@ -1,0 +1,188 @@
+#include "db/table.h"
+
+#include <pqxx/nontransaction>
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "db/errors.h"
+#include "db/exec/sql_status.h"
+#include "db/rows.h"
+#include "db/sql/filter.h"
+#include "db/sql/order_by.h"
+#include "db/sql/page_token.h"
+#include "db/sql/sql_build.h"
+
+namespace protomodel::db {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// Reads: one row (with its relations in the detailed view), many rows by
+// key in one statement, and pages of a List.
+
+absl::Status Table::Get(const std::string& key, bool relations,
+                        const CallLimit& limit, Message* out) const {
+  const bool full = relations && !get_full_.sql.empty();
+  Params params;
+  params.AddText(key);
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "get");
+  if (!conn.ok()) return conn.status();
+  try {
+    pqxx::nontransaction tx((*conn)->raw());
+    pqxx::result result = (*conn)->Exec(tx, full ? get_full_ : get_, std::move(params));
+    if (result.empty()) {
+      return NotFound(key);
+    }
+    if (absl::Status s = ReadRow(result[0], 0, all_columns_, out); !s.ok()) return s;
+    if (!full) return absl::OkStatus();
+    const Reflection* r = out->GetReflection();
+    size_t offset = all_columns_.size();
+    for (const Relation& relation : table_.relations()) {
+      const std::vector<const Column*> columns = AllColumns(*relation.target);
+      const size_t pk = offset + static_cast<size_t>(relation.target->ColumnIndex(
+                                     relation.target->primary_key()));
+      for (const pqxx::row& row : result) {
+        if (row[static_cast<pqxx::row::size_type>(pk)].is_null()) break;
+        Message* related = relation.field->is_repeated()
+                               ? r->AddMessage(out, relation.field)
+                               : r->MutableMessage(out, relation.field);
+        if (absl::Status s = ReadRow(row, offset, columns, related); !s.ok()) return s;
+        if (!relation.field->is_repeated()) break;
+      }
+      offset += columns.size();
+    }
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromException(e, StatementKind::kRead, Describe(key));
+  }
+}
+
+absl::Status Table::GetMany(const std::vector<std::string>& keys,
+                            const CallLimit& limit, const std::vector<Message*>& outs,
+                            std::vector<bool>* found) const {
+  found->assign(keys.size(), false);
+  Params params;
+  params.AddText(ArrayLiteral(keys));
+  absl::StatusOr<pqxx::result> result = RunAlone(get_many_, std::move(params), limit, "get",
+                                                 StatementKind::kRead,
+                                                 absl::StrCat("reading ", table_.name()));
+  if (!result.ok()) return result.status();
+  const auto pk = static_cast<pqxx::row::size_type>(table_.ColumnIndex(table_.primary_key()));
+  for (const pqxx::row& row : *result) {
+    const absl::string_view key(row[pk].c_str(), row[pk].size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] != key) continue;
+      if (absl::Status s = ReadRow(row, 0, all_columns_, outs[i]); !s.ok()) return s;
+      (*found)[i] = true;
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// An INVALID_ARGUMENT of one part of a List request, about that field.
+absl::Status ListFieldError(absl::Status status, absl::string_view field,
+                            absl::string_view reason) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  return AboutField(WithReason(std::move(status), reason), field);
+}
+
+}  // namespace
+
+absl::StatusOr<Table::PreparedList> Table::PrepareList(const ListQuery& query) const {
+  PreparedList list;
+  list.page_size = query.page_size;
+  absl::StatusOr<std::vector<OrderKey>> keys = ParseOrderBy(query.order_by, table_);
+  if (!keys.ok()) return ListFieldError(keys.status(), "order_by", reason::kInvalidOrderBy);
+  list.keys = *std::move(keys);
+  list.digest = QueryDigest(table_.name(), query.filter, query.order_by);
+
+  Params& params = list.params;
+  std::vector<std::string> conditions;
+  if (!query.filter.empty()) {
+    absl::StatusOr<FilterNode> filter = ParseFilter(query.filter);
+    absl::StatusOr<std::string> sql =
+        filter.ok() ? CompileFilter(*filter, table_, &params) : filter.status();
+    if (!sql.ok()) return ListFieldError(sql.status(), "filter", reason::kInvalidFilter);
+    conditions.push_back(*std::move(sql));
+  }
+  if (!query.page_token.empty()) {
+    absl::StatusOr<protomodel::v1::PageToken> token =
+        DecodePageToken(query.page_token, list.digest);
+    absl::StatusOr<std::string> after =
+        token.ok() ? KeysetSql(list.keys, token->keys(), &params) : token.status();
+    if (!after.ok()) {
+      return ListFieldError(after.status(), "page_token", reason::kInvalidPageToken);
+    }
+    conditions.push_back(*std::move(after));
+  }
+
+  // The columns read: those asked for, the ordering keys and the key.
+  std::vector<bool>& wanted = list.wanted;
+  wanted.assign(all_columns_.size(), query.read_columns.empty());
+  for (const Column* column : query.read_columns) {
+    wanted[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
+  }
+  wanted[static_cast<size_t>(table_.ColumnIndex(table_.primary_key()))] = true;
+  std::vector<bool> selected = wanted;
+  for (const OrderKey& key : list.keys) {
+    selected[static_cast<size_t>(table_.ColumnIndex(*key.column))] = true;
+  }
+  for (size_t i = 0; i < all_columns_.size(); ++i) {
+    if (selected[i]) list.columns.push_back(all_columns_[i]);
+  }
+
+  params.AddText(absl::StrCat(query.page_size + 1));
+  list.sql = absl::StrCat(
+      "SELECT ", SelectList(list.columns, ""), " FROM ", table_.quoted_name(),
+      conditions.empty() ? "" : " WHERE ", absl::StrJoin(conditions, " AND "),
+      " ORDER BY ", OrderBySql(list.keys), " LIMIT $", params.size());
+  return list;
+}
+
+absl::StatusOr<std::string> Table::List(PreparedList list, const CallLimit& limit,
+                                        Message* response,
+                                        const FieldDescriptor* rows) const {
+  const std::vector<const Column*>& columns = list.columns;
+  const std::vector<bool>& wanted = list.wanted;
+  absl::StatusOr<pqxx::result> listed =
+      RunAlone(Statement{"", list.sql}, std::move(list.params), limit, "list",
+               StatementKind::kRead, absl::StrCat("listing ", table_.name()));
+  if (!listed.ok()) return listed.status();
+  const pqxx::result& result = *listed;
+
+  const Reflection* r = response->GetReflection();
+  size_t bytes = 0;
+  int count = 0;
+  bool more = result.size() > static_cast<size_t>(list.page_size);
+  std::vector<protomodel::v1::KeyValue> last;
+  for (const pqxx::row& row : result) {
+    if (count == list.page_size) break;
+    Message* out = r->AddMessage(response, rows);
+    if (absl::Status s = ReadRow(row, 0, columns, out); !s.ok()) return s;
+    std::vector<protomodel::v1::KeyValue> key_values = KeyValuesOf(*out, list.keys);
+    for (const Column* column : columns) {
+      if (!wanted[static_cast<size_t>(table_.ColumnIndex(*column))]) {
+        out->GetReflection()->ClearField(out, column->field);
+      }
+    }
+    bytes += out->ByteSizeLong();
+    if (bytes > kMaxListBytes && count > 0) {
+      r->RemoveLast(response, rows);
+      more = true;
+      break;
+    }
+    last = std::move(key_values);
+    ++count;
+  }
+  if (!more) return std::string();
+  protomodel::v1::PageToken token;
+  token.set_query_digest(list.digest);
+  for (auto& value : last) *token.add_keys() = std::move(value);
+  return EncodePageToken(token);
+}
+
+}  // namespace protomodel::db
