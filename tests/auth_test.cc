@@ -20,6 +20,7 @@
 #include "harness/heroes_client.h"
 #include "harness/process.h"
 #include "harness/test_server.h"
+#include "protomodel/client/call.h"
 #include "grimoire/v1/grimoire.grpc.pb.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
@@ -52,12 +53,16 @@ const char kWriter[] = "writer-token-0123456789";
 const char kReader[] = "reader-token-0123456789";
 const char kGrimoire[] = "grimoire-token-0123456789";
 const char kExplorer[] = "explorer-token-0123456789";
+const char kHeroReader[] = "hero-reader-token-0123456789";
+const char kAnyWriter[] = "any-writer-token-0123456789";
 
 std::string TokensFile() {
   return absl::StrCat("# name sha256 patterns\n", Line("writer", kWriter, "heroes.v1.*"),
                       Line("reader", kReader, "*/Get*,*/List*"), "\n",
                       Line("grimoire", kGrimoire, "grimoire.v1.*"),
-                      Line("explorer", kExplorer, "grpc.reflection.*"));
+                      Line("explorer", kExplorer, "grpc.reflection.*"),
+                      Line("hero-reader", kHeroReader, "heroes.v1.*:read"),
+                      Line("any-writer", kAnyWriter, "write"));
 }
 
 std::string WriteTokensFile(const std::string& name, const std::string& text) {
@@ -103,7 +108,7 @@ grpc::Status ListServices(const std::shared_ptr<grpc::Channel>& channel,
 TEST(TokensFileTest, ReadsNamesHashesAndPatternsSkippingComments) {
   auto tokens = server::ParseTokens(TokensFile());
   ASSERT_TRUE(tokens.ok()) << tokens.status();
-  ASSERT_EQ(tokens->size(), 4u);
+  ASSERT_EQ(tokens->size(), 6u);
   EXPECT_EQ((*tokens)[1].name, "reader");
   EXPECT_EQ((*tokens)[1].patterns, (std::vector<std::string>{"*/Get*", "*/List*"}));
   EXPECT_EQ(absl::BytesToHexString(absl::string_view(
@@ -129,6 +134,21 @@ TEST(TokensFileTest, NamesTheLineAtFault) {
     EXPECT_EQ(tokens.status().message().find(hash), absl::string_view::npos)
         << "an error echoes a hash";
   }
+}
+
+// A glob with :read or :write grants only that class of a resource's verbs;
+// `read` or `write` alone grants it on every resource.
+TEST(GlobTest, VerbClassesGrantOnlyTheirVerbs) {
+  const char get[] = "heroes.v1.HeroService/GetHero";
+  const char create[] = "heroes.v1.HeroService/CreateHero";
+  EXPECT_TRUE(server::PatternGrants("heroes.v1.*:read", get, server::kReadClass));
+  EXPECT_FALSE(server::PatternGrants("heroes.v1.*:read", create, server::kWriteClass));
+  EXPECT_FALSE(server::PatternGrants("grimoire.v1.*:read", get, server::kReadClass));
+  EXPECT_TRUE(server::PatternGrants("write", create, server::kWriteClass));
+  EXPECT_FALSE(server::PatternGrants("write", get, server::kReadClass));
+  EXPECT_FALSE(server::PatternGrants("read", "grpc.reflection.v1.ServerReflection/Info", ""))
+      << "reflection is no resource's verb";
+  EXPECT_TRUE(server::PatternGrants("heroes.v1.*", create, server::kWriteClass));
 }
 
 TEST(GlobTest, StarMatchesAnyRunIncludingDotsAndSlashes) {
@@ -204,6 +224,30 @@ TEST_F(TlsTokensTest, ATokenForAnotherPackageIsPermissionDenied) {
   grimoire::v1::ListUsersResponse response;
   const grpc::Status own = users->ListUsers(&context, request, &response);
   EXPECT_TRUE(own.ok()) << own.error_message();
+}
+
+// Refusals of a resource's methods come from the service itself, with their
+// AIP-193 reason, also on TLS.
+TEST_F(TlsTokensTest, RefusalsCarryTheirReason) {
+  heroes::v1::Hero out;
+  EXPECT_EQ(client::DetailsOf(CreateHero(Channel(""), &out)).reason, "TOKEN_MISSING");
+  EXPECT_EQ(client::DetailsOf(CreateHero(Channel("no-such-token"), &out)).reason,
+            "TOKEN_UNKNOWN");
+  EXPECT_EQ(client::DetailsOf(CreateHero(Channel(kReader), &out)).reason, "METHOD_NOT_GRANTED");
+}
+
+TEST_F(TlsTokensTest, VerbClassesGrantReadsOrWrites) {
+  heroes::v1::Hero out;
+  ASSERT_TRUE(CreateHero(Channel(kAnyWriter), &out).ok()) << "write: any resource's Create";
+  EXPECT_CODE(GetHero(Channel(kAnyWriter), out.id()), PERMISSION_DENIED) << "write is no read";
+  EXPECT_TRUE(GetHero(Channel(kHeroReader), out.id()).ok()) << "heroes.v1.*:read";
+  EXPECT_CODE(CreateHero(Channel(kHeroReader), &out), PERMISSION_DENIED);
+  auto users = grimoire::v1::UserService::NewStub(Channel(kHeroReader));
+  grpc::ClientContext context;
+  grimoire::v1::ListUsersResponse response;
+  EXPECT_CODE(users->ListUsers(&context, grimoire::v1::ListUsersRequest(), &response),
+              PERMISSION_DENIED)
+      << "another package";
 }
 
 TEST_F(TlsTokensTest, AValidTokenCreates) {

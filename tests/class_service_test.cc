@@ -89,7 +89,7 @@ TEST(ClassInviteCodeClashTest, AGeneratedCodeThatClashesIsRetriedWithAFreshOne) 
                                     "fresh-code-2"};
   size_t next = 0;
   TestServer server(db.url(), [&](server::ServerOptions& options) {
-    options.resources.new_invite_code = [&] { return codes[next++ % codes.size()]; };
+    options.random_text = [&](int) { return codes[next++ % codes.size()]; };
   });
   ASSERT_TRUE(server.WaitReady());
   GrimoireClient client(server.NewChannel());

@@ -137,27 +137,33 @@ test('details: an error without the trailer has none', () => {
   assert.strictEqual(errorDetails(new Error('not a call')), null);
 });
 
-// On TLS, gRPC refuses tokens itself (its AuthMetadataProcessor) with a code
-// and a message only, and a handshake without the client certificate never
-// reaches the server: those errors carry no details (docs/API.md, "Error
-// details").
+// A token the service refuses comes with its reason; a handshake without the
+// client certificate never reaches the server, so that error carries no
+// details (docs/API.md, "Error details").
 const refusedWithoutDetails = (code) => (error) => {
   assert.strictEqual(error.code, code, error.details);
   assert.strictEqual(errorDetails(error), null);
+  return true;
+};
+const refusedFor = (code, reason) => (error) => {
+  assert.strictEqual(error.code, code, error.details);
+  const details = errorDetails(error);
+  assert.strictEqual(details.errorInfo.reason, reason);
+  assert.strictEqual(details.errorInfo.domain, 'protomodel');
   return true;
 };
 
 test('a call without a token is UNAUTHENTICATED', skipUnlessSecure, async () => {
   const { heroes } = withToken(undefined);
   await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
-    refusedWithoutDetails(status.UNAUTHENTICATED));
+    refusedFor(status.UNAUTHENTICATED, 'TOKEN_MISSING'));
   heroes.HeroService.close();
 });
 
 test('an unknown token is UNAUTHENTICATED', skipUnlessSecure, async () => {
   const { heroes } = withToken('not-a-token');
   await assert.rejects(call(heroes.HeroService, 'ListHeroes', {}),
-    refusedWithoutDetails(status.UNAUTHENTICATED));
+    refusedFor(status.UNAUTHENTICATED, 'TOKEN_UNKNOWN'));
   heroes.HeroService.close();
 });
 
@@ -186,6 +192,6 @@ test('a reader token lists but cannot create: PERMISSION_DENIED', skipUnlessSecu
   await assert.rejects(call(heroes.HeroService, 'CreateHero', {
     hero: { name: 'Node-reader', secret_name: 'x' },
     request_id: newRequestId(),
-  }), refusedWithoutDetails(status.PERMISSION_DENIED));
+  }), refusedFor(status.PERMISSION_DENIED, 'METHOD_NOT_GRANTED'));
   heroes.HeroService.close();
 });

@@ -173,29 +173,35 @@ class SecureServerTest(unittest.TestCase):
         with mock.patch.dict(os.environ, {"PROTOMODEL_TOKEN": token}):
             return connect()
 
-    def code_of(self, call):
-        """The code of the error `call` raises, one of gRPC's own: on TLS,
-        gRPC refuses tokens itself (its AuthMetadataProcessor) with a code and
-        a message only, and a handshake without the client certificate never
-        reaches the server. Those errors carry no details (docs/API.md,
-        "Error details"): error_details() is None."""
+    def code_of(self, call, reason=None):
+        """The code of the error `call` raises. A token the service refuses
+        comes with its reason (`reason`); a handshake without the client
+        certificate never reaches the server, so that error carries no
+        details (docs/API.md, "Error details"): error_details() is None."""
         with self.assertRaises(grpc.RpcError) as caught:
             call()
-        self.assertIsNone(error_details(caught.exception))
+        details = error_details(caught.exception)
+        if reason is None:
+            self.assertIsNone(details)
+        else:
+            self.assertEqual(details["error_info"].reason, reason)
+            self.assertEqual(details["error_info"].domain, "protomodel")
         return caught.exception.code()
 
     def test_a_call_without_a_token_is_unauthenticated(self):
         with self.connect("") as channel:
             heroes = heroes_pb2_grpc.HeroServiceStub(channel)
             self.assertEqual(
-                self.code_of(lambda: heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10)),
+                self.code_of(lambda: heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10),
+                             "TOKEN_MISSING"),
                 grpc.StatusCode.UNAUTHENTICATED)
 
     def test_an_unknown_token_is_unauthenticated(self):
         with self.connect("not-a-token") as channel:
             heroes = heroes_pb2_grpc.HeroServiceStub(channel)
             self.assertEqual(
-                self.code_of(lambda: heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10)),
+                self.code_of(lambda: heroes.ListHeroes(heroes_pb2.ListHeroesRequest(), timeout=10),
+                             "TOKEN_UNKNOWN"),
                 grpc.StatusCode.UNAUTHENTICATED)
 
     def test_without_its_client_certificate_the_server_refuses(self):
@@ -229,7 +235,7 @@ class SecureServerTest(unittest.TestCase):
             self.assertEqual(
                 self.code_of(lambda: heroes.CreateHero(heroes_pb2.CreateHeroRequest(
                     hero=heroes_pb2.Hero(name="Py-reader", secret_name="x"),
-                    request_id=str(uuid.uuid4())), timeout=10)),
+                    request_id=str(uuid.uuid4())), timeout=10), "METHOD_NOT_GRANTED"),
                 grpc.StatusCode.PERMISSION_DENIED)
 
 

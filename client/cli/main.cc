@@ -413,11 +413,12 @@ int NewToken(const std::vector<std::string>& args, size_t at) {
     bool good = !pattern.empty();
     for (char c : pattern) {
       good = good && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                      c == '/' || c == '*' || c == '_' || c == '-');
+                      c == '/' || c == '*' || c == '_' || c == '-' || c == ':');
     }
     if (!good) {
       throw UsageError{"token: a PATTERN is a glob over package.Service/Method: letters, "
-                       "digits, '.', '/', '_', '-' and '*'"};
+                       "digits, '.', '/', '_', '-' and '*', optionally ending in :read or "
+                       ":write"};
     }
   }
   unsigned char bytes[32];

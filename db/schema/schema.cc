@@ -148,6 +148,25 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
       column.required = opts.required();
       column.unique = opts.unique();
       column.index = opts.index();
+      if (!opts.pattern().empty() || opts.random_length() != 0) {
+        if (column.type != ColumnType::kString) {
+          return FieldError(field, "pattern and random_length apply to string fields only");
+        }
+        if (opts.random_length() < 0 || opts.random_length() > 1024) {
+          return FieldError(field, "random_length must be 1 to 1024");
+        }
+        column.random_length = opts.random_length();
+      }
+      if (!opts.pattern().empty()) {
+        column.pattern = opts.pattern();
+        try {
+          column.pattern_regex = std::make_shared<const std::regex>(
+              opts.pattern(), std::regex::ECMAScript | std::regex::optimize);
+        } catch (const std::regex_error& e) {
+          return FieldError(field, absl::StrCat("pattern '", opts.pattern(),
+                                                "' is not a regular expression: ", e.what()));
+        }
+      }
       if (opts.has_foreign_key()) {
         column.references = opts.foreign_key().table();
         column.on_delete = opts.foreign_key().on_delete();

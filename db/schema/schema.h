@@ -2,6 +2,7 @@
 #define PROTOMODEL_DB_SCHEMA_SCHEMA_H_
 
 #include <memory>
+#include <regex>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -46,6 +47,11 @@ struct Column {
       protomodel::v1::SERVER_DEFAULT_UNSPECIFIED;
   std::string references;  // the referenced table, "" when no foreign key
   protomodel::v1::OnDelete on_delete = protomodel::v1::ON_DELETE_UNSPECIFIED;
+  // Text written must match `pattern` whole (compiled), when one is set.
+  std::string pattern;
+  std::shared_ptr<const std::regex> pattern_regex;
+  // A create leaving the column empty gets this many random characters.
+  int random_length = 0;
 
   // Callers may write it (create, update masks).
   bool writable() const { return !output_only; }

@@ -212,6 +212,11 @@ absl::Status BindValue(const Message& resource, const Column& column, const std:
     case ColumnType::kString: {
       std::string text = r->GetString(resource, f);
       if (absl::Status s = CheckStorableText(text, what); !s.ok()) return s;
+      if (column.pattern_regex != nullptr && !std::regex_match(text, *column.pattern_regex)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            what, ": must match ", column.pattern,
+            column.random_length > 0 ? ", or be empty on create for a generated one" : ""));
+      }
       params->AddText(std::move(text));
       break;
     }

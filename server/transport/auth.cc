@@ -232,31 +232,43 @@ const Token* TokenStore::Find(const std::vector<Token>& tokens,
   return found;
 }
 
-AuthResult TokenStore::Check(absl::string_view authorization,
-                             absl::string_view method) const {
+bool PatternGrants(absl::string_view pattern, absl::string_view method,
+                   absl::string_view verb_class) {
+  for (const absl::string_view cls : {kReadClass, kWriteClass}) {
+    if (pattern == cls) return verb_class == cls;
+    if (absl::EndsWith(pattern, absl::StrCat(":", cls))) {
+      return verb_class == cls &&
+             GlobMatch(pattern.substr(0, pattern.size() - cls.size() - 1), method);
+    }
+  }
+  return GlobMatch(pattern, method);
+}
+
+AuthResult TokenStore::Check(absl::string_view authorization, absl::string_view method,
+                             absl::string_view verb_class) const {
   AuthResult result;
   const std::shared_ptr<const std::vector<Token>> all = tokens();
   const Token* token = Find(*all, authorization);
   if (token != nullptr) result.name = token->name;
   if (IsOpenMethod(method)) return result;
   if (authorization.empty()) {
-    result.status = ToGrpcStatus(db::WithReason(
+    result.status = db::WithReason(
         absl::UnauthenticatedError("missing token: send metadata 'authorization: Bearer <token>'"),
-        db::reason::kTokenMissing));
+        db::reason::kTokenMissing);
     return result;
   }
   if (token == nullptr) {
-    result.status = ToGrpcStatus(absl::UnauthenticatedError(
+    result.status = absl::UnauthenticatedError(
         absl::StartsWith(authorization, kBearer)
             ? "unknown token"
-            : "authorization metadata must be 'Bearer <token>'"));
+            : "authorization metadata must be 'Bearer <token>'");
     return result;
   }
   for (const std::string& pattern : token->patterns) {
-    if (GlobMatch(pattern, method)) return result;
+    if (PatternGrants(pattern, method, verb_class)) return result;
   }
-  result.status = ToGrpcStatus(absl::PermissionDeniedError(
-      absl::StrCat("token '", token->name, "' may not call ", method)));
+  result.status = absl::PermissionDeniedError(
+      absl::StrCat("token '", token->name, "' may not call ", method));
   return result;
 }
 
@@ -270,8 +282,9 @@ namespace {
 
 class TokenProcessor final : public grpc::AuthMetadataProcessor {
  public:
-  TokenProcessor(const TokenStore& tokens, Metrics* metrics)
-      : tokens_(tokens), metrics_(metrics) {}
+  TokenProcessor(const TokenStore& tokens, Metrics* metrics,
+                 std::function<bool(absl::string_view)> checked_by_services)
+      : tokens_(tokens), metrics_(metrics), checked_by_services_(std::move(checked_by_services)) {}
 
   // Hashing and a lookup: no need for a thread of its own.
   bool IsBlocking() const override { return false; }
@@ -280,14 +293,16 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
                        OutputMetadata* /*consumed*/, OutputMetadata* /*response*/) override {
     const absl::Time start = absl::Now();
     const absl::string_view method = MethodOfPath(MetadataValue(metadata, ":path"));
+    if (checked_by_services_ && checked_by_services_(method)) return grpc::Status::OK;
     AuthResult result = tokens_.Check(MetadataValue(metadata, "authorization"), method);
-    if (result.status.ok()) return result.status;
+    if (result.status.ok()) return grpc::Status::OK;
+    const grpc::Status refused = ToGrpcStatus(result.status);
     // gRPC answers the call here; it never reaches the services, so it is
     // counted and logged here.
     if (metrics_ != nullptr) {
       const Metrics::Method& counters = metrics_->ForMethod(method);
       counters.Started();
-      counters.Handled(result.status.error_code(), absl::Now() - start);
+      counters.Handled(refused.error_code(), absl::Now() - start);
     }
     const std::string request_id = RequestIdOf(MetadataValue(metadata, "x-request-id"));
     CallTags tags;
@@ -295,20 +310,22 @@ class TokenProcessor final : public grpc::AuthMetadataProcessor {
     tags.request_id = request_id;
     tags.traceparent = TraceparentOf(MetadataValue(metadata, "traceparent"));
     tags.token = result.name;
-    LogCall(tags, result.status, absl::Now() - start);
-    return result.status;
+    LogCall(tags, refused, absl::Now() - start);
+    return refused;
   }
 
  private:
   const TokenStore& tokens_;
   Metrics* const metrics_;
+  const std::function<bool(absl::string_view)> checked_by_services_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::AuthMetadataProcessor> MakeTokenProcessor(const TokenStore& tokens,
-                                                                Metrics* metrics) {
-  return std::make_unique<TokenProcessor>(tokens, metrics);
+std::unique_ptr<grpc::AuthMetadataProcessor> MakeTokenProcessor(
+    const TokenStore& tokens, Metrics* metrics,
+    std::function<bool(absl::string_view)> checked_by_services) {
+  return std::make_unique<TokenProcessor>(tokens, metrics, std::move(checked_by_services));
 }
 
 }  // namespace protomodel::server

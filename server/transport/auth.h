@@ -2,6 +2,7 @@
 #define PROTOMODEL_SERVER_TRANSPORT_AUTH_H_
 
 #include <array>
+#include <functional>
 #include <map>
 #include <cstdint>
 #include <memory>
@@ -27,8 +28,20 @@ struct Token {
   std::string name;
   std::array<uint8_t, 32> sha256{};
   // Globs over "package.Service/Method"; `*` matches any run of characters.
+  // A glob followed by `:read` or `:write` (or `read`, `write` alone, for
+  // every method) grants only the resource methods of that verb class.
   std::vector<std::string> patterns;
 };
+
+// The verb classes a token pattern may grant: `read` (Get, List) and
+// `write` (every other verb). Methods that are not a resource's verbs
+// (reflection) have none.
+inline constexpr absl::string_view kReadClass = "read";
+inline constexpr absl::string_view kWriteClass = "write";
+
+// Whether `pattern` grants `method` of `verb_class` ("" for none).
+bool PatternGrants(absl::string_view pattern, absl::string_view method,
+                   absl::string_view verb_class);
 
 // Parses a tokens file: one token a line, blank lines and `#` comments
 // skipped. Errors name the line ("line 3: ...") and never echo a hash.
@@ -53,7 +66,7 @@ bool IsOpenMethod(absl::string_view method);
 
 // The verdict on one call.
 struct AuthResult {
-  grpc::Status status;
+  absl::Status status;
   // The token's NAME when the token is known (also when PERMISSION_DENIED).
   std::string name;
 };
@@ -71,10 +84,13 @@ class TokenStore final {
   TokenStore& operator=(const TokenStore&) = delete;
 
   // Checks the `authorization` metadata value (empty when absent) of a call
-  // to `method` ("package.Service/Method"). OK for open methods.
-  // UNAUTHENTICATED: no bearer token, or an unknown one. PERMISSION_DENIED:
-  // the token's patterns do not cover the method, which the message names.
-  AuthResult Check(absl::string_view authorization, absl::string_view method) const;
+  // to `method` ("package.Service/Method") of `verb_class` (kReadClass,
+  // kWriteClass, or "" for a method that is no resource's verb). OK for open
+  // methods. UNAUTHENTICATED: no bearer token, or an unknown one.
+  // PERMISSION_DENIED: the token's patterns do not cover the method, which
+  // the message names. The status carries its AIP-193 reason.
+  AuthResult Check(absl::string_view authorization, absl::string_view method,
+                   absl::string_view verb_class = "") const;
 
   // The NAME of the token in `authorization`, or "" when none is known.
   std::string NameOf(absl::string_view authorization) const;
@@ -98,11 +114,15 @@ class TokenStore final {
   std::thread thread_;
 };
 
-// The check on TLS listeners: gRPC runs it for every call before the call
-// reaches a service (it sees the `:path`), and answers refused calls itself,
-// so it also counts them in `metrics` and logs them.
-std::unique_ptr<grpc::AuthMetadataProcessor> MakeTokenProcessor(const TokenStore& tokens,
-                                                                Metrics* metrics);
+// The check on TLS listeners for the methods the services do not check
+// themselves (`checked_by_services`, "package.Service/Method": the resource
+// services check theirs, so that refusals carry details): gRPC runs it for
+// every call before the call reaches a service (it sees the `:path`), and
+// answers refused calls itself, so it also counts them in `metrics` and
+// logs them.
+std::unique_ptr<grpc::AuthMetadataProcessor> MakeTokenProcessor(
+    const TokenStore& tokens, Metrics* metrics,
+    std::function<bool(absl::string_view)> checked_by_services);
 
 }  // namespace protomodel::server
 

@@ -18,7 +18,9 @@
 #include "db/schema/migrations.h"
 #include "grpc/health/v1/health.pb.h"
 #include "server/transport/reflection.h"
-#include "server/verbs/resources.h"
+#include "server/verbs/plan.h"
+#include "server/verbs/random.h"
+#include "server/verbs/service.h"
 #include "server/transport/logging.h"
 #include "server/transport/observe.h"
 #include "spdlog/spdlog.h"
@@ -97,14 +99,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       server->OpenCredentials();
   if (!credentials.ok()) return credentials.status();
-  // Where no AuthMetadataProcessor runs, the services check tokens.
-  const TokenStore* service_tokens =
-      TlsEnabled(options.tls) ? nullptr : server->tokens_.get();
+  const bool plaintext_tokens = !TlsEnabled(options.tls) && server->tokens_ != nullptr;
 
-  const std::vector<Resource> resources = Resources(options.resources);
-  absl::StatusOr<std::unique_ptr<db::Schema>> schema = ResourceSchema();
+  // What is served, and each method's plan: a method that fits no verb
+  // stops the server here, naming it.
+  absl::StatusOr<std::unique_ptr<ServedProtos>> protos =
+      options.descriptor_set.empty() ? ServedProtos::BuiltIn()
+                                     : ServedProtos::FromFile(options.descriptor_set);
+  if (!protos.ok()) return protos.status();
+  server->protos_ = *std::move(protos);
+  absl::StatusOr<std::unique_ptr<db::Schema>> schema = SchemaOf(*server->protos_);
   if (!schema.ok()) return schema.status();
   server->schema_ = *std::move(schema);
+  std::vector<std::vector<MethodPlan>> plans;
+  for (const auto* service : server->protos_->services()) {
+    absl::StatusOr<std::vector<MethodPlan>> planned = PlanService(*service, *server->schema_);
+    if (!planned.ok()) return planned.status();
+    for (const MethodPlan& plan : *planned) server->service_methods_.insert(plan.full_name);
+    plans.push_back(*std::move(planned));
+  }
 
   db::PoolOptions pool_options;
   pool_options.url = options.database_url;
@@ -165,26 +178,42 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   observe.log_calls = options.log_rpcs;
   SetInterceptors(builder, observe);
 
-  std::vector<std::string> service_names;
-  for (const Resource& resource : resources) {
-    const db::TableSchema* table = server->schema_->Find(resource.message);
+  // One Table and one Crud per table, shared by every method on it.
+  for (const auto& table : server->schema_->tables()) {
     server->tables_.push_back(
         std::make_unique<db::Table>(*server->schema_, *table, *server->pool_));
     server->cruds_.push_back(std::make_unique<Crud>(
         *server->tables_.back(), *server->executor_, options.default_deadline,
-        resource.rules, resource.service_name, service_tokens));
-    server->services_.push_back(resource.make_service(*server->cruds_.back()));
+        options.random_text ? options.random_text : RandomText));
+  }
+  const auto crud_of = [&](const db::TableSchema* table) -> const Crud* {
+    for (size_t i = 0; i < server->tables_.size(); ++i) {
+      if (&server->tables_[i]->schema() == table) return server->cruds_[i].get();
+    }
+    return nullptr;
+  };
+  std::vector<std::string> service_names;
+  for (size_t s = 0; s < plans.size(); ++s) {
+    std::vector<ResourceService::Route> routes;
+    for (MethodPlan& plan : plans[s]) {
+      const Crud* crud = crud_of(plan.table);
+      const auto& request_type = server->protos_->Prototype(plan.method->input_type());
+      const auto& response_type = server->protos_->Prototype(plan.method->output_type());
+      routes.push_back({std::move(plan), crud, &request_type, &response_type});
+    }
+    server->services_.push_back(
+        std::make_unique<ResourceService>(std::move(routes), server->tokens_.get()));
     builder.RegisterService(server->services_.back().get());
-    service_names.push_back(resource.service_name);
+    service_names.push_back(server->protos_->services()[s]->full_name());
   }
 
-  // Reflection, where gRPC checks tokens or none are needed; where the
-  // services check them, it is off.
-  if (service_tokens == nullptr) {
+  // Reflection, where gRPC checks its token or none is needed; where tokens
+  // travel in plaintext (behind a sidecar) it is off.
+  if (!plaintext_tokens) {
     std::vector<std::string> listed = service_names;
     listed.push_back("grpc.health.v1.Health");
-    server->reflection_ = std::make_unique<Reflection>(
-        google::protobuf::DescriptorPool::generated_pool(), std::move(listed));
+    server->reflection_ =
+        std::make_unique<Reflection>(&server->protos_->pool(), std::move(listed));
     builder.RegisterService(server->reflection_->v1());
     builder.RegisterService(server->reflection_->v1alpha());
   }
@@ -240,7 +269,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Server::OpenCredentials
     auto tokens = TokenStore::Open(options_.auth_tokens_file, options_.auth_poll);
     if (!tokens.ok()) return tokens.status();
     tokens_ = *std::move(tokens);
-    if (tls) credentials->SetAuthMetadataProcessor(MakeTokenProcessor(*tokens_, metrics_.get()));
+    // The resource services check their own methods' tokens, so that their
+    // refusals carry details; gRPC's processor checks the rest.
+    if (tls) {
+      credentials->SetAuthMetadataProcessor(MakeTokenProcessor(
+          *tokens_, metrics_.get(),
+          [this](absl::string_view method) { return service_methods_.contains(method); }));
+    }
   }
   if (!tls) {
     spdlog::warn("serving plaintext gRPC on {}{}: set --tls_cert_file and --tls_key_file "
@@ -299,10 +334,15 @@ void Server::Wait() {
   if (health_server_ != nullptr) health_server_->Wait();
 }
 
+absl::StatusOr<std::unique_ptr<db::Schema>> SchemaOf(const ServedProtos& protos) {
+  return db::Schema::Build(ServedMessages(protos.services()));
+}
+
 absl::StatusOr<std::unique_ptr<db::Schema>> ResourceSchema() {
-  std::vector<const google::protobuf::Descriptor*> messages;
-  for (const Resource& resource : Resources()) messages.push_back(resource.message);
-  return db::Schema::Build(messages);
+  absl::StatusOr<std::unique_ptr<ServedProtos>> protos = ServedProtos::BuiltIn();
+  if (!protos.ok()) return protos.status();
+  // The schema's descriptors live in the generated pool, which outlives it.
+  return SchemaOf(**protos);
 }
 
 absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url) {

@@ -18,7 +18,9 @@
 #include "server/transport/health.h"
 #include "server/transport/metrics.h"
 #include "server/transport/reflection.h"
-#include "server/verbs/resources.h"
+#include "absl/container/flat_hash_set.h"
+#include "server/verbs/protos.h"
+#include "server/verbs/service.h"
 #include "server/transport/tls.h"
 
 namespace protomodel::server {
@@ -77,7 +79,12 @@ struct ServerOptions {
   // HTTP/2 keepalive pings on idle connections, to find dead peers and keep
   // middleboxes from dropping them. Zero: off.
   absl::Duration keepalive = absl::ZeroDuration();
-  ResourceOptions resources;
+  // A FileDescriptorSet whose services are served instead of the built-in
+  // ones; empty: the built-ins.
+  std::string descriptor_set;
+  // Random text for columns with random_length (tests make it predictable);
+  // empty: OpenSSL's RAND_bytes.
+  std::function<std::string(int length)> random_text;
 };
 
 // The protomodel gRPC server: every resource's service, health and
@@ -125,7 +132,11 @@ class Server final {
   std::unique_ptr<db::Pool> pool_;
   std::vector<std::unique_ptr<db::Table>> tables_;
   std::vector<std::unique_ptr<Crud>> cruds_;
-  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<ServedProtos> protos_;
+  // The resource services' methods, "package.Service/Method": they check
+  // their own tokens.
+  absl::flat_hash_set<std::string> service_methods_;
+  std::vector<std::unique_ptr<ResourceService>> services_;
   std::unique_ptr<Reflection> reflection_;
   // Runs the calls' database work; gone before what that work uses.
   std::unique_ptr<Executor> executor_;
@@ -144,7 +155,9 @@ class Server final {
 // Applies pending migrations to `database_url` and returns their names.
 absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url);
 
-// The tables of every resource the server exposes, from their options.
+// The tables of every resource `protos` serves, from their options.
+absl::StatusOr<std::unique_ptr<db::Schema>> SchemaOf(const ServedProtos& protos);
+// The tables of the built-in resources.
 absl::StatusOr<std::unique_ptr<db::Schema>> ResourceSchema();
 
 }  // namespace protomodel::server

@@ -21,6 +21,13 @@ inline std::string RandomUrlSafe(size_t bytes) {
       absl::string_view(reinterpret_cast<const char*>(buffer.data()), buffer.size()));
 }
 
+// `length` random URL-safe characters (A-Z a-z 0-9 - _).
+inline std::string RandomText(int length) {
+  std::string text = RandomUrlSafe((static_cast<size_t>(length) * 3 + 3) / 4);
+  text.resize(static_cast<size_t>(length));
+  return text;
+}
+
 }  // namespace protomodel::server
 
 #endif  // PROTOMODEL_SERVER_VERBS_RANDOM_H_

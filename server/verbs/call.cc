@@ -1,0 +1,46 @@
+#include "server/verbs/call.h"
+
+#include <grpcpp/impl/codegen/proto_utils.h>
+
+#include "absl/strings/str_cat.h"
+#include "db/errors.h"
+#include "server/transport/status.h"
+
+namespace protomodel::server {
+
+Call::Call(grpc::CallbackServerContext* context, const MethodPlan& plan,
+           const google::protobuf::Message& request_type,
+           const google::protobuf::Message& response_type, grpc::ByteBuffer* reply)
+    : context_(context),
+      plan_(plan),
+      reactor_(context->DefaultReactor()),
+      request_(request_type.New()),
+      response_(response_type.New()),
+      reply_(reply) {}
+
+absl::Status Call::Parse(const grpc::ByteBuffer& request) {
+  // gRPC's deserializer consumes its buffer: a copy shares the slices.
+  grpc::ByteBuffer copy(request);
+  const grpc::Status parsed =
+      grpc::GenericDeserialize<grpc::ProtoBufferReader, google::protobuf::Message>(
+          &copy, request_.get());
+  if (parsed.ok()) return absl::OkStatus();
+  return db::WithReason(
+      absl::InvalidArgumentError(absl::StrCat("the request is not a valid ",
+                                              request_->GetDescriptor()->full_name())),
+      db::reason::kInvalidField);
+}
+
+void Call::Finish(const absl::Status& status) {
+  grpc::Status answer = ToGrpcStatus(status);
+  if (status.ok()) {
+    bool own_buffer = false;
+    answer = grpc::GenericSerialize<grpc::ProtoBufferWriter, google::protobuf::Message>(
+        *response_, reply_, &own_buffer);
+  }
+  grpc::ServerUnaryReactor* reactor = reactor_;
+  delete this;
+  reactor->Finish(answer);
+}
+
+}  // namespace protomodel::server

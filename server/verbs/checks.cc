@@ -1,0 +1,125 @@
+#include "server/verbs/checks.h"
+
+#include "absl/strings/str_cat.h"
+#include "db/errors.h"
+#include "db/sql/values.h"
+
+namespace protomodel::server {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+constexpr size_t kMaxMaskPaths = 64;
+
+}  // namespace
+
+absl::StatusOr<std::string> KeyOf(const Message& message,
+                                  const FieldDescriptor* field,
+                                  const db::Column& pk, absl::string_view path) {
+  const Reflection* r = message.GetReflection();
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+    const int64_t id = r->GetInt64(message, field);
+    if (id <= 0) {
+      return db::InvalidField(path, db::reason::kInvalidField,
+                              absl::StrCat(path, ": ids are integers > 0, not ", id));
+    }
+    return absl::StrCat(id);
+  }
+  if (pk.type == db::ColumnType::kUuid) {
+    absl::StatusOr<std::string> uuid = db::CanonicalUuid(r->GetString(message, field), path);
+    if (!uuid.ok()) return db::AboutField(uuid.status(), path);
+    return uuid;
+  }
+  std::string key = r->GetString(message, field);
+  if (key.empty()) {
+    return db::InvalidField(path, db::reason::kRequiredField, absl::StrCat(path, " is required"));
+  }
+  return key;
+}
+
+bool IsSet(const Message& message, const db::Column& column) {
+  const Reflection* r = message.GetReflection();
+  const FieldDescriptor* f = column.field;
+  if (f->has_presence()) return r->HasField(message, f);
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      return !r->GetStringReference(message, f, &scratch).empty();
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return r->GetBool(message, f);
+    case FieldDescriptor::CPPTYPE_INT32:
+      return r->GetInt32(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_INT64:
+      return r->GetInt64(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return r->GetFloat(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return r->GetDouble(message, f) != 0;
+    default:
+      return false;
+  }
+}
+
+absl::Status CheckRequired(const Message& resource,
+                           const std::vector<const db::Column*>& columns,
+                           absl::string_view path) {
+  for (const db::Column* column : columns) {
+    if (column->required && !IsSet(resource, *column)) {
+      const std::string field = absl::StrCat(path, ".", column->name);
+      return db::InvalidField(field, db::reason::kRequiredField,
+                              absl::StrCat(field, " is required"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> MaskPaths(const Message& message, const FieldDescriptor* field) {
+  std::vector<std::string> paths;
+  if (field == nullptr) return paths;
+  const Message& mask = message.GetReflection()->GetMessage(message, field);
+  const FieldDescriptor* repeated = mask.GetDescriptor()->FindFieldByName("paths");
+  const Reflection* r = mask.GetReflection();
+  const int n = r->FieldSize(mask, repeated);
+  paths.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) paths.push_back(r->GetRepeatedString(mask, repeated, i));
+  return paths;
+}
+
+absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
+    const std::vector<std::string>& paths, const db::TableSchema& table,
+    absl::string_view mask_name, bool writable) {
+  const auto invalid = [mask_name](absl::string_view message) {
+    return db::InvalidField(mask_name, db::reason::kInvalidFieldMask, message);
+  };
+  if (paths.size() > kMaxMaskPaths) {
+    return invalid(absl::StrCat(mask_name, ": more than the limit of ",
+                                kMaxMaskPaths, " paths"));
+  }
+  std::vector<const db::Column*> columns;
+  for (const std::string& path : paths) {
+    const db::Column* column = table.FindColumn(path);
+    if (column == nullptr) {
+      const FieldDescriptor* field = table.descriptor()->FindFieldByName(path);
+      if (field != nullptr) {
+        return invalid(absl::StrCat(mask_name, ": field '", path, "' is output only",
+                                    writable ? "" : " in detailed views"));
+      }
+      return invalid(absl::StrCat(mask_name, ": unknown field '", path, "' (",
+                                  table.name(), " has no such field)"));
+    }
+    if (writable && !column->writable()) {
+      return invalid(absl::StrCat(mask_name, ": field '", path,
+                                  "' is output only and cannot be updated"));
+    }
+    bool seen = false;
+    for (const db::Column* c : columns) seen = seen || c == column;
+    if (!seen) columns.push_back(column);
+  }
+  return columns;
+}
+
+
+}  // namespace protomodel::server

@@ -1,0 +1,281 @@
+#include "server/verbs/plan.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "protomodel/v1/options.pb.h"
+
+namespace protomodel::server {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::MethodDescriptor;
+
+constexpr Verb kVerbs[] = {Verb::kCreate, Verb::kGet, Verb::kList, Verb::kUpdate, Verb::kDelete};
+
+bool IsTable(const Descriptor* message) {
+  return message != nullptr && message->options().HasExtension(protomodel::v1::table);
+}
+
+// google.protobuf.FieldMask as the pool of `message` knows it.
+const Descriptor* FieldMaskType(const Descriptor& message) {
+  return message.file()->pool()->FindMessageTypeByName("google.protobuf.FieldMask");
+}
+
+// "ConversationUpdate" -> "conversation_update".
+std::string LowerSnake(absl::string_view name) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && i > 0) out.push_back('_');
+    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// Checks one method's request and response against its verb's shape and
+// fills the plan's fields. Errors name the method and the field.
+class Planner {
+ public:
+  Planner(const MethodDescriptor& method, MethodPlan& plan) : method_(method), plan_(plan) {}
+
+  absl::Status Misfit(absl::string_view what) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat("method ", plan_.full_name, " does not fit the ", VerbName(plan_.verb),
+                     " verb: ", what));
+  }
+
+  // The request field `name` of `type` (and message type `message`),
+  // recorded as expected; nullptr when absent and not `required`.
+  absl::StatusOr<const FieldDescriptor*> Field(const Descriptor* in, absl::string_view name,
+                                               FieldDescriptor::Type type, bool required,
+                                               const Descriptor* message = nullptr,
+                                               bool repeated = false) {
+    expected_.push_back(std::string(name));
+    const FieldDescriptor* field = in->FindFieldByName(std::string(name));
+    if (field == nullptr) {
+      if (!required) return nullptr;
+      return Misfit(absl::StrCat(in->full_name(), " has no field '", name, "'"));
+    }
+    const bool fits = field->type() == type && field->is_repeated() == repeated &&
+                      (message == nullptr || field->message_type() == message);
+    if (!fits) {
+      return Misfit(absl::StrCat("field ", field->full_name(), " must be ",
+                                 repeated ? "repeated " : "",
+                                 message != nullptr ? message->full_name()
+                                                    : FieldDescriptor::TypeName(type)));
+    }
+    return field;
+  }
+
+  // Every field of `in` is one the verb reads.
+  absl::Status NothingElse(const Descriptor* in) {
+    for (int i = 0; i < in->field_count(); ++i) {
+      if (std::find(expected_.begin(), expected_.end(), in->field(i)->name()) == expected_.end()) {
+        return Misfit(absl::StrCat("field ", in->field(i)->full_name(),
+                                   " is not one of the verb's (",
+                                   absl::StrJoin(expected_, ", "), ")"));
+      }
+    }
+    expected_.clear();
+    return absl::OkStatus();
+  }
+
+  // The key field `id`, of the primary key's type.
+  absl::StatusOr<const FieldDescriptor*> Key(const Descriptor* in) {
+    const FieldDescriptor* pk = plan_.table->primary_key().field;
+    return Field(in, "id", pk->type(), true);
+  }
+
+  absl::Status Plan() {
+    const Descriptor* in = method_.input_type();
+    const Descriptor* out = method_.output_type();
+    const Descriptor* resource = plan_.table->descriptor();
+    const std::string singular = LowerSnake(resource->name());
+#define PLAN_FIELD(target, expr)                 \
+  do {                                           \
+    auto field = (expr);                         \
+    if (!field.ok()) return field.status();      \
+    plan_.target = *field;                       \
+  } while (false)
+    switch (plan_.verb) {
+      case Verb::kCreate:
+        PLAN_FIELD(resource, Field(in, singular, FieldDescriptor::TYPE_MESSAGE, true, resource));
+        PLAN_FIELD(request_id, Field(in, "request_id", FieldDescriptor::TYPE_STRING, false));
+        break;
+      case Verb::kGet: {
+        PLAN_FIELD(id, Key(in));
+        PLAN_FIELD(view, Field(in, "view", FieldDescriptor::TYPE_ENUM, false));
+        if (plan_.view != nullptr && plan_.view->enum_type()->FindValueByName("FULL") == nullptr) {
+          return Misfit(absl::StrCat("enum ", plan_.view->enum_type()->full_name(),
+                                     " of field view has no value FULL"));
+        }
+        break;
+      }
+      case Verb::kList: {
+        PLAN_FIELD(page_size, Field(in, "page_size", FieldDescriptor::TYPE_INT32, false));
+        PLAN_FIELD(page_token, Field(in, "page_token", FieldDescriptor::TYPE_STRING, false));
+        PLAN_FIELD(filter, Field(in, "filter", FieldDescriptor::TYPE_STRING, false));
+        PLAN_FIELD(order_by, Field(in, "order_by", FieldDescriptor::TYPE_STRING, false));
+        PLAN_FIELD(read_mask, Field(in, "read_mask", FieldDescriptor::TYPE_MESSAGE, false,
+                                    FieldMaskType(*in)));
+        if (absl::Status s = NothingElse(in); !s.ok()) return s;
+        const std::string plural =
+            LowerSnake(method_.name().substr(VerbName(plan_.verb).size()));
+        PLAN_FIELD(rows, Field(out, plural, FieldDescriptor::TYPE_MESSAGE, true, resource, true));
+        PLAN_FIELD(next_page_token,
+                   Field(out, "next_page_token", FieldDescriptor::TYPE_STRING, true));
+        return NothingElse(out);
+      }
+      case Verb::kUpdate:
+        PLAN_FIELD(resource, Field(in, singular, FieldDescriptor::TYPE_MESSAGE, true, resource));
+        PLAN_FIELD(update_mask,
+                   Field(in, "update_mask", FieldDescriptor::TYPE_MESSAGE, true,
+                         FieldMaskType(*in)));
+        break;
+      case Verb::kDelete:
+        PLAN_FIELD(id, Key(in));
+        PLAN_FIELD(etag, Field(in, "etag", FieldDescriptor::TYPE_STRING, false));
+        if (out->full_name() != "google.protobuf.Empty") {
+          return Misfit(absl::StrCat("it must return google.protobuf.Empty, not ",
+                                     out->full_name()));
+        }
+        break;
+    }
+#undef PLAN_FIELD
+    if (plan_.verb != Verb::kDelete && out != resource) {
+      return Misfit(absl::StrCat("it must return ", resource->full_name(), ", not ",
+                                 out->full_name()));
+    }
+    return NothingElse(in);
+  }
+
+ private:
+  const MethodDescriptor& method_;
+  MethodPlan& plan_;
+  std::vector<std::string> expected_;
+};
+
+// The resource a method's name and shape point at: the table message it
+// returns, lists, or (Delete) names.
+const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
+  const Descriptor* out = method.output_type();
+  switch (verb) {
+    case Verb::kList:
+      for (int i = 0; i < out->field_count(); ++i) {
+        const FieldDescriptor* field = out->field(i);
+        if (field->is_repeated() && IsTable(field->message_type())) return field->message_type();
+      }
+      return nullptr;
+    case Verb::kDelete: {
+      const std::string package = method.service()->file()->package();
+      const std::string name = method.name().substr(VerbName(verb).size());
+      return method.service()->file()->pool()->FindMessageTypeByName(
+          package.empty() ? name : absl::StrCat(package, ".", name));
+    }
+    default:
+      return out;
+  }
+}
+
+// The verb a method's name starts with, if any.
+const Verb* VerbOf(const MethodDescriptor& method) {
+  for (const Verb& verb : kVerbs) {
+    const absl::string_view name = VerbName(verb);
+    if (absl::StartsWith(method.name(), name) && method.name().size() > name.size() &&
+        absl::ascii_isupper(static_cast<unsigned char>(method.name()[name.size()]))) {
+      return &verb;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::string_view VerbName(Verb verb) {
+  switch (verb) {
+    case Verb::kCreate:
+      return "Create";
+    case Verb::kGet:
+      return "Get";
+    case Verb::kList:
+      return "List";
+    case Verb::kUpdate:
+      return "Update";
+    case Verb::kDelete:
+      return "Delete";
+  }
+  return "";
+}
+
+VerbClass ClassOf(Verb verb) {
+  return verb == Verb::kGet || verb == Verb::kList ? VerbClass::kRead : VerbClass::kWrite;
+}
+
+absl::StatusOr<std::vector<MethodPlan>> PlanService(
+    const google::protobuf::ServiceDescriptor& service, const db::Schema& schema) {
+  std::vector<MethodPlan> plans;
+  for (int m = 0; m < service.method_count(); ++m) {
+    const MethodDescriptor& method = *service.method(m);
+    MethodPlan plan;
+    plan.method = &method;
+    plan.full_name = absl::StrCat(service.full_name(), "/", method.name());
+    plan.path = absl::StrCat("/", plan.full_name);
+    const Verb* verb = VerbOf(method);
+    if (verb == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "method ", plan.full_name, " is not one of the verbs (Create, Get, List, Update, "
+          "Delete followed by the resource's name)"));
+    }
+    plan.verb = *verb;
+    if (method.client_streaming() || method.server_streaming()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("method ", plan.full_name, " must be unary, not streaming"));
+    }
+    const Descriptor* resource = ResourceOf(method, plan.verb);
+    if (!IsTable(resource)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "method ", plan.full_name, " does not fit the ", VerbName(plan.verb),
+          " verb: it names no message with the (protomodel.v1.table) option",
+          resource != nullptr ? absl::StrCat(" (", resource->full_name(), " has none)") : ""));
+    }
+    plan.table = schema.Find(resource);
+    if (plan.table == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("method ", plan.full_name, ": ", resource->full_name(), " has no table"));
+    }
+    if (plan.verb != Verb::kList &&
+        method.name() != absl::StrCat(VerbName(plan.verb), resource->name())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "method ", plan.full_name, " does not fit the ", VerbName(plan.verb), " verb: want ",
+          VerbName(plan.verb), resource->name(), " for ", resource->full_name()));
+    }
+    if (absl::Status s = Planner(method, plan).Plan(); !s.ok()) return s;
+    plans.push_back(std::move(plan));
+  }
+  return plans;
+}
+
+std::vector<const Descriptor*> ServedMessages(
+    const std::vector<const google::protobuf::ServiceDescriptor*>& services) {
+  std::vector<const Descriptor*> messages;
+  for (const auto* service : services) {
+    for (int m = 0; m < service->method_count(); ++m) {
+      const MethodDescriptor& method = *service->method(m);
+      const Verb* verb = VerbOf(method);
+      if (verb == nullptr) continue;
+      const Descriptor* resource = ResourceOf(method, *verb);
+      if (IsTable(resource) &&
+          std::find(messages.begin(), messages.end(), resource) == messages.end()) {
+        messages.push_back(resource);
+      }
+    }
+  }
+  return messages;
+}
+
+}  // namespace protomodel::server

@@ -1,0 +1,69 @@
+#ifndef PROTOMODEL_SERVER_VERBS_PLAN_H_
+#define PROTOMODEL_SERVER_VERBS_PLAN_H_
+
+#include <string>
+#include <vector>
+
+#include <google/protobuf/descriptor.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "db/schema/schema.h"
+
+namespace protomodel::server {
+
+// The verbs of the contract, each one implementation for every resource.
+enum class Verb { kCreate, kGet, kList, kUpdate, kDelete };
+
+// "Create", "Get", ...
+absl::string_view VerbName(Verb verb);
+
+// Who may call a verb: tokens grant `read` or `write` besides method globs.
+enum class VerbClass { kRead, kWrite };
+VerbClass ClassOf(Verb verb);
+
+// One method of a served service, recognised once at start-up: its verb,
+// its resource's table, and the request and response fields each part of
+// the call reads or writes (nullptr where the shape leaves one out).
+struct MethodPlan {
+  const google::protobuf::MethodDescriptor* method = nullptr;
+  Verb verb = Verb::kGet;
+  const db::TableSchema* table = nullptr;
+  std::string full_name;  // "heroes.v1.HeroService/GetHero", for tokens, metrics, logs
+  std::string path;       // "/heroes.v1.HeroService/GetHero", gRPC's
+
+  // Create, Update: the resource (`hero`); Create: `request_id`.
+  const google::protobuf::FieldDescriptor* resource = nullptr;
+  const google::protobuf::FieldDescriptor* request_id = nullptr;
+  // Get, Delete: `id`; Get: `view`; Delete: `etag`.
+  const google::protobuf::FieldDescriptor* id = nullptr;
+  const google::protobuf::FieldDescriptor* view = nullptr;
+  const google::protobuf::FieldDescriptor* etag = nullptr;
+  // List: the request's paging, filter, order and mask, and the response's
+  // rows and next token.
+  const google::protobuf::FieldDescriptor* page_size = nullptr;
+  const google::protobuf::FieldDescriptor* page_token = nullptr;
+  const google::protobuf::FieldDescriptor* filter = nullptr;
+  const google::protobuf::FieldDescriptor* order_by = nullptr;
+  const google::protobuf::FieldDescriptor* read_mask = nullptr;
+  const google::protobuf::FieldDescriptor* rows = nullptr;
+  const google::protobuf::FieldDescriptor* next_page_token = nullptr;
+  // Update: `update_mask`.
+  const google::protobuf::FieldDescriptor* update_mask = nullptr;
+};
+
+// The plan of every method of `service`, each resource's table taken from
+// `schema`. A method that is not one of the verbs, or whose request or
+// response does not have the verb's shape, is INVALID_ARGUMENT naming the
+// method and the field that does not fit.
+absl::StatusOr<std::vector<MethodPlan>> PlanService(
+    const google::protobuf::ServiceDescriptor& service, const db::Schema& schema);
+
+// The table messages the methods of `services` serve, each once, in the
+// order first met.
+std::vector<const google::protobuf::Descriptor*> ServedMessages(
+    const std::vector<const google::protobuf::ServiceDescriptor*>& services);
+
+}  // namespace protomodel::server
+
+#endif  // PROTOMODEL_SERVER_VERBS_PLAN_H_

@@ -1,0 +1,115 @@
+// Get (alone, in the detailed view, or batched with the Gets queued beside
+// it) and List.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "db/errors.h"
+#include "server/verbs/checks.h"
+#include "server/verbs/crud.h"
+#include "server/verbs/pending.h"
+
+namespace protomodel::server {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+
+}  // namespace
+
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+void Crud::Get(Call* call) const {
+  const MethodPlan& plan = call->plan();
+  const Message& request = call->request();
+  absl::StatusOr<std::string> key =
+      KeyOf(request, plan.id, table_.schema().primary_key(), plan.id->name());
+  if (!key.ok()) return call->Finish(key.status());
+  bool full = false;
+  if (plan.view != nullptr) {
+    const int number = request.GetReflection()->GetEnumValue(request, plan.view);
+    const auto* value = plan.view->enum_type()->FindValueByNumber(number);
+    if (value == nullptr) {
+      return call->Finish(db::InvalidField(plan.view->name(), db::reason::kInvalidField,
+                                           absl::StrCat(plan.view->name(), ": unknown value ",
+                                                        number)));
+    }
+    full = value->name() == "FULL";
+  }
+  if (full) {
+    return Enqueue(call, [this, response = call->response(),
+                          key = *std::move(key)](const db::CallLimit& limit) {
+      return table_.Get(key, true, limit, response);
+    });
+  }
+  PendingGet get{call, *std::move(key), Limit(call->context())};
+  if (!gets_->Add(get)) call->Finish(Overloaded());
+}
+
+void Crud::ReadGets(std::vector<PendingGet> gets) const {
+  const std::vector<PendingGet*> live = Startable(gets);
+  if (live.size() == 1) {
+    PendingGet& get = *live[0];
+    return Answer(get, table_.Get(get.key, false, get.limit, get.call->response()));
+  }
+  if (live.empty()) return;
+  std::vector<std::string> keys;
+  std::vector<Message*> outs;
+  for (PendingGet* get : live) {
+    keys.push_back(get->key);
+    outs.push_back(get->call->response());
+  }
+  std::vector<bool> found;
+  const absl::Status status = table_.GetMany(keys, SharedLimit(live), outs, &found);
+  for (size_t i = 0; i < live.size(); ++i) {
+    absl::Status own = status;
+    if (own.ok() && !found[i]) own = table_.NotFound(keys[i]);
+    Answer(*live[i], std::move(own));
+  }
+}
+
+void Crud::List(Call* call) const {
+  absl::StatusOr<db::Table::PreparedList> list = PrepareList(*call);
+  if (!list.ok()) return call->Finish(list.status());
+  Enqueue(call, [this, call, list = *std::move(list)](const db::CallLimit& limit) mutable {
+    Message* response = call->response();
+    absl::StatusOr<std::string> next =
+        table_.List(std::move(list), limit, response, call->plan().rows);
+    if (!next.ok()) return next.status();
+    response->GetReflection()->SetString(response, call->plan().next_page_token,
+                                         *std::move(next));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<db::Table::PreparedList> Crud::PrepareList(const Call& call) const {
+  const MethodPlan& plan = call.plan();
+  const Message& request = call.request();
+  const Reflection* r = request.GetReflection();
+  const auto text = [&](const google::protobuf::FieldDescriptor* field) {
+    return field == nullptr ? std::string() : r->GetString(request, field);
+  };
+  const int page_size = plan.page_size == nullptr ? 0 : r->GetInt32(request, plan.page_size);
+  if (page_size < 0) {
+    return db::InvalidField("page_size", db::reason::kInvalidField,
+                            absl::StrCat("page_size: must not be negative, not ", page_size));
+  }
+  const std::string page_token = text(plan.page_token);
+  const std::string filter = text(plan.filter);
+  const std::string order_by = text(plan.order_by);
+
+  db::ListQuery query;
+  query.page_size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  query.page_token = page_token;
+  query.filter = filter;
+  query.order_by = order_by;
+  if (plan.read_mask != nullptr) {
+    absl::StatusOr<std::vector<const db::Column*>> columns =
+        MaskColumns(MaskPaths(request, plan.read_mask), table_.schema(), "read_mask", false);
+    if (!columns.ok()) return columns.status();
+    query.read_columns = *std::move(columns);
+  }
+  return table_.PrepareList(query);
+}
+
+}  // namespace protomodel::server

@@ -1,0 +1,72 @@
+#include "server/verbs/service.h"
+
+#include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
+
+namespace protomodel::server {
+
+ResourceService::ResourceService(std::vector<Route> routes, const TokenStore* tokens)
+    : routes_(std::move(routes)), tokens_(tokens) {
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const Route* route = &routes_[i];
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        route->plan.path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+    MarkMethodRawCallback(
+        static_cast<int>(i),
+        new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+            [this, route](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                          grpc::ByteBuffer* reply) {
+              return Handle(*route, context, request, reply);
+            }));
+  }
+}
+
+std::vector<std::string> ResourceService::MethodNames() const {
+  std::vector<std::string> names;
+  for (const Route& route : routes_) names.push_back(route.plan.full_name);
+  return names;
+}
+
+grpc::ServerUnaryReactor* ResourceService::Handle(const Route& route,
+                                                  grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* reply) {
+  Call* call = new Call(context, route.plan, *route.request_type, *route.response_type, reply);
+  grpc::ServerUnaryReactor* reactor = call->reactor();
+  if (tokens_ != nullptr) {
+    AuthResult auth =
+        tokens_->Check(MetadataValue(context->client_metadata(), "authorization"),
+                       route.plan.full_name, ClassOf(route.plan.verb) == VerbClass::kRead
+                                                 ? kReadClass
+                                                 : kWriteClass);
+    if (!auth.status.ok()) {
+      call->Finish(auth.status);
+      return reactor;
+    }
+  }
+  if (absl::Status parsed = call->Parse(*request); !parsed.ok()) {
+    call->Finish(parsed);
+    return reactor;
+  }
+  const Crud& crud = *route.crud;
+  switch (route.plan.verb) {
+    case Verb::kCreate:
+      crud.Create(call);
+      break;
+    case Verb::kGet:
+      crud.Get(call);
+      break;
+    case Verb::kList:
+      crud.List(call);
+      break;
+    case Verb::kUpdate:
+      crud.Update(call);
+      break;
+    case Verb::kDelete:
+      crud.Delete(call);
+      break;
+  }
+  return reactor;
+}
+
+}  // namespace protomodel::server

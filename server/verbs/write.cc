@@ -1,0 +1,92 @@
+// Update and Delete, with their etag preconditions.
+#include "absl/strings/str_cat.h"
+#include "db/errors.h"
+#include "db/sql/sql_build.h"
+#include "server/verbs/checks.h"
+#include "server/verbs/crud.h"
+
+namespace protomodel::server {
+
+using google::protobuf::Message;
+
+void Crud::Update(Call* call) const {
+  absl::StatusOr<db::Table::PreparedUpdate> update = PrepareUpdate(*call);
+  if (!update.ok()) return call->Finish(update.status());
+  Enqueue(call, [this, response = call->response(),
+                 update = *std::move(update)](const db::CallLimit& limit) mutable {
+    return table_.Update(std::move(update), limit, response);
+  });
+}
+
+void Crud::Delete(Call* call) const {
+  absl::StatusOr<PreparedDelete> del = PrepareDelete(*call);
+  if (!del.ok()) return call->Finish(del.status());
+  Enqueue(call, [this, del = *std::move(del)](const db::CallLimit& limit) {
+    return table_.Delete(del.key, del.etag, limit);
+  });
+}
+
+absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(const Call& call) const {
+  const MethodPlan& plan = call.plan();
+  const Message& request = call.request();
+  const db::TableSchema& table = table_.schema();
+  const std::string& path = plan.resource->name();
+  const Message& resource = request.GetReflection()->GetMessage(request, plan.resource);
+  absl::StatusOr<std::string> key =
+      KeyOf(resource, table.primary_key().field, table.primary_key(),
+            absl::StrCat(path, ".", table.primary_key().name));
+  if (!key.ok()) return key.status();
+
+  std::vector<const db::Column*> columns;
+  const std::vector<std::string> mask = MaskPaths(request, plan.update_mask);
+  const bool replace_all = mask.size() == 1 && mask[0] == "*";
+  if (mask.size() > 1) {
+    for (const std::string& mask_path : mask) {
+      if (mask_path == "*") {
+        return db::InvalidField("update_mask", db::reason::kInvalidFieldMask,
+                                "update_mask: '*' must be the only path");
+      }
+    }
+  }
+  if (replace_all || mask.empty()) {
+    for (const db::Column& column : table.columns()) {
+      if (column.writable() && (replace_all || IsSet(resource, column))) {
+        columns.push_back(&column);
+      }
+    }
+  } else {
+    absl::StatusOr<std::vector<const db::Column*>> masked =
+        MaskColumns(mask, table, "update_mask", true);
+    if (!masked.ok()) return masked.status();
+    columns = *std::move(masked);
+  }
+  if (absl::Status s = CheckRequired(resource, columns, path); !s.ok()) {
+    return s;
+  }
+  std::optional<std::string> etag;
+  if (const db::Column* etag_column = table.etag()) {
+    std::string value = resource.GetReflection()->GetString(resource, etag_column->field);
+    if (!value.empty()) etag = std::move(value);
+  }
+  return table_.PrepareUpdate(*std::move(key), resource, columns, std::move(etag));
+}
+
+absl::StatusOr<Crud::PreparedDelete> Crud::PrepareDelete(const Call& call) const {
+  const MethodPlan& plan = call.plan();
+  const Message& request = call.request();
+  absl::StatusOr<std::string> key =
+      KeyOf(request, plan.id, table_.schema().primary_key(), plan.id->name());
+  if (!key.ok()) return key.status();
+  PreparedDelete del;
+  del.key = *std::move(key);
+  if (plan.etag != nullptr) {
+    std::string value = request.GetReflection()->GetString(request, plan.etag);
+    if (!value.empty()) {
+      if (absl::Status s = db::CheckEtag(value, plan.etag->name()); !s.ok()) return s;
+      del.etag = std::move(value);
+    }
+  }
+  return del;
+}
+
+}  // namespace protomodel::server
