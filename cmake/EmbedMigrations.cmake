@@ -1,5 +1,7 @@
-# Writes a C++ source holding every migration file, in file-name order.
-# Usage: cmake -DOUTPUT=file.cc "-DINPUTS=a.sql|b.sql" -P EmbedMigrations.cmake
+# Writes a C++ source holding every migration file of one track, in
+# file-name order, as the function FUNCTION.
+# Usage: cmake -DOUTPUT=file.cc -DFUNCTION=EmbeddedMigrations "-DINPUTS=a.sql|b.sql"
+#   -P EmbedMigrations.cmake
 string(REPLACE "|" ";" _inputs "${INPUTS}")
 set(_body "")
 foreach(_file IN LISTS _inputs)
@@ -8,12 +10,12 @@ foreach(_file IN LISTS _inputs)
   string(APPEND _body "    {\"${_name}\", R\"protomodel_sql(${_sql})protomodel_sql\"},\n")
 endforeach()
 file(WRITE "${OUTPUT}.tmp"
-"// Generated from db/migrations/*.sql by cmake/EmbedMigrations.cmake.
+"// Generated from migration files by cmake/EmbedMigrations.cmake.
 #include \"db/schema/migrations.h\"
 
 namespace protomodel::db {
 
-const std::vector<MigrationFile>& EmbeddedMigrations() {
+const std::vector<MigrationFile>& ${FUNCTION}() {
   static const std::vector<MigrationFile> kMigrations = {
 ${_body}  };
   return kMigrations;

@@ -60,8 +60,15 @@ ABSL_FLAG(std::string, schema_check, "warn",
           "After migrations, compare the database with the protos: warn (log each "
           "difference), strict (also keep readiness NOT_SERVING) or off. "
           "Env: PROTOMODEL_SCHEMA_CHECK.");
-ABSL_FLAG(std::string, migrations_dir, "db/migrations",
-          "Where `schema new` writes the next migration. Env: PROTOMODEL_MIGRATIONS_DIR.");
+ABSL_FLAG(std::string, migrations_dir, "",
+          "The user's migrations, NNNN_name.sql: applied instead of the built-in ones "
+          "(the server's own track is applied either way), and where `schema new` "
+          "writes the next one; empty: the built-in ones, and `schema new` writes to "
+          "db/migrations. Env: PROTOMODEL_MIGRATIONS_DIR.");
+ABSL_FLAG(std::string, descriptor_set, "",
+          "A FileDescriptorSet (protoc --include_imports --descriptor_set_out=FILE) "
+          "whose services are served, migrated and checked instead of the built-in "
+          "ones, with no rebuild. Env: PROTOMODEL_DESCRIPTOR_SET.");
 ABSL_FLAG(int, default_deadline_seconds, 30,
           "Deadline for calls that carry none. Env: PROTOMODEL_DEFAULT_DEADLINE_SECONDS.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
@@ -130,6 +137,7 @@ const std::vector<std::string>& FlagNames() {
       "listen", "database_url", "pool_size", "max_waiting", "prepared_statements",
       "max_statement_seconds",
       "max_message_bytes", "max_concurrent_streams", "migrate", "schema_check", "migrations_dir",
+      "descriptor_set",
       "default_deadline_seconds", "max_connection_age_seconds", "keepalive_seconds",
       "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs",
       "tls_cert_file", "tls_key_file", "tls_client_ca_file", "tls_reload_seconds",
@@ -169,6 +177,8 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   options.migrate = absl::GetFlag(FLAGS_migrate);
+  options.descriptor_set = absl::GetFlag(FLAGS_descriptor_set);
+  options.migrations_dir = absl::GetFlag(FLAGS_migrations_dir);
   options.schema_check = absl::GetFlag(FLAGS_schema_check);
   options.default_deadline = absl::Seconds(absl::GetFlag(FLAGS_default_deadline_seconds));
   options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
@@ -256,7 +266,11 @@ absl::StatusOr<int> NextMigrationNumber(const std::filesystem::path& dir) {
 
 int Schema(const std::vector<char*>& args, const std::string& database_url) {
   const std::string verb = args.size() > 2 ? args[2] : "";
-  auto schema = protomodel::server::ResourceSchema();
+  const std::string descriptor_set = absl::GetFlag(FLAGS_descriptor_set);
+  auto protos = descriptor_set.empty()
+                    ? protomodel::server::ServedProtos::BuiltIn()
+                    : protomodel::server::ServedProtos::FromFile(descriptor_set);
+  auto schema = protos.ok() ? protomodel::server::SchemaOf(**protos) : protos.status();
   if (!schema.ok()) {
     std::cerr << "schema: " << schema.status().message() << "\n";
     return 1;
@@ -300,7 +314,8 @@ int Schema(const std::vector<char*>& args, const std::string& database_url) {
       return 2;
     }
   }
-  const std::filesystem::path dir = absl::GetFlag(FLAGS_migrations_dir);
+  const std::string migrations_dir = absl::GetFlag(FLAGS_migrations_dir);
+  const std::filesystem::path dir = migrations_dir.empty() ? "db/migrations" : migrations_dir;
   auto number = NextMigrationNumber(dir);
   if (!number.ok()) {
     std::cerr << "schema new: " << number.status().message() << "\n";
@@ -359,7 +374,7 @@ int main(int argc, char** argv) {
       spdlog::critical("--database_url (or DATABASE_URL) is required");
       return 2;
     }
-    auto applied = protomodel::server::Migrate(options.database_url);
+    auto applied = protomodel::server::Migrate(options.database_url, options.migrations_dir);
     if (!applied.ok()) {
       spdlog::critical("migrate: {}", applied.status().message());
       return 1;

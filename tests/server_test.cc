@@ -263,6 +263,7 @@ TEST(ServerBinaryTest, HelpListsEveryFlag) {
         "--log_format", "--max_message_bytes", "--migrate", "--prepared_statements",
         "--max_concurrent_streams", "--keepalive_seconds", "--max_connection_age_seconds",
         "--max_waiting", "--max_statement_seconds", "--default_deadline_seconds",
+        "--descriptor_set", "--migrations_dir",
         "PROTOMODEL_MAX_CONCURRENT_STREAMS", "--tls_cert_file", "--tls_key_file",
         "--tls_client_ca_file", "--tls_reload_seconds", "--auth_tokens_file",
         "--allow_plaintext_tokens", "--health_listen", "--metrics_listen",

@@ -1,9 +1,3 @@
--- Idempotent creates (AIP-155): the resource each request_id created.
-CREATE TABLE "protomodel_request_ids" (
-  "request_id" uuid NOT NULL,
-  "table_name" text COLLATE "C" NOT NULL,
-  "resource_key" text COLLATE "C" NOT NULL,
-  "created_at" timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT "protomodel_request_ids_pkey" PRIMARY KEY ("request_id", "table_name")
-);
-CREATE INDEX "protomodel_request_ids_created_at_idx" ON "protomodel_request_ids" ("created_at");
+-- The request_id table moved to the server's own migration track
+-- (db/server_migrations/0001_request_ids.sql), which every `migrate`
+-- applies first. This version stays so that no later migration reuses 3.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "db/exec/sql_status.h"
+#include "db/schema/migrations.h"
 
 namespace protomodel::db {
 namespace {
@@ -18,19 +19,6 @@ namespace {
 constexpr char kNewUuid[] = "gen_random_uuid()";
 constexpr char kNow[] = "now()";
 constexpr char kNewVersion[] = "(gen_random_uuid())::text";
-
-// The server's own tables (named protomodel_*), which no proto describes and
-// the drift check leaves alone; the same as db/migrations/0003_request_ids.sql.
-constexpr char kInternalTablesSql[] = R"sql(CREATE TABLE "protomodel_request_ids" (
-  "request_id" uuid NOT NULL,
-  "table_name" text COLLATE "C" NOT NULL,
-  "resource_key" text COLLATE "C" NOT NULL,
-  "created_at" timestamp with time zone NOT NULL DEFAULT now(),
-  CONSTRAINT "protomodel_request_ids_pkey" PRIMARY KEY ("request_id", "table_name")
-);
-CREATE INDEX "protomodel_request_ids_created_at_idx" ON "protomodel_request_ids" ("created_at");
-)sql";
-
 
 char OnDeleteCode(protomodel::v1::OnDelete rule) {
   switch (rule) {
@@ -429,7 +417,11 @@ absl::StatusOr<SchemaDef> ReadCatalog(pqxx::connection& conn) {
 std::string CreateAllSql(const SchemaDef& schema) {
   std::vector<std::string> tables;
   for (const TableDef& table : schema.tables) tables.push_back(CreateTableSql(table));
-  return absl::StrCat(absl::StrJoin(tables, "\n\n"), "\n\n", kInternalTablesSql);
+  // The server's own tables (named protomodel_*, which no proto describes
+  // and the drift check leaves alone), as its migration track makes them.
+  std::string server;
+  for (const MigrationFile& file : ServerMigrations()) absl::StrAppend(&server, file.sql, "\n");
+  return absl::StrCat(absl::StrJoin(tables, "\n\n"), "\n\n", server);
 }
 
 std::vector<Difference> Compare(const SchemaDef& expected, const SchemaDef& actual) {

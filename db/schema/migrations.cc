@@ -1,10 +1,18 @@
 #include "db/schema/migrations.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "db/exec/sql_status.h"
 
 namespace protomodel::db {
@@ -13,18 +21,31 @@ namespace {
 // pg_advisory_xact_lock key: "protomod" in ASCII.
 constexpr char kLockSql[] = "SELECT pg_advisory_xact_lock(8030873813924032356)";
 
-constexpr char kCreateTableSql[] = R"sql(
-CREATE TABLE IF NOT EXISTS "schema_migrations" (
-  "version" integer PRIMARY KEY,
-  "name" text NOT NULL,
-  "applied_at" timestamptz NOT NULL DEFAULT now()
-))sql";
+// The statements of one track's table.
+struct TrackSql {
+  std::string create;
+  std::string applied;
+  std::string record;
+};
 
-constexpr char kAppliedSql[] =
-    R"sql(SELECT 1 FROM "schema_migrations" WHERE "version" = $1)sql";
+TrackSql SqlOf(MigrationTrack track) {
+  const std::string table = track == MigrationTrack::kUser ? "\"schema_migrations\""
+                                                           : "\"protomodel_server_migrations\"";
+  return {absl::StrCat("CREATE TABLE IF NOT EXISTS ", table,
+                       " (\"version\" integer PRIMARY KEY, \"name\" text NOT NULL, "
+                       "\"applied_at\" timestamptz NOT NULL DEFAULT now())"),
+          absl::StrCat("SELECT 1 FROM ", table, " WHERE \"version\" = $1"),
+          absl::StrCat("INSERT INTO ", table, " (\"version\", \"name\") VALUES ($1, $2)")};
+}
 
-constexpr char kRecordSql[] =
-    R"sql(INSERT INTO "schema_migrations" ("version", "name") VALUES ($1, $2))sql";
+// Whether `sql` holds a statement, not only comments and blanks.
+bool HasStatement(absl::string_view sql) {
+  for (absl::string_view line : absl::StrSplit(sql, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && !absl::StartsWith(line, "--")) return true;
+  }
+  return false;
+}
 
 constexpr char kVersionSql[] = R"sql(
 SELECT coalesce(max("version"), 0) FROM "schema_migrations")sql";
@@ -46,8 +67,52 @@ absl::StatusOr<int> VersionOf(const MigrationFile& file) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<MigrationFile>> ReadMigrationsDir(const std::string& dir) {
+  std::vector<MigrationFile> files;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".sql") continue;
+    MigrationFile file{entry.path().stem().string(), ""};
+    if (absl::Status s = VersionOf(file).status(); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--migrations_dir ", dir, ": ", s.message()));
+    }
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream sql;
+    sql << in.rdbuf();
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--migrations_dir ", dir, ": ", name, " cannot be read"));
+    }
+    file.sql = sql.str();
+    files.push_back(std::move(file));
+  }
+  if (error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--migrations_dir ", dir, ": ", error.message()));
+  }
+  std::sort(files.begin(), files.end(),
+            [](const MigrationFile& a, const MigrationFile& b) { return a.name < b.name; });
+  return files;
+}
+
+absl::StatusOr<std::vector<std::string>> ApplyBothTracks(
+    pqxx::connection& conn, const std::vector<MigrationFile>& user) {
+  absl::StatusOr<std::vector<std::string>> server =
+      ApplyMigrations(conn, ServerMigrations(), MigrationTrack::kServer);
+  if (!server.ok()) return server.status();
+  absl::StatusOr<std::vector<std::string>> users = ApplyMigrations(conn, user);
+  if (!users.ok()) return users.status();
+  std::vector<std::string> applied;
+  for (const std::string& name : *server) applied.push_back(absl::StrCat("server/", name));
+  applied.insert(applied.end(), users->begin(), users->end());
+  return applied;
+}
+
 absl::StatusOr<std::vector<std::string>> ApplyMigrations(
-    pqxx::connection& conn, const std::vector<MigrationFile>& migrations) {
+    pqxx::connection& conn, const std::vector<MigrationFile>& migrations,
+    MigrationTrack track) {
+  const TrackSql sql = SqlOf(track);
   std::vector<std::string> applied;
   for (const MigrationFile& file : migrations) {
     absl::StatusOr<int> version = VersionOf(file);
@@ -55,10 +120,10 @@ absl::StatusOr<std::vector<std::string>> ApplyMigrations(
     try {
       pqxx::work tx(conn);
       tx.exec(kLockSql);
-      tx.exec(kCreateTableSql);
-      if (!tx.exec_params(kAppliedSql, *version).empty()) continue;
-      tx.exec(file.sql);
-      tx.exec_params(kRecordSql, *version, file.name);
+      tx.exec(sql.create);
+      if (!tx.exec_params(sql.applied, *version).empty()) continue;
+      if (HasStatement(file.sql)) tx.exec(file.sql);
+      tx.exec_params(sql.record, *version, file.name);
       tx.commit();
       applied.push_back(file.name);
     } catch (const std::exception& e) {

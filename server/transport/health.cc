@@ -106,7 +106,7 @@ bool DatabaseHealth::Keep() {
     conn_ = *std::move(conn);
   }
   if (options_.migrate && !migrated_) {
-    auto applied = db::ApplyMigrations(*conn_, db::EmbeddedMigrations());
+    auto applied = db::ApplyBothTracks(*conn_, options_.migrations);
     if (!applied.ok()) {
       spdlog::error("migrations: {}", applied.status().message());
       return not_kept("migrations failed");

@@ -13,6 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "db/exec/probe.h"
+#include "db/schema/migrations.h"
 #include "db/schema/schema.h"
 #include "absl/time/time.h"
 
@@ -26,8 +27,10 @@ struct HealthOptions {
   // away, however it failed to answer.
   absl::Duration probe_timeout = absl::Seconds(2);
   int connect_timeout_seconds = 2;
-  // Apply pending migrations once the database answers, before serving.
+  // Apply pending migrations once the database answers, before serving:
+  // the server's track, then these on the user's.
   bool migrate = true;
+  std::vector<db::MigrationFile> migrations;
   // Compare the live catalog with the protos' schema after migrations:
   // "warn" logs each difference, "strict" also keeps readiness NOT_SERVING,
   // "off" skips the check.

@@ -118,6 +118,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     for (const MethodPlan& plan : *planned) server->service_methods_.insert(plan.full_name);
     plans.push_back(*std::move(planned));
   }
+  std::vector<db::MigrationFile> user_migrations;
+  if (options.migrate) {
+    absl::StatusOr<std::vector<db::MigrationFile>> read = UserMigrations(options.migrations_dir);
+    if (!read.ok()) return read.status();
+    user_migrations = *std::move(read);
+  }
 
   db::PoolOptions pool_options;
   pool_options.url = options.database_url;
@@ -243,6 +249,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   health_options.database_url = options.database_url;
   health_options.interval = options.health_interval;
   health_options.migrate = options.migrate;
+  health_options.migrations = std::move(user_migrations);
   health_options.schema_check = options.schema_check;
   health_options.schema = server->schema_.get();
   server->health_ = std::make_unique<DatabaseHealth>(
@@ -345,10 +352,18 @@ absl::StatusOr<std::unique_ptr<db::Schema>> ResourceSchema() {
   return SchemaOf(**protos);
 }
 
-absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url) {
+absl::StatusOr<std::vector<db::MigrationFile>> UserMigrations(const std::string& migrations_dir) {
+  if (migrations_dir.empty()) return db::EmbeddedMigrations();
+  return db::ReadMigrationsDir(migrations_dir);
+}
+
+absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url,
+                                                 const std::string& migrations_dir) {
+  absl::StatusOr<std::vector<db::MigrationFile>> user = UserMigrations(migrations_dir);
+  if (!user.ok()) return user.status();
   auto conn = db::Connect(database_url, 10);
   if (!conn.ok()) return conn.status();
-  return db::ApplyMigrations(**conn, db::EmbeddedMigrations());
+  return db::ApplyBothTracks(**conn, *user);
 }
 
 }  // namespace protomodel::server

@@ -82,6 +82,10 @@ struct ServerOptions {
   // A FileDescriptorSet whose services are served instead of the built-in
   // ones; empty: the built-ins.
   std::string descriptor_set;
+  // The user's migrations, NNNN_name.sql, applied instead of the built-in
+  // resources' (the server's own track is applied either way); empty: the
+  // built-in ones.
+  std::string migrations_dir;
   // Random text for columns with random_length (tests make it predictable);
   // empty: OpenSSL's RAND_bytes.
   std::function<std::string(int length)> random_text;
@@ -152,8 +156,14 @@ class Server final {
   bool shut_down_ = false;
 };
 
-// Applies pending migrations to `database_url` and returns their names.
-absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url);
+// The user's track: `migrations_dir`'s files, or the built-in ones when it
+// is empty.
+absl::StatusOr<std::vector<db::MigrationFile>> UserMigrations(const std::string& migrations_dir);
+
+// Applies pending migrations to `database_url`, the server's track and then
+// the user's (UserMigrations), and returns their names.
+absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url,
+                                                 const std::string& migrations_dir = "");
 
 // The tables of every resource `protos` serves, from their options.
 absl::StatusOr<std::unique_ptr<db::Schema>> SchemaOf(const ServedProtos& protos);

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Your own protos, no rebuild: a proto that is not in the repository is
+# compiled into a descriptor set, its migration generated (`schema new`) and
+# applied (`migrate`), and the unmodified server binary serves it, described
+# and called through reflection (`buf curl`, as grpcurl would), with health,
+# errors and their details. A set whose method fits no verb stops start-up
+# naming the method.
+#   tests/own_protos_test.sh SERVER_BINARY PG_DIR
+set -euo pipefail
+server=$1
+pg_dir=$2
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$here/../scripts/lib.sh"
+buf=$here/tools/node_modules/.bin/buf
+if [ ! -x "$buf" ]; then
+  echo "SKIP: $buf is missing (scripts/install-tools.sh installs it with npm)"
+  exit 77
+fi
+
+admin=$("$here/../scripts/pg.sh" start "$pg_dir" auto --fast)
+db="own_protos_$$"
+url=$("$here/../scripts/pg.sh" createdb "$pg_dir" "$db")
+work=$(mktemp -d)
+log=$work/server.log
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -f "$log" ] && { echo "--- server log"; cat "$log"; }; exit 1; }
+
+# A library's catalogue: nothing of it is in this repository.
+mkdir -p "$work/protos/library/v1" "$work/migrations"
+cat >"$work/protos/library/v1/library.proto" <<'EOF'
+syntax = "proto3";
+package library.v1;
+
+import "google/protobuf/empty.proto";
+import "google/protobuf/field_mask.proto";
+import "google/protobuf/timestamp.proto";
+import "protomodel/v1/options.proto";
+
+message Book {
+  option (protomodel.v1.table) = {name: "book"};
+  int64 id = 1 [(protomodel.v1.column) = {primary_key: true generated: KEY_GENERATION_IDENTITY}];
+  string title = 2 [(protomodel.v1.column) = {required: true index: true}];
+  string isbn = 3 [(protomodel.v1.column) = {unique: true pattern: "[0-9]{13}"}];
+  optional int32 pages = 4;
+  bool lent = 5;
+  double rating = 6;
+  google.protobuf.Timestamp added_at = 7 [(protomodel.v1.column) = {server_default: SERVER_DEFAULT_NOW}];
+}
+
+message CreateBookRequest { Book book = 1; string request_id = 2; }
+message GetBookRequest { int64 id = 1; }
+message ListBooksRequest {
+  int32 page_size = 1;
+  string page_token = 2;
+  string filter = 3;
+  string order_by = 4;
+  google.protobuf.FieldMask read_mask = 5;
+}
+message ListBooksResponse { repeated Book books = 1; string next_page_token = 2; }
+message UpdateBookRequest { Book book = 1; google.protobuf.FieldMask update_mask = 2; }
+message DeleteBookRequest { int64 id = 1; }
+
+service BookService {
+  rpc CreateBook(CreateBookRequest) returns (Book);
+  rpc GetBook(GetBookRequest) returns (Book);
+  rpc ListBooks(ListBooksRequest) returns (ListBooksResponse);
+  rpc UpdateBook(UpdateBookRequest) returns (Book);
+  rpc DeleteBook(DeleteBookRequest) returns (google.protobuf.Empty);
+}
+EOF
+protoc -I "$work/protos" -I "$here/../proto" --include_imports \
+  --descriptor_set_out="$work/library.binpb" "$work/protos/library/v1/library.proto"
+own=(--descriptor_set "$work/library.binpb" --migrations_dir "$work/migrations")
+
+# The migration, generated from the descriptors against the database, then
+# applied: the server's own track and this one.
+written=$("$server" schema new library "${own[@]}" --database_url "$url") ||
+  fail "schema new failed: $written"
+[ "$written" = "$work/migrations/0001_library.sql" ] || fail "schema new wrote $written"
+grep -q 'CREATE TABLE "book"' "$written" || fail "the migration lacks the table: $(cat "$written")"
+"$server" migrate "${own[@]}" --database_url "$url" >"$work/migrate.log" 2>&1 ||
+  fail "migrate failed: $(cat "$work/migrate.log")"
+"$server" schema check "${own[@]}" --database_url "$url" >"$work/check.log" 2>&1 ||
+  fail "schema check after migrate: $(cat "$work/check.log")"
+
+start_server "$server" "$url" "$log" "${own[@]}"
+base="http://127.0.0.1:$server_port"
+call() { "$buf" curl --protocol grpc --http2-prior-knowledge "$@"; }
+
+methods=$(call --list-methods "$base")
+for m in library.v1.BookService/CreateBook library.v1.BookService/ListBooks grpc.health.v1.Health/Check; do
+  grep -qx "$m" <<<"$methods" || fail "reflection does not list $m: $methods"
+done
+if grep -q heroes.v1 <<<"$methods"; then fail "the built-in services are served too: $methods"; fi
+
+health=$(call -d '{"service":"library.v1.BookService"}' "$base/grpc.health.v1.Health/Check")
+grep -q SERVING <<<"$health" || fail "health of library.v1.BookService: $health"
+
+create() { call -d "$1" "$base/library.v1.BookService/CreateBook"; }
+dune=$(create '{"book":{"title":"Dune","isbn":"9780441013593","pages":412,"rating":4.5}}')
+grep -q '"title": "Dune"' <<<"$dune" || fail "CreateBook answered: $dune"
+grep -q '"addedAt"' <<<"$dune" || fail "no server-set timestamp: $dune"
+id=$(sed -n 's/.*"id": "\([0-9]*\)".*/\1/p' <<<"$dune")
+create '{"book":{"title":"Emma","isbn":"9780141439587","lent":true,"rating":3.9}}' >/dev/null
+create '{"book":{"title":"Ulysses","isbn":"9780199535675","pages":730,"rating":3.7}}' >/dev/null
+
+got=$(call -d "{\"id\":$id}" "$base/library.v1.BookService/GetBook")
+grep -q '"isbn": "9780441013593"' <<<"$got" || fail "GetBook answered: $got"
+
+list() { call -d "$1" "$base/library.v1.BookService/ListBooks"; }
+titles() { grep -o '"title": "[A-Za-z]*"' | sed 's/"title": //; s/"//g' | tr '\n' ' '; }
+for case in \
+  '{"filter":"pages > 500"}|Ulysses ' \
+  '{"filter":"pages = null"}|Emma ' \
+  '{"filter":"lent = true"}|Emma ' \
+  '{"filter":"rating >= 3.8","order_by":"rating desc"}|Dune Emma ' \
+  '{"filter":"title = \"D*\" OR isbn = \"9780199535675\"","order_by":"title"}|Dune Ulysses ' \
+  '{"filter":"added_at > \"2000-01-01T00:00:00Z\"","order_by":"id"}|Dune Emma Ulysses '; do
+  request=${case%%|*}
+  want=${case#*|}
+  have=$(list "$request" | titles)
+  [ "$have" = "$want" ] || fail "ListBooks $request gave '$have', want '$want'"
+done
+page=$(list '{"page_size":2,"order_by":"title desc","read_mask":"title"}')
+grep -q nextPageToken <<<"$page" || fail "no page token: $page"
+if grep -q isbn <<<"$page"; then fail "read_mask ignored: $page"; fi
+
+updated=$(call -d "{\"book\":{\"id\":$id,\"pages\":896},\"update_mask\":\"pages\"}" \
+  "$base/library.v1.BookService/UpdateBook")
+grep -q '"pages": 896' <<<"$updated" || fail "UpdateBook answered: $updated"
+
+# Errors: the contract's codes, with details naming the field.
+if bad=$(create '{"book":{"isbn":"9780000000000"}}' 2>&1); then fail "a book without a title: $bad"; fi
+grep -q invalid_argument <<<"$bad" || fail "no title answered: $bad"
+grep -q 'book.title is required' <<<"$bad" || fail "no title answered: $bad"
+if bad=$(create '{"book":{"title":"X","isbn":"12"}}' 2>&1); then fail "a short isbn: $bad"; fi
+grep -q 'book.isbn: must match' <<<"$bad" || fail "a short isbn answered: $bad"
+if bad=$(create '{"book":{"title":"Again","isbn":"9780441013593"}}' 2>&1); then
+  fail "a second book with an isbn: $bad"
+fi
+grep -q already_exists <<<"$bad" || fail "a repeated isbn answered: $bad"
+if bad=$(list '{"filter":"colour = \"red\""}' 2>&1); then fail "an unknown field: $bad"; fi
+grep -q invalid_argument <<<"$bad" || fail "an unknown filter field answered: $bad"
+
+call -d "{\"id\":$id}" "$base/library.v1.BookService/DeleteBook" >/dev/null
+if bad=$(call -d "{\"id\":$id}" "$base/library.v1.BookService/GetBook" 2>&1); then
+  fail "a deleted book: $bad"
+fi
+grep -q not_found <<<"$bad" || fail "GetBook after delete answered: $bad"
+
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "server exited non-zero after SIGTERM"
+server_pid=
+grep -q "rpc method=library.v1.BookService/CreateBook code=OK" "$log" || fail "no RPC log line"
+
+# A method that fits no verb stops start-up, naming the method and the field.
+sed -i 's/message GetBookRequest { int64 id = 1; }/message GetBookRequest { int64 id = 1; string colour = 2; }/' \
+  "$work/protos/library/v1/library.proto"
+protoc -I "$work/protos" -I "$here/../proto" --include_imports \
+  --descriptor_set_out="$work/misfit.binpb" "$work/protos/library/v1/library.proto"
+if "$server" --listen 127.0.0.1:0 --database_url "$url" --descriptor_set "$work/misfit.binpb" \
+  >"$work/misfit.log" 2>&1; then
+  fail "the server started with a misfit method"
+fi
+grep -q 'library.v1.BookService/GetBook' "$work/misfit.log" || fail "start-up did not name the method: $(cat "$work/misfit.log")"
+grep -q 'library.v1.GetBookRequest.colour' "$work/misfit.log" || fail "start-up did not name the field: $(cat "$work/misfit.log")"
+echo "1 passed, 0 failed"
