@@ -62,3 +62,28 @@ start_server() {
   tail -n 20 "$log" >&2
   return 1
 }
+
+# require_buf: sets `buf` to the tests' buf (scripts/install-tools.sh), or
+# exits 77 (CTest's skip) when it is missing.
+require_buf() {
+  buf=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/tools/node_modules/.bin/buf
+  if [ ! -x "$buf" ]; then
+    echo "SKIP: $buf is missing (scripts/install-tools.sh installs it with npm)"
+    exit 77
+  fi
+}
+
+# test_database PG_DIR NAME: starts (or finds) the test cluster in PG_DIR
+# and makes database NAME on it; sets `admin` (the cluster's URL) and `url`
+# (the new database's). Drop it with drop_test_database.
+test_database() {
+  local scripts
+  scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  admin=$("$scripts/pg.sh" start "$1" auto --fast)
+  test_database_name=$2
+  url=$("$scripts/pg.sh" createdb "$1" "$2")
+}
+
+drop_test_database() {
+  psql "$admin" -qc "DROP DATABASE IF EXISTS \"$test_database_name\" WITH (FORCE)" >/dev/null
+}

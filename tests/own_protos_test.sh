@@ -12,15 +12,9 @@ pg_dir=$2
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../scripts/lib.sh
 . "$here/../scripts/lib.sh"
-buf=$here/tools/node_modules/.bin/buf
-if [ ! -x "$buf" ]; then
-  echo "SKIP: $buf is missing (scripts/install-tools.sh installs it with npm)"
-  exit 77
-fi
+require_buf
 
-admin=$("$here/../scripts/pg.sh" start "$pg_dir" auto --fast)
-db="own_protos_$$"
-url=$("$here/../scripts/pg.sh" createdb "$pg_dir" "$db")
+test_database "$pg_dir" "own_protos_$$"
 work=$(mktemp -d)
 log=$work/server.log
 server_pid=
@@ -29,7 +23,7 @@ cleanup() {
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
-  psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+  drop_test_database
   rm -rf "$work"
 }
 trap cleanup EXIT
