@@ -12,75 +12,107 @@
 #include "absl/time/clock.h"
 #include "harness/test_server.h"
 #include "protomodel/client/channel.h"
-#include "protomodel/client/grimoire.h"
-#include "protomodel/client/heroes.h"
+#include "grimoire/v1/grimoire.pb.h"
+#include "heroes/v1/heroes.grpc.pb.h"
+#include "protomodel/client/resources.h"
 
 namespace protomodel::testing {
 namespace {
 
 using client::CallOptions;
-using client::GrimoireClient;
-using client::HeroesClient;
+using client::Resources;
+
+// The typed client of `R` on `channel`; the test fails when it cannot be made.
+template <typename R>
+Resources<R> ClientOf(std::shared_ptr<grpc::Channel> channel, CallOptions options = {}) {
+  absl::StatusOr<Resources<R>> resources = Resources<R>::For(std::move(channel), options);
+  EXPECT_TRUE(resources.ok()) << resources.status();
+  return *std::move(resources);
+}
 
 class ClientTest : public ServiceTest {};
 
 TEST_F(ClientTest, HeroLifecycle) {
-  HeroesClient heroes(client::NewChannel(test_server().address()));
+  auto channel = client::NewChannel(test_server().address());
+  auto heroes = ClientOf<heroes::v1::Hero>(channel);
+  auto teams = ClientOf<heroes::v1::Team>(channel);
   heroes::v1::Team team_in;
   team_in.set_name("Preventers");
-  auto team = heroes.CreateTeam(team_in);
+  auto team = teams.Create(team_in);
   ASSERT_TRUE(team.ok()) << team.status();
   heroes::v1::Hero hero_in;
   hero_in.set_name("Rusty-Man");
   hero_in.set_secret_name("Tommy Sharp");
   hero_in.set_team_id(team->id());
-  auto hero = heroes.CreateHero(hero_in);
+  auto hero = heroes.Create(hero_in);
   ASSERT_TRUE(hero.ok()) << hero.status();
 
-  auto full = heroes.GetHero(hero->id(), heroes::v1::FULL);
-  ASSERT_TRUE(full.ok());
+  auto full = heroes.Get(hero->id(), "FULL");
+  ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_EQ(full->team().name(), "Preventers");
+  EXPECT_EQ(heroes.Get(hero->id(), "SIDEWAYS").status().code(),
+            absl::StatusCode::kInvalidArgument);
 
-  heroes::v1::ListHeroesRequest list;
-  list.set_filter(R"(name = "Rusty*")");
-  auto page = heroes.ListHeroes(list);
-  ASSERT_TRUE(page.ok());
-  ASSERT_EQ(page->heroes_size(), 1);
+  hero_in.set_name("Rusty-Man II");
+  ASSERT_TRUE(heroes.Create(hero_in).ok());
+  hero_in.set_name("Dormammu");
+  ASSERT_TRUE(heroes.Create(hero_in).ok());
+  // Pages of one row, followed to the end, in order.
+  client::ListOptions options;
+  options.filter = R"(name = "Rusty*")";
+  options.order_by = "name desc";
+  options.read_mask = {"name"};
+  options.page_size = 1;
+  auto listed = heroes.ListAll(options);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name(), "Rusty-Man II");
+  EXPECT_EQ((*listed)[1].name(), "Rusty-Man");
+  EXPECT_EQ((*listed)[1].secret_name(), "") << "read_mask";
 
   heroes::v1::Hero change;
   change.set_id(hero->id());
   change.set_age(48);
-  auto updated = heroes.UpdateHero(change, {"age"});
+  auto updated = heroes.Update(change, {"age"});
   ASSERT_TRUE(updated.ok());
   EXPECT_EQ(updated->age(), 48);
 
-  EXPECT_TRUE(heroes.DeleteHero(hero->id()).ok());
-  auto gone = heroes.GetHero(hero->id());
+  EXPECT_TRUE(heroes.Delete(hero->id()).ok());
+  auto gone = heroes.Get(hero->id());
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(gone.status().message(), "hero " + std::to_string(hero->id()) + " not found");
+  EXPECT_EQ(client::DetailsOf(gone.status()).resource_type, "heroes.v1.Hero");
 }
 
 TEST_F(ClientTest, ConversationEtagsThroughTheClient) {
-  GrimoireClient grimoire(client::NewChannel(test_server().address()));
+  auto channel = client::NewChannel(test_server().address());
   grimoire::v1::User user_in;
   user_in.set_email("ada@example.com");
   user_in.set_display_name("Ada");
-  auto user = grimoire.CreateUser(user_in);
+  auto user = ClientOf<grimoire::v1::User>(channel).Create(user_in);
   ASSERT_TRUE(user.ok()) << user.status();
   grimoire::v1::Class class_in;
   class_in.set_name("CS 101");
   class_in.set_owner_id(user->id());
-  auto cls = grimoire.CreateClass(class_in);
+  auto cls = ClientOf<grimoire::v1::Class>(channel).Create(class_in);
   ASSERT_TRUE(cls.ok()) << cls.status();
+  EXPECT_EQ(cls->invite_code().size(), 16u);
+  auto conversations = ClientOf<grimoire::v1::Conversation>(channel);
   grimoire::v1::Conversation conversation_in;
   conversation_in.set_class_id(cls->id());
   conversation_in.set_owner_id(user->id());
   conversation_in.set_crdt_state(std::string(5 << 20, '\x7f'));
-  auto conversation = grimoire.CreateConversation(conversation_in);
+  auto conversation = conversations.Create(conversation_in);
   ASSERT_TRUE(conversation.ok()) << conversation.status();
-  EXPECT_EQ(grimoire.DeleteConversation(conversation->id(), "stale").code(),
-            absl::StatusCode::kAborted);
-  EXPECT_TRUE(grimoire.DeleteConversation(conversation->id(), conversation->etag()).ok());
+  EXPECT_EQ(conversations.Get(conversation->id())->crdt_state().size(), 5u << 20);
+  EXPECT_EQ(conversations.Delete(conversation->id(), "stale").code(), absl::StatusCode::kAborted);
+  EXPECT_TRUE(conversations.Delete(conversation->id(), conversation->etag()).ok());
+}
+
+// A message no service serves has no client.
+TEST(ClientForTest, AMessageNoServiceServesHasNone) {
+  auto none = Resources<heroes::v1::GetHeroRequest>::For(client::NewChannel("localhost:1"));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 // A HeroService that answers UNAVAILABLE a given number of times, then OK,
@@ -137,8 +169,8 @@ TEST(ClientRetryTest, RetriesUnavailableWithBackoff) {
   FlakyHeroes flaky(2);
   int port = 0;
   auto server = Serve(&flaky, &port);
-  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port)));
-  auto hero = heroes.GetHero(7);
+  auto heroes = ClientOf<heroes::v1::Hero>(client::NewChannel("127.0.0.1:" + std::to_string(port)));
+  auto hero = heroes.Get(7);
   ASSERT_TRUE(hero.ok()) << hero.status();
   EXPECT_EQ(hero->id(), 7);
   EXPECT_EQ(flaky.calls(), 3);
@@ -150,8 +182,8 @@ TEST(ClientRetryTest, GivesUpAfterMaxAttempts) {
   auto server = Serve(&flaky, &port);
   client::ChannelOptions options;
   options.max_attempts = 3;
-  HeroesClient heroes(*client::Connect("127.0.0.1:" + std::to_string(port), options));
-  EXPECT_EQ(heroes.GetHero(7).status().code(), absl::StatusCode::kUnavailable);
+  auto heroes = ClientOf<heroes::v1::Hero>(*client::Connect("127.0.0.1:" + std::to_string(port), options));
+  EXPECT_EQ(heroes.Get(7).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(flaky.calls(), 3);
 }
 
@@ -161,8 +193,8 @@ TEST(ClientRetryTest, RetriesCanBeTurnedOff) {
   auto server = Serve(&flaky, &port);
   client::ChannelOptions options;
   options.retry_unavailable = false;
-  HeroesClient heroes(*client::Connect("127.0.0.1:" + std::to_string(port), options));
-  EXPECT_EQ(heroes.GetHero(7).status().code(), absl::StatusCode::kUnavailable);
+  auto heroes = ClientOf<heroes::v1::Hero>(*client::Connect("127.0.0.1:" + std::to_string(port), options));
+  EXPECT_EQ(heroes.Get(7).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(flaky.calls(), 1);
 }
 
@@ -172,8 +204,8 @@ TEST(ClientRetryTest, ACreateInDoubtIsRetriedWithTheSameRequestId) {
   service.create_ok_ = true;
   int port = 0;
   auto server = Serve(&service, &port);
-  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port)));
-  auto hero = heroes.CreateHero(heroes::v1::Hero());
+  auto heroes = ClientOf<heroes::v1::Hero>(client::NewChannel("127.0.0.1:" + std::to_string(port)));
+  auto hero = heroes.Create(heroes::v1::Hero());
   ASSERT_TRUE(hero.ok()) << hero.status();
   ASSERT_EQ(service.request_ids_.size(), 3u);
   EXPECT_EQ(service.request_ids_[0], service.request_ids_[1]);
@@ -184,11 +216,11 @@ TEST(ClientRetryTest, AnUpdateInDoubtIsNotRetried) {
   FlakyHeroes service(0);
   int port = 0;
   auto server = Serve(&service, &port);
-  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port)));
+  auto heroes = ClientOf<heroes::v1::Hero>(client::NewChannel("127.0.0.1:" + std::to_string(port)));
   heroes::v1::Hero hero;
   hero.set_id(1);
   hero.set_name("x");
-  EXPECT_EQ(heroes.UpdateHero(hero).status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(heroes.Update(hero).status().code(), absl::StatusCode::kUnknown);
   EXPECT_EQ(service.updates_, 1);
 }
 
@@ -198,9 +230,10 @@ TEST(ClientDeadlineTest, EachCallHasTheConfiguredDeadline) {
   auto server = Serve(&slow, &port);
   CallOptions options;
   options.deadline = absl::Milliseconds(50);
-  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port)), options);
+  auto heroes =
+      ClientOf<heroes::v1::Hero>(client::NewChannel("127.0.0.1:" + std::to_string(port)), options);
   const absl::Time start = absl::Now();
-  EXPECT_EQ(heroes.GetHero(7).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(heroes.Get(7).status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));
 }
 
@@ -208,10 +241,10 @@ TEST(ClientCreateTest, EveryCreateCarriesAFreshRequestId) {
   FlakyHeroes service(0);
   int port = 0;
   auto server = Serve(&service, &port);
-  HeroesClient heroes(client::NewChannel("127.0.0.1:" + std::to_string(port)));
+  auto heroes = ClientOf<heroes::v1::Hero>(client::NewChannel("127.0.0.1:" + std::to_string(port)));
   heroes::v1::Hero hero;
-  (void)heroes.CreateHero(hero);
-  (void)heroes.CreateHero(hero);
+  (void)heroes.Create(hero);
+  (void)heroes.Create(hero);
   ASSERT_EQ(service.request_ids_.size(), 2u);
   EXPECT_EQ(service.request_ids_[0].size(), 36u);
   EXPECT_NE(service.request_ids_[0], service.request_ids_[1]);

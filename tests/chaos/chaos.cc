@@ -46,7 +46,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "protomodel/client/channel.h"
-#include "protomodel/client/heroes.h"
+#include "heroes/v1/heroes.pb.h"
+#include "protomodel/client/resources.h"
 
 ABSL_FLAG(std::string, server, "", "The protomodel-server binary.");
 ABSL_FLAG(std::string, pg_script, "", "scripts/pg.sh.");
@@ -61,7 +62,7 @@ ABSL_FLAG(double, recovery_seconds, 5,
 
 namespace {
 
-using protomodel::client::HeroesClient;
+using HeroesClient = protomodel::client::Resources<heroes::v1::Hero>;
 
 // --- processes --------------------------------------------------------------
 
@@ -214,7 +215,7 @@ void Work(int worker, Load* load, std::vector<std::unique_ptr<HeroesClient>>* cl
         heroes::v1::Hero hero;
         hero.set_name(name);
         hero.set_secret_name("unknown");
-        auto out = client.CreateHero(hero);
+        auto out = client.Create(hero);
         status = out.status();
         if (out.ok()) {
           mine.push_back(out->id());
@@ -224,20 +225,21 @@ void Work(int worker, Load* load, std::vector<std::unique_ptr<HeroesClient>>* cl
         break;
       }
       case Op::kGet:
-        status = client.GetHero(mine[random() % mine.size()]).status();
+        status = client.Get(mine[random() % mine.size()]).status();
         break;
       case Op::kList: {
-        heroes::v1::ListHeroesRequest request;
-        request.set_page_size(20);
-        request.set_filter(absl::StrCat("name = \"chaos-", worker, "-0\" OR age > 1000"));
-        status = client.ListHeroes(request).status();
+        protomodel::client::ListOptions page;
+        page.filter = absl::StrCat("name = \"chaos-", worker, "-0\" OR age > 1000");
+        page.page_size = 20;
+        std::vector<std::unique_ptr<google::protobuf::Message>> rows;
+        status = client.untyped().ListPage(page, &rows).status();
         break;
       }
       case Op::kUpdate: {
         heroes::v1::Hero hero;
         hero.set_id(mine[random() % mine.size()]);
         hero.set_secret_name(absl::StrCat("secret-", random() % 1000));
-        status = client.UpdateHero(hero, {"secret_name"}).status();
+        status = client.Update(hero, {"secret_name"}).status();
         break;
       }
     }
@@ -323,8 +325,12 @@ int main(int argc, char** argv) {
   protomodel::client::CallOptions call_options;
   call_options.deadline = absl::Seconds(5);
   for (const Replica& replica : replicas) {
-    clients.push_back(std::make_unique<HeroesClient>(
-        protomodel::client::NewChannel(replica.address), call_options));
+    auto heroes = HeroesClient::For(protomodel::client::NewChannel(replica.address), call_options);
+    if (!heroes.ok()) {
+      std::fprintf(stderr, "chaos: %s\n", heroes.status().ToString().c_str());
+      return 1;
+    }
+    clients.push_back(std::make_unique<HeroesClient>(*std::move(heroes)));
   }
   Load load;
   std::vector<std::thread> workers;

@@ -4,16 +4,22 @@
 #include <iostream>
 
 #include "protomodel/client/channel.h"
-#include "protomodel/client/heroes.h"
+#include "heroes/v1/heroes.pb.h"
+#include "protomodel/client/resources.h"
 
 int main() {
   const char* target = std::getenv("PROTOMODEL_TARGET");
-  protomodel::client::HeroesClient heroes(
-      protomodel::client::NewChannel(target != nullptr ? target : "localhost:50051"));
+  auto channel = protomodel::client::NewChannel(target != nullptr ? target : "localhost:50051");
+  auto heroes = protomodel::client::Resources<heroes::v1::Hero>::For(channel);
+  auto teams = protomodel::client::Resources<heroes::v1::Team>::For(channel);
+  if (!heroes.ok() || !teams.ok()) {
+    std::cerr << "Resources: " << heroes.status() << " " << teams.status() << "\n";
+    return 1;
+  }
 
   heroes::v1::Team team;
   team.set_name("Preventers");
-  auto created_team = heroes.CreateTeam(team);
+  auto created_team = teams->Create(team);
   if (!created_team.ok()) {
     std::cerr << "CreateTeam: " << created_team.status() << "\n";
     return 1;
@@ -22,17 +28,17 @@ int main() {
   hero.set_name("Rusty-Man");
   hero.set_secret_name("Tommy Sharp");
   hero.set_team_id(created_team->id());
-  auto created = heroes.CreateHero(hero);
+  auto created = heroes->Create(hero);
   if (!created.ok()) {
     std::cerr << "CreateHero: " << created.status() << "\n";
     return 1;
   }
-  auto full = heroes.GetHero(created->id(), heroes::v1::FULL);
+  auto full = heroes->Get(created->id(), "FULL");
   if (!full.ok() || full->team().name() != "Preventers") {
     std::cerr << "GetHero FULL: " << full.status() << "\n";
     return 1;
   }
-  auto missing = heroes.GetHero(created->id() + 1000000);
+  auto missing = heroes->Get(created->id() + 1000000);
   if (missing.status().code() != absl::StatusCode::kNotFound) {
     std::cerr << "GetHero of a missing hero: " << missing.status() << "\n";
     return 1;

@@ -1,0 +1,141 @@
+#ifndef PROTOMODEL_CLIENT_RESOURCES_H_
+#define PROTOMODEL_CLIENT_RESOURCES_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <grpcpp/channel.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "protomodel/client/call.h"
+
+namespace protomodel::client {
+
+// A resource's key: an integer id or a UUID (or other text) key.
+using Key = std::variant<int64_t, std::string>;
+
+// What a List asks for (AIP-132, -158, -160, -157).
+struct ListOptions {
+  std::string filter;
+  std::string order_by;
+  std::vector<std::string> read_mask;
+  int page_size = 0;  // 0: the server's default; List follows pages itself
+  std::string page_token;
+};
+
+// The typed client any resource gets, derived from its descriptor: the
+// methods of the service that serves `type` (Create<R>, Get<R>, List<Rs>,
+// Update<R>, Delete<R>, found by their names and shapes), called with the
+// deadline of `options`. Create sends a fresh request_id, so the channel's
+// retries (ChannelOptions) never create twice. Works on any message: the
+// generated ones through Resources<R>, a descriptor pool's through this
+// class directly. Errors keep the server's details (DetailsOf).
+class ResourceClient {
+ public:
+  // FAILED_PRECONDITION when `type`'s file has no service serving it.
+  static absl::StatusOr<ResourceClient> For(const google::protobuf::Descriptor* type,
+                                            std::shared_ptr<grpc::ChannelInterface> channel,
+                                            CallOptions options = {});
+
+  const google::protobuf::ServiceDescriptor& service() const { return *service_; }
+
+  // Each call fills `out` (a message of the resource's type) or returns the
+  // call's error.
+  absl::Status Create(const google::protobuf::Message& resource,
+                      google::protobuf::Message* out) const;
+  // `view` names a value of the request's view enum ("FULL"); "" for none.
+  absl::Status Get(const Key& id, absl::string_view view, google::protobuf::Message* out) const;
+  // One page; fills `rows` and returns the next page token ("" on the last).
+  absl::StatusOr<std::string> ListPage(
+      const ListOptions& options,
+      std::vector<std::unique_ptr<google::protobuf::Message>>* rows) const;
+  absl::Status Update(const google::protobuf::Message& resource,
+                      const std::vector<std::string>& update_mask,
+                      google::protobuf::Message* out) const;
+  absl::Status Delete(const Key& id, absl::string_view etag) const;
+
+ private:
+  ResourceClient() = default;
+  // Calls `method` with `request`, filling `response`.
+  absl::Status Call(const google::protobuf::MethodDescriptor* method,
+                    const google::protobuf::Message& request,
+                    google::protobuf::Message* response) const;
+  // A new, empty request of `method`.
+  std::unique_ptr<google::protobuf::Message> NewRequest(
+      const google::protobuf::MethodDescriptor* method) const;
+
+  std::shared_ptr<grpc::ChannelInterface> channel_;
+  CallOptions options_;
+  const google::protobuf::Descriptor* type_ = nullptr;
+  const google::protobuf::ServiceDescriptor* service_ = nullptr;
+  const google::protobuf::MethodDescriptor* create_ = nullptr;
+  const google::protobuf::MethodDescriptor* get_ = nullptr;
+  const google::protobuf::MethodDescriptor* list_ = nullptr;
+  const google::protobuf::MethodDescriptor* update_ = nullptr;
+  const google::protobuf::MethodDescriptor* delete_ = nullptr;
+};
+
+// ResourceClient for a generated message type R:
+//   auto heroes = Resources<heroes::v1::Hero>::For(channel);
+//   absl::StatusOr<heroes::v1::Hero> hero = heroes->Create(deadpond);
+//   absl::StatusOr<std::vector<heroes::v1::Hero>> all = heroes->ListAll(options);
+template <typename R>
+class Resources {
+ public:
+  static absl::StatusOr<Resources> For(std::shared_ptr<grpc::ChannelInterface> channel,
+                                       CallOptions options = {}) {
+    absl::StatusOr<ResourceClient> client =
+        ResourceClient::For(R::descriptor(), std::move(channel), options);
+    if (!client.ok()) return client.status();
+    return Resources(*std::move(client));
+  }
+
+  absl::StatusOr<R> Create(const R& resource) const {
+    R out;
+    if (absl::Status s = client_.Create(resource, &out); !s.ok()) return s;
+    return out;
+  }
+  absl::StatusOr<R> Get(const Key& id, absl::string_view view = "") const {
+    R out;
+    if (absl::Status s = client_.Get(id, view, &out); !s.ok()) return s;
+    return out;
+  }
+  // Every row the options select, following the pages.
+  absl::StatusOr<std::vector<R>> ListAll(ListOptions options = {}) const {
+    std::vector<R> all;
+    do {
+      std::vector<std::unique_ptr<google::protobuf::Message>> rows;
+      absl::StatusOr<std::string> next = client_.ListPage(options, &rows);
+      if (!next.ok()) return next.status();
+      for (auto& row : rows) all.push_back(std::move(static_cast<R&>(*row)));
+      options.page_token = *std::move(next);
+    } while (!options.page_token.empty());
+    return all;
+  }
+  // Writes the fields in `update_mask`; empty: every field set in `resource`.
+  absl::StatusOr<R> Update(const R& resource,
+                           const std::vector<std::string>& update_mask = {}) const {
+    R out;
+    if (absl::Status s = client_.Update(resource, update_mask, &out); !s.ok()) return s;
+    return out;
+  }
+  absl::Status Delete(const Key& id, absl::string_view etag = "") const {
+    return client_.Delete(id, etag);
+  }
+
+  const ResourceClient& untyped() const { return client_; }
+
+ private:
+  explicit Resources(ResourceClient client) : client_(std::move(client)) {}
+  ResourceClient client_;
+};
+
+}  // namespace protomodel::client
+
+#endif  // PROTOMODEL_CLIENT_RESOURCES_H_
