@@ -16,13 +16,6 @@ namespace protomodel::client {
 namespace {
 
 // Each service and its create method.
-constexpr std::pair<const char*, const char*> kServices[] = {
-    {"heroes.v1.HeroService", "CreateHero"},
-    {"heroes.v1.TeamService", "CreateTeam"},
-    {"grimoire.v1.UserService", "CreateUser"},
-    {"grimoire.v1.ClassService", "CreateClass"},
-    {"grimoire.v1.ConversationService", "CreateConversation"}};
-
 std::string RetryPolicy(int max_attempts, absl::string_view codes) {
   return absl::StrCat(
       "\"retryPolicy\":{\"maxAttempts\":", max_attempts,
@@ -90,21 +83,11 @@ ChannelOptions WithEnvironment(ChannelOptions options) {
 }
 
 std::string RetryServiceConfig(int max_attempts) {
-  std::vector<std::string> services;
-  std::vector<std::string> creates;
-  for (const auto& [service, create] : kServices) {
-    services.push_back(absl::StrCat("{\"service\":\"", service, "\"}"));
-    creates.push_back(
-        absl::StrCat("{\"service\":\"", service, "\",\"method\":\"", create, "\"}"));
-  }
-  // Every method retries UNAVAILABLE (nothing was written). Creates also
-  // retry the in-doubt UNKNOWN: they carry a request_id, so a retry of a
-  // create that did commit returns its row instead of making another.
-  return absl::StrCat(
-      "{\"methodConfig\":[{\"name\":[", absl::StrJoin(services, ","), "],",
-      RetryPolicy(max_attempts, "\"UNAVAILABLE\""), "},{\"name\":[",
-      absl::StrJoin(creates, ","), "],",
-      RetryPolicy(max_attempts, "\"UNAVAILABLE\",\"UNKNOWN\""), "}]}");
+  // Every method retries UNAVAILABLE (nothing was written): `{}` names them
+  // all, whatever protos the server serves. Creates also retry the
+  // in-doubt UNKNOWN, with the same request_id (ResourceClient::Create).
+  return absl::StrCat("{\"methodConfig\":[{\"name\":[{}],",
+                      RetryPolicy(max_attempts, "\"UNAVAILABLE\""), "}]}");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,

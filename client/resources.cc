@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace protomodel::client {
 namespace {
@@ -21,8 +22,8 @@ using google::protobuf::Message;
 using google::protobuf::MethodDescriptor;
 using google::protobuf::ServiceDescriptor;
 
-// "HeroService"'s resource field "hero" for "Hero", "conversation_update"
-// for "ConversationUpdate".
+// A request's resource field: "book" for "Book", "book_review" for
+// "BookReview".
 std::string LowerSnake(absl::string_view name) {
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {
@@ -163,7 +164,17 @@ absl::Status ResourceClient::Create(const Message& resource, Message* out) const
       request->GetDescriptor()->FindFieldByName(LowerSnake(type_->name()));
   request->GetReflection()->MutableMessage(request.get(), field)->CopyFrom(resource);
   SetString(request.get(), "request_id", NewRequestId());
-  return Call(create_, *request, out);
+  absl::Duration backoff = absl::Milliseconds(50);
+  absl::Status status;
+  for (int attempt = 0; attempt < std::max(1, options_.create_attempts); ++attempt) {
+    if (attempt > 0) {
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(1));
+    }
+    status = Call(create_, *request, out);
+    if (status.code() != absl::StatusCode::kUnknown) break;
+  }
+  return status;
 }
 
 absl::Status ResourceClient::Get(const Key& id, absl::string_view view, Message* out) const {

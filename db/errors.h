@@ -32,7 +32,7 @@ inline constexpr absl::string_view kTokenMissing = "TOKEN_MISSING";
 inline constexpr absl::string_view kTokenUnknown = "TOKEN_UNKNOWN";
 }  // namespace reason
 
-// INVALID_ARGUMENT about the request field at `path` ("hero.name",
+// INVALID_ARGUMENT about the request field at `path` ("book.title",
 // "filter"), with `reason` and `message`.
 absl::Status InvalidField(absl::string_view path, absl::string_view reason,
                           absl::string_view message);
@@ -43,13 +43,13 @@ absl::Status AboutField(absl::Status status, absl::string_view path);
 // `status` with `reason`, replacing any.
 absl::Status WithReason(absl::Status status, absl::string_view reason);
 // `status`, about the resource `name` ("7", "email=a@b.c") of the message
-// type `type` ("heroes.v1.Hero").
+// type `type` ("library.v1.Book").
 absl::Status AboutResource(absl::Status status, absl::string_view type,
                            absl::string_view name);
 // `status` with the delay after which a retry may succeed.
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
 // `status` as the error of the entry `entry` ("requests[3]", "ids[2]") of
-// a request holding many: its field path becomes "requests[3].hero.name"
+// a request holding many: its field path becomes "requests[3].book.title"
 // (or the entry alone), and so does the start of its message.
 absl::Status UnderField(absl::Status status, absl::string_view entry);
 

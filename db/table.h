@@ -132,9 +132,9 @@ class Table {
   // table violated, or nullptr.
   const Column* ViolatedColumn(const absl::Status& status) const;
 
-  // "hero 7": how messages name a row.
+  // "book 7": how messages name a row.
   std::string Describe(absl::string_view key) const;
-  // NOT_FOUND: "hero 7 not found".
+  // NOT_FOUND: "book 7 not found".
   absl::Status NotFound(absl::string_view key) const;
 
  private:

@@ -12,7 +12,7 @@ namespace {
 constexpr char kConstraintPayload[] = "protomodel.constraint";
 
 // PostgreSQL names the constraint in the primary message, in double quotes:
-// `... violates foreign key constraint "hero_team_id_fkey" on table "hero"`.
+// `... violates foreign key constraint "book_shelf_id_fkey" on table "book"`.
 std::string ConstraintFromMessage(absl::string_view message) {
   const size_t at = message.find("constraint \"");
   if (at == absl::string_view::npos) return "";

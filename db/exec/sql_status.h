@@ -31,7 +31,7 @@ enum class StatementKind {
 //   23502 not null, 22xxx data exceptions         -> INVALID_ARGUMENT
 //   40001, 40P01                                  -> ABORTED
 //   anything else                                 -> INTERNAL (a bug)
-// `context` names the resource for the message ("hero 7"). Constraint
+// `context` names the resource for the message ("book 7"). Constraint
 // violations carry the constraint's name as the payload `constraint`, so a
 // caller that knows the schema can name the field at fault.
 absl::Status StatusFromException(const std::exception& e, StatementKind kind,

@@ -70,7 +70,7 @@ std::string CreateAllSql(const SchemaDef& schema);
 
 // One way the database differs from the protos.
 struct Difference {
-  // One line naming the object: `index "hero_age_idx" on "hero" is missing`.
+  // One line naming the object: `index "book_pages_idx" on "book" is missing`.
   std::string what;
   // SQL that brings the database to the protos.
   std::string sql;

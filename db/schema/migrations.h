@@ -12,7 +12,7 @@ namespace protomodel::db {
 
 // One migration file, `NNNN_name.sql`.
 struct MigrationFile {
-  std::string name;  // "0001_heroes"
+  std::string name;  // "0001_books"
   std::string sql;
 };
 

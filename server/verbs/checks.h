@@ -14,7 +14,7 @@ namespace protomodel::server {
 
 // Checks of request fields that every verb shares, on generated and dynamic
 // messages alike. Each error is INVALID_ARGUMENT about the field's path in
-// the request ("id", "hero.name", "update_mask").
+// the request ("id", "book.title", "update_mask").
 
 // The primary key in `field` of `message` as validated text: an integer
 // > 0, a UUID (lower-cased), or non-empty text.

@@ -26,7 +26,7 @@ const Descriptor* FieldMaskType(const Descriptor& message) {
   return message.file()->pool()->FindMessageTypeByName("google.protobuf.FieldMask");
 }
 
-// "ConversationUpdate" -> "conversation_update".
+// "BookReview" -> "book_review".
 std::string LowerSnake(absl::string_view name) {
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {

@@ -29,10 +29,10 @@ struct MethodPlan {
   const google::protobuf::MethodDescriptor* method = nullptr;
   Verb verb = Verb::kGet;
   const db::TableSchema* table = nullptr;
-  std::string full_name;  // "heroes.v1.HeroService/GetHero", for tokens, metrics, logs
-  std::string path;       // "/heroes.v1.HeroService/GetHero", gRPC's
+  std::string full_name;  // "library.v1.BookService/GetBook", for tokens, metrics, logs
+  std::string path;       // "/library.v1.BookService/GetBook", gRPC's
 
-  // Create, Update: the resource (`hero`); Create: `request_id`.
+  // Create, Update: the resource (`book`); Create: `request_id`.
   const google::protobuf::FieldDescriptor* resource = nullptr;
   const google::protobuf::FieldDescriptor* request_id = nullptr;
   // Get, Delete: `id`; Get: `view`; Delete: `etag`.

@@ -22,6 +22,10 @@ namespace protomodel::client {
 struct CallOptions {
   // Each call's deadline, counted from when it starts (retries included).
   absl::Duration deadline = absl::Seconds(10);
+  // A create that ends UNKNOWN (the outcome in doubt) is sent again with the
+  // same request_id, up to this many attempts in all: a create that did
+  // commit answers with its row and makes no other.
+  int create_attempts = 5;
 };
 
 // A grpc::Status as an absl::Status: same code, same message, and the
@@ -39,9 +43,9 @@ struct ErrorDetails {
   std::string domain;  // "protomodel"
   std::map<std::string, std::string> metadata;
   // BadRequest's field violations: the field's path in the request
-  // ("hero.name", "filter") and what is wrong with it.
+  // ("book.title", "filter") and what is wrong with it.
   std::vector<std::pair<std::string, std::string>> field_violations;
-  std::string resource_type;  // "heroes.v1.Hero"
+  std::string resource_type;  // "library.v1.Book"
   std::string resource_name;  // "7", or "email=ada@example.com"
   std::optional<absl::Duration> retry_delay;
 };

@@ -15,7 +15,7 @@ namespace protomodel::client {
 // How to reach a protomodel server.
 struct ChannelOptions {
   // Largest message sent or received: the server accepts 64 MiB, and a
-  // Conversation's CRDT state is several MB, past gRPC's 4 MiB default.
+  // a CRDT document's state can be several MB, past gRPC's 4 MiB default.
   int max_message_bytes = 64 * 1024 * 1024;
   // TLS instead of plaintext. With an empty ca_file the system roots verify
   // the server; cert_file and key_file (both or neither) present a client
@@ -29,16 +29,16 @@ struct ChannelOptions {
   // (over plaintext too, for a mesh sidecar that terminates mTLS).
   std::string token;
   // Retry calls that fail UNAVAILABLE (nothing was written, the contract
-  // promises) with exponential backoff, through gRPC's service config;
-  // creates, which carry a request_id, also retry the in-doubt UNKNOWN.
+  // promises) with exponential backoff, through gRPC's service config.
+  // (Creates, which carry a request_id, also retry the in-doubt UNKNOWN:
+  // CallOptions::create_attempts.)
   bool retry_unavailable = true;
   int max_attempts = 5;
   // Further channel arguments (grpc.* keys), as integers.
   std::vector<std::pair<std::string, int>> extra_arguments;
 };
 
-// The service config that retries UNAVAILABLE for every protomodel method,
-// and UNKNOWN too for the create methods.
+// The service config that retries UNAVAILABLE for every method.
 std::string RetryServiceConfig(int max_attempts);
 
 // A channel to a protomodel server at `target` ("host:port"). Fails when a

@@ -82,9 +82,9 @@ class ResourceClient {
 };
 
 // ResourceClient for a generated message type R:
-//   auto heroes = Resources<heroes::v1::Hero>::For(channel);
-//   absl::StatusOr<heroes::v1::Hero> hero = heroes->Create(deadpond);
-//   absl::StatusOr<std::vector<heroes::v1::Hero>> all = heroes->ListAll(options);
+//   auto books = Resources<library::v1::Book>::For(channel);
+//   absl::StatusOr<library::v1::Book> book = books->Create(dune);
+//   absl::StatusOr<std::vector<library::v1::Book>> all = books->ListAll(options);
 template <typename R>
 class Resources {
  public:
