@@ -86,8 +86,12 @@ std::string RetryServiceConfig(int max_attempts) {
   // Every method retries UNAVAILABLE (nothing was written): `{}` names them
   // all, whatever protos the server serves. Creates also retry the
   // in-doubt UNKNOWN, with the same request_id (ResourceClient::Create).
-  return absl::StrCat("{\"methodConfig\":[{\"name\":[{}],",
-                      RetryPolicy(max_attempts, "\"UNAVAILABLE\""), "}]}");
+  // Reflection (how the CLI learns a server's protos) fails fast instead:
+  // a more specific name wins.
+  return absl::StrCat(
+      "{\"methodConfig\":[{\"name\":[{}],", RetryPolicy(max_attempts, "\"UNAVAILABLE\""),
+      "},{\"name\":[{\"service\":\"grpc.reflection.v1.ServerReflection\"},"
+      "{\"service\":\"grpc.reflection.v1alpha.ServerReflection\"}]}]}");
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target,

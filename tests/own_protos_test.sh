@@ -5,10 +5,11 @@
 # and called through reflection (`buf curl`, as grpcurl would), with health,
 # errors and their details. A set whose method fits no verb stops start-up
 # naming the method.
-#   tests/own_protos_test.sh SERVER_BINARY PG_DIR
+#   tests/own_protos_test.sh SERVER_BINARY PG_DIR CLI_BINARY
 set -euo pipefail
 server=$1
 pg_dir=$2
+cli=$3
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../scripts/lib.sh
 . "$here/../scripts/lib.sh"
@@ -128,6 +129,21 @@ done
 page=$(list '{"page_size":2,"order_by":"title desc","read_mask":"title"}')
 grep -q nextPageToken <<<"$page" || fail "no page token: $page"
 if grep -q isbn <<<"$page"; then fail "read_mask ignored: $page"; fi
+
+# The CLI learns the resources through reflection: no local protos.
+protomodel() { "$cli" --target="127.0.0.1:$server_port" "$@"; }
+help=$(protomodel books --help) || fail "books --help: $help"
+grep -q 'library.v1.Book' <<<"$help" || fail "books --help: $help"
+grep -q -- '--isbn *string *unique' <<<"$help" || fail "books --help lacks isbn: $help"
+made=$(protomodel books create --title=Middlemarch --isbn=9780141439549 --pages=880) ||
+  fail "books create: $made"
+grep -q '"title": "Middlemarch"' <<<"$made" || fail "books create: $made"
+have=$(protomodel books list --filter='pages > 800' --order-by=title --all | titles)
+[ "$have" = "Middlemarch " ] || fail "books list gave '$have'"
+if bad=$(protomodel books create --isbn=1 2>&1); then fail "books create without a title: $bad"; fi
+grep -q 'INVALID_ARGUMENT: book.title is required' <<<"$bad" || fail "books create: $bad"
+if bad=$(protomodel heroes list 2>&1); then fail "the CLI found heroes: $bad"; fi
+grep -q "unknown resource 'heroes' (books)" <<<"$bad" || fail "heroes list: $bad"
 
 updated=$(call -d "{\"book\":{\"id\":$id,\"pages\":896},\"update_mask\":\"pages\"}" \
   "$base/library.v1.BookService/UpdateBook")

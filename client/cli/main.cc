@@ -43,11 +43,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "google/rpc/status.pb.h"
-#include "grimoire/v1/grimoire.pb.h"
-#include "heroes/v1/heroes.pb.h"
 #include "protomodel/v1/options.pb.h"
 #include "protomodel/client/call.h"
 #include "protomodel/client/channel.h"
+#include "cli/catalog.h"
 
 namespace {
 
@@ -61,10 +60,10 @@ constexpr int kUsageError = 64;
 
 constexpr char kUsage[] = R"(Usage: protomodel [global flags] RESOURCE VERB [flags]
 
-Resources: heroes, teams, users, classes, conversations
+Resources: %RESOURCES%
 Verbs:
   create  --FIELD=VALUE ...                       e.g. heroes create --name=Deadpond --secret-name="Dive Wilson"
-  get     --id=ID [--view=full]                   (--view: heroes and teams)
+  get     --id=ID [--view=full]                   (--view: where the resource has views)
   list    [--filter=F] [--order-by=O] [--page-size=N] [--page-token=T] [--read-mask=a,b] [--all]
   update  --id=ID --FIELD=VALUE ... [--update-mask=a,b] [--etag=E]
           (without --update-mask, exactly the fields given are written;
@@ -114,25 +113,17 @@ struct UsageError {
   std::string message;
 };
 
-struct ResourceInfo {
-  const char* plural;
-  const char* service;
-};
-
-constexpr ResourceInfo kResources[] = {
-    {"heroes", "heroes.v1.HeroService"},
-    {"teams", "heroes.v1.TeamService"},
-    {"users", "grimoire.v1.UserService"},
-    {"classes", "grimoire.v1.ClassService"},
-    {"conversations", "grimoire.v1.ConversationService"},
-};
-
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError{absl::StrCat("cannot read ", path)};
   std::stringstream content;
   content << in.rdbuf();
   return content.str();
+}
+
+// Appends `path` to a google.protobuf.FieldMask (generated or dynamic).
+void AddMaskPath(Message* mask, const std::string& path) {
+  mask->GetReflection()->AddString(mask, mask->GetDescriptor()->FindFieldByName("paths"), path);
 }
 
 // Sets `field` of `message` from its command-line text.
@@ -188,16 +179,21 @@ void SetField(Message* message, const FieldDescriptor* field, const std::string&
       return;
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
+      // Generated or dynamic (a server's own protos): by reflection.
       Message* sub = r->MutableMessage(message, field);
-      if (auto* ts = dynamic_cast<google::protobuf::Timestamp*>(sub)) {
-        if (!google::protobuf::util::TimeUtil::FromString(text, ts)) {
+      const Descriptor* type = sub->GetDescriptor();
+      if (type->full_name() == "google.protobuf.Timestamp") {
+        google::protobuf::Timestamp ts;
+        if (!google::protobuf::util::TimeUtil::FromString(text, &ts)) {
           throw bad("an RFC 3339 timestamp");
         }
+        sub->GetReflection()->SetInt64(sub, type->FindFieldByName("seconds"), ts.seconds());
+        sub->GetReflection()->SetInt32(sub, type->FindFieldByName("nanos"), ts.nanos());
         return;
       }
-      if (auto* mask = dynamic_cast<google::protobuf::FieldMask*>(sub)) {
+      if (type->full_name() == "google.protobuf.FieldMask") {
         for (absl::string_view path : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
-          mask->add_paths(std::string(absl::StripAsciiWhitespace(path)));
+          AddMaskPath(sub, std::string(absl::StripAsciiWhitespace(path)));
         }
         return;
       }
@@ -437,11 +433,29 @@ int NewToken(const std::vector<std::string>& args, size_t at) {
   return 0;
 }
 
+// The channel to the server the global flags name; sets `target`.
+std::shared_ptr<grpc::Channel> ConnectTo(std::map<std::string, std::string>& global,
+                                         std::string* target) {
+  for (const auto& [flag, value] : global) {
+    if (!IsGlobalFlag(flag)) throw UsageError{absl::StrCat("unknown global flag --", flag)};
+  }
+  protomodel::client::ChannelOptions options;
+  options.tls = global.count("tls") > 0;
+  options.ca_file = global["ca-file"];
+  options.cert_file = global["cert-file"];
+  options.key_file = global["key-file"];
+  options = protomodel::client::WithEnvironment(std::move(options));
+  *target = global["target"];
+  if (target->empty()) {
+    const char* env = std::getenv("PROTOMODEL_TARGET");
+    *target = env != nullptr && *env != '\0' ? env : "localhost:50051";
+  }
+  auto channel = protomodel::client::Connect(*target, options);
+  if (!channel.ok()) throw UsageError{std::string(channel.status().message())};
+  return *std::move(channel);
+}
+
 int Run(int argc, char** argv) {
-  // Naming the messages links their files into the generated pool, where the
-  // services are looked up by name.
-  (void)heroes::v1::Hero::descriptor();
-  (void)grimoire::v1::User::descriptor();
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool help = std::find(args.begin(), args.end(), "--help") != args.end();
   args.erase(std::remove(args.begin(), args.end(), "--help"), args.end());
@@ -451,33 +465,50 @@ int Run(int argc, char** argv) {
     auto parsed = ParseFlags({args[i]});
     global.insert(parsed.begin(), parsed.end());
   }
-  const ResourceInfo* info = nullptr;
-  for (const ResourceInfo& r : kResources) {
-    if (i < args.size() && args[i] == r.plural) info = &r;
+  if (!help && i < args.size() && args[i] == "token") return NewToken(args, i + 1);
+  if (!help && args.size() < i + 2) throw UsageError{"want RESOURCE and VERB"};
+  const std::string resource = i < args.size() ? args[i] : "";
+  const std::string verb = i + 1 < args.size() ? args[i + 1] : "";
+  std::map<std::string, std::string> flags;
+  if (args.size() > i + 2) {
+    for (auto& [flag, value] : ParseFlags(
+             std::vector<std::string>(args.begin() + static_cast<long>(i) + 2, args.end()))) {
+      (IsGlobalFlag(flag) ? global : flags)[flag] = value;
+    }
   }
-  const auto* service =
-      info == nullptr
-          ? nullptr
-          : google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(info->service);
+  double timeout = 10;
+  if (global.count("timeout") && !absl::SimpleAtod(global["timeout"], &timeout)) {
+    throw UsageError{"--timeout: want seconds"};
+  }
+  std::string target;
+  const std::shared_ptr<grpc::Channel> channel = ConnectTo(global, &target);
+
+  // What the server serves, through its reflection. When it cannot be
+  // asked, help and usage errors use the built-in protos, and a call fails
+  // as the server does.
+  absl::StatusOr<std::unique_ptr<protomodel::cli::Catalog>> catalog =
+      protomodel::cli::Catalog::FromServer(channel, absl::Seconds(std::min(timeout, 5.0)));
+  const absl::Status discovered = catalog.status();
+  if (!catalog.ok()) catalog = protomodel::cli::Catalog::BuiltIn();
+  if (!catalog.ok()) throw UsageError{std::string(catalog.status().message())};
+  const protomodel::cli::CatalogResource* found = (*catalog)->Find(resource);
   // --help anywhere: about the resource when one is named.
   if (help) {
-    if (service != nullptr) {
-      ResourceHelp(info->plural, service);
+    if (found != nullptr) {
+      ResourceHelp(found->plural, found->service);
     } else {
-      std::cout << kUsage;
+      std::cout << absl::StrReplaceAll(kUsage, {{"%RESOURCES%", (*catalog)->Names()}});
+      if (!discovered.ok()) {
+        std::cout << "\n(the built-in resources: no server answered at " << target << ")\n";
+      }
     }
     return 0;
   }
-  if (i < args.size() && args[i] == "token") return NewToken(args, i + 1);
-  if (args.size() < i + 2) throw UsageError{"want RESOURCE and VERB"};
-  const std::string resource = args[i];
-  const std::string verb = args[i + 1];
-  std::map<std::string, std::string> flags;
-  for (auto& [flag, value] : ParseFlags(
-           std::vector<std::string>(args.begin() + static_cast<long>(i) + 2, args.end()))) {
-    (IsGlobalFlag(flag) ? global : flags)[flag] = value;
+  if (found == nullptr) {
+    throw UsageError{absl::StrCat("unknown resource '", resource, "' (", (*catalog)->Names(),
+                                  ")")};
   }
-  if (service == nullptr) throw UsageError{absl::StrCat("unknown resource '", resource, "'")};
+  const auto* service = found->service;
   const MethodDescriptor* method = nullptr;
   for (int m = 0; m < service->method_count(); ++m) {
     std::string prefix = verb;
@@ -488,20 +519,18 @@ int Run(int argc, char** argv) {
   }
   if (method == nullptr) throw UsageError{absl::StrCat("unknown verb '", verb, "'")};
 
-  google::protobuf::DynamicMessageFactory factory;
-  std::unique_ptr<Message> request(
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->input_type())->New());
-  std::unique_ptr<Message> response(
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
+  google::protobuf::MessageFactory& factory = (*catalog)->factory();
+  std::unique_ptr<Message> request(factory.GetPrototype(method->input_type())->New());
+  std::unique_ptr<Message> response(factory.GetPrototype(method->output_type())->New());
   const bool all = flags.count("all") > 0;
   std::vector<std::string> named = BuildRequest(verb, flags, request.get());
   if ((verb == "get" || verb == "delete" || verb == "update") && flags.count("id") == 0) {
     throw UsageError{absl::StrCat(verb, ": --id is required")};
   }
   if (verb == "update" && flags.count("update-mask") == 0) {
-    auto* mask = static_cast<google::protobuf::FieldMask*>(request->GetReflection()->MutableMessage(
-        request.get(), request->GetDescriptor()->FindFieldByName("update_mask")));
-    for (const std::string& name : named) mask->add_paths(name);
+    Message* mask = request->GetReflection()->MutableMessage(
+        request.get(), request->GetDescriptor()->FindFieldByName("update_mask"));
+    for (const std::string& name : named) AddMaskPath(mask, name);
     if (named.empty()) throw UsageError{"update: give at least one field to write"};
   }
   if (verb == "create") {
@@ -512,27 +541,6 @@ int Run(int argc, char** argv) {
     }
   }
 
-  protomodel::client::ChannelOptions options;
-  options.tls = global.count("tls") > 0;
-  options.ca_file = global["ca-file"];
-  options.cert_file = global["cert-file"];
-  options.key_file = global["key-file"];
-  options = protomodel::client::WithEnvironment(std::move(options));
-  std::string target = global["target"];
-  if (target.empty()) {
-    const char* env = std::getenv("PROTOMODEL_TARGET");
-    target = env != nullptr && *env != '\0' ? env : "localhost:50051";
-  }
-  double timeout = 10;
-  if (global.count("timeout") && !absl::SimpleAtod(global["timeout"], &timeout)) {
-    throw UsageError{"--timeout: want seconds"};
-  }
-  for (const auto& [flag, value] : global) {
-    if (!IsGlobalFlag(flag)) throw UsageError{absl::StrCat("unknown global flag --", flag)};
-  }
-  auto channel = protomodel::client::Connect(target, options);
-  if (!channel.ok()) throw UsageError{std::string(channel.status().message())};
-
   const std::string path = absl::StrCat("/", service->full_name(), "/", method->name());
   grpc::internal::RpcMethod rpc(path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC);
   const FieldDescriptor* token_field = request->GetDescriptor()->FindFieldByName("page_token");
@@ -542,7 +550,7 @@ int Run(int argc, char** argv) {
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
     response->Clear();
-    grpc::Status status = grpc::internal::BlockingUnaryCall(channel->get(), rpc, &context,
+    grpc::Status status = grpc::internal::BlockingUnaryCall(channel.get(), rpc, &context,
                                                             *request, response.get());
     if (!status.ok()) return Fail(status);
     if (!all) {
