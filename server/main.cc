@@ -296,7 +296,19 @@ int Schema(const std::vector<char*>& args, const std::string& database_url) {
   }
   if (verb == "check") {
     for (const auto& d : *differences) std::cout << d.what << "\n";
-    return differences->empty() ? 0 : 1;
+    // The server's own tables come from its migration track, not the
+    // protos: whether each of its migrations is applied.
+    auto conn = protomodel::db::Connect(database_url, 10);
+    auto pending = conn.ok() ? protomodel::db::PendingServerMigrations(**conn) : conn.status();
+    if (!pending.ok()) {
+      std::cerr << "schema check: " << pending.status().message() << "\n";
+      return 1;
+    }
+    for (const std::string& name : *pending) {
+      std::cout << "the server's own tables: migration " << name
+                << " is not applied (protomodel-server migrate applies it)\n";
+    }
+    return differences->empty() && pending->empty() ? 0 : 1;
   }
   const std::string sql = protomodel::db::MigrationSql(*differences);
   if (verb == "diff") {

@@ -40,7 +40,7 @@ std::vector<std::string> Drift(const TestDatabase& db, const Schema& schema) {
 
 void Migrate(const TestDatabase& db) {
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyMigrations(conn, EmbeddedMigrations()).ok());
+  ASSERT_TRUE(ApplyBothTracks(conn, EmbeddedMigrations()).ok());
 }
 
 TEST(DdlTest, TheMigrationsMatchTheProtos) {
@@ -193,6 +193,19 @@ TEST(SchemaCommandTest, CheckExitsNonZeroOnDrift) {
   out.clear();
   EXPECT_EQ(RunServerBinary("schema check --database_url '" + db.url() + "'", &out), 1);
   EXPECT_EQ(out, "index \"hero_name_idx\" on \"hero\" (name) is missing\n");
+}
+
+// The server's own tables come from its migration track: the check says
+// when one of its migrations is not applied.
+TEST(SchemaCommandTest, CheckCoversTheServersOwnTables) {
+  TestDatabase db;
+  Migrate(db);
+  db.Exec("DELETE FROM protomodel_server_migrations");
+  std::string out;
+  EXPECT_EQ(RunServerBinary("schema check --database_url '" + db.url() + "'", &out), 1);
+  EXPECT_EQ(out,
+            "the server's own tables: migration 0001_request_ids is not applied "
+            "(protomodel-server migrate applies it)\n");
 }
 
 TEST(SchemaCommandTest, SqlPrintsCreateAll) {

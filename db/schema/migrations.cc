@@ -138,6 +138,27 @@ absl::StatusOr<std::vector<std::string>> ApplyMigrations(
   return applied;
 }
 
+absl::StatusOr<std::vector<std::string>> PendingServerMigrations(pqxx::connection& conn) {
+  std::vector<std::string> pending;
+  try {
+    pqxx::nontransaction tx(conn);
+    const bool recorded =
+        tx.exec1("SELECT to_regclass('\"protomodel_server_migrations\"') IS NOT NULL")[0]
+            .as<bool>();
+    for (const MigrationFile& file : ServerMigrations()) {
+      absl::StatusOr<int> version = VersionOf(file);
+      if (!version.ok()) return version.status();
+      if (recorded && !tx.exec_params(SqlOf(MigrationTrack::kServer).applied, *version).empty()) {
+        continue;
+      }
+      pending.push_back(file.name);
+    }
+  } catch (const std::exception& e) {
+    return StatusFromException(e, StatementKind::kRead, "the server's migrations");
+  }
+  return pending;
+}
+
 absl::StatusOr<int> SchemaVersion(pqxx::connection& conn) {
   try {
     pqxx::nontransaction tx(conn);

@@ -46,6 +46,10 @@ absl::StatusOr<std::vector<std::string>> ApplyMigrations(
 absl::StatusOr<std::vector<std::string>> ApplyBothTracks(
     pqxx::connection& conn, const std::vector<MigrationFile>& user);
 
+// The server's track's migrations the database has not recorded yet, by
+// name: what `schema check` reports of the server's own tables.
+absl::StatusOr<std::vector<std::string>> PendingServerMigrations(pqxx::connection& conn);
+
 // The version of the newest applied migration of the user's track (0 when
 // none).
 absl::StatusOr<int> SchemaVersion(pqxx::connection& conn);
