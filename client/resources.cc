@@ -9,7 +9,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/impl/codegen/rpc_method.h>
 
-#include "absl/strings/ascii.h"
+#include "protomodel/names.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -21,18 +21,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::MethodDescriptor;
 using google::protobuf::ServiceDescriptor;
-
-// A request's resource field: "book" for "Book", "book_review" for
-// "BookReview".
-std::string LowerSnake(absl::string_view name) {
-  std::string out;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && i > 0) out.push_back('_');
-    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 // The message factory for a descriptor's pool: the generated classes, or
 // dynamic messages for a pool built at run time.

@@ -12,23 +12,13 @@
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "protomodel/builtin_descriptors.h"
+#include "protomodel/names.h"
 #include "protomodel/v1/options.pb.h"
 
 namespace protomodel::cli {
 namespace {
 
 using google::protobuf::FileDescriptorProto;
-
-// "BookReviews" -> "book-reviews", as the CLI spells resources.
-std::string Plural(absl::string_view list_suffix) {
-  std::string out;
-  for (size_t i = 0; i < list_suffix.size(); ++i) {
-    const char c = list_suffix[i];
-    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && i > 0) out.push_back('-');
-    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 struct V1 {
   using Service = grpc::reflection::v1::ServerReflection;
@@ -130,7 +120,7 @@ absl::Status Catalog::Build(const std::vector<std::string>& services) {
         if (field->is_repeated() && field->message_type() != nullptr &&
             field->message_type()->options().HasExtension(protomodel::v1::table)) {
           resources_.push_back(
-              {Plural(method->name().substr(4)), field->message_type(), service});
+              {LowerSnake(method->name().substr(4), '-'), field->message_type(), service});
         }
       }
     }

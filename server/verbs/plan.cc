@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "protomodel/names.h"
 #include "protomodel/v1/options.pb.h"
 
 namespace protomodel::server {
@@ -24,17 +25,6 @@ bool IsTable(const Descriptor* message) {
 // google.protobuf.FieldMask as the pool of `message` knows it.
 const Descriptor* FieldMaskType(const Descriptor& message) {
   return message.file()->pool()->FindMessageTypeByName("google.protobuf.FieldMask");
-}
-
-// "BookReview" -> "book_review".
-std::string LowerSnake(absl::string_view name) {
-  std::string out;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && i > 0) out.push_back('_');
-    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
 }
 
 // Checks one method's request and response against its verb's shape and
