@@ -2,9 +2,11 @@
 # Your own protos, no rebuild: a proto that is not in the repository is
 # compiled into a descriptor set, its migration generated (`schema new`) and
 # applied (`migrate`), and the unmodified server binary serves it, described
-# and called through reflection (`buf curl`, as grpcurl would), with health,
-# errors and their details. A set whose method fits no verb stops start-up
-# naming the method.
+# and called through reflection (`buf curl`, as grpcurl would) and the CLI,
+# with health, errors and their details, and by the Node client (connectTo,
+# own_protos_example.js) and the Python one (generate.sh's stubs of the
+# folder, example.py's connect) from the .proto files. A set whose method
+# fits no verb stops start-up naming the method.
 #   tests/own_protos_test.sh SERVER_BINARY PG_DIR CLI_BINARY
 set -euo pipefail
 server=$1
@@ -167,6 +169,114 @@ if bad=$(call -d "{\"id\":$id}" "$base/library.v1.BookService/GetBook" 2>&1); th
   fail "a deleted book: $bad"
 fi
 grep -q not_found <<<"$bad" || fail "GetBook after delete answered: $bad"
+
+# The Node and Python clients, from the same .proto files: Node loads them
+# at run time (connectTo), Python from stubs generate.sh makes of the folder.
+node_client=$here/../client/node
+[ -d "$node_client/node_modules/@grpc/grpc-js" ] ||
+  fail "$node_client/node_modules is missing: run make tools"
+clients() {
+  env -u PROTOMODEL_TOKEN -u PROTOMODEL_TLS -u PROTOMODEL_TLS_CA_FILE \
+    -u PROTOMODEL_CLIENT_CERT_FILE -u PROTOMODEL_CLIENT_KEY_FILE \
+    PROTOMODEL_TARGET="127.0.0.1:$server_port" PROTOS="$work/protos" "$@"
+}
+cat >"$work/books.js" <<'EOF'
+const assert = require('node:assert');
+const { connectTo, call, newRequestId, errorDetails, status } = require(process.argv[2]);
+
+async function main() {
+  const clients = connectTo(process.env.PROTOMODEL_TARGET,
+    { files: ['library/v1/library.proto'], includeDirs: [process.env.PROTOS] });
+  assert.deepStrictEqual(Object.keys(clients), ['library.v1.BookService']);
+  const books = clients['library.v1.BookService'];
+  const persuasion = await call(books, 'CreateBook', {
+    book: { title: 'Persuasion', isbn: '9780141439686', pages: 249, rating: 4.1 },
+    request_id: newRequestId(),
+  });
+  assert.strictEqual(persuasion.title, 'Persuasion');
+  assert.strictEqual(persuasion.pages, 249);
+  assert.match(persuasion.id, /^[0-9]+$/);
+  assert.ok(Number(persuasion.added_at.seconds) > 0, 'no server-set added_at');
+  const northanger = await call(books, 'CreateBook', {
+    book: { title: 'Northanger Abbey', isbn: '9780141439792', lent: true },
+    request_id: newRequestId(),
+  });
+  const page = await call(books, 'ListBooks', {
+    filter: 'isbn = "9780141439686" OR isbn = "9780141439792"', order_by: 'title',
+  });
+  assert.deepStrictEqual(page.books.map((b) => [b.id, b.title, b.lent || false]),
+    [[northanger.id, 'Northanger Abbey', true], [persuasion.id, 'Persuasion', false]]);
+  await assert.rejects(call(books, 'CreateBook', { book: { isbn: '9780000000001' } }), (error) => {
+    assert.strictEqual(error.code, status.INVALID_ARGUMENT);
+    assert.strictEqual(error.details, 'book.title is required');
+    assert.strictEqual(errorDetails(error).badRequest.field_violations[0].field, 'book.title');
+    return true;
+  });
+  books.close();
+  console.log('node: created and listed', page.books.map((b) => b.title).join(', '));
+}
+main().catch((error) => { console.error(error); process.exit(1); });
+EOF
+out=$(clients node "$work/books.js" "$node_client" 2>&1) || fail "the Node client: $out"
+grep -qx 'node: created and listed Northanger Abbey, Persuasion' <<<"$out" || fail "the Node client: $out"
+example() { clients node "$node_client/own_protos_example.js" -I "$work/protos" library/v1/library.proto "$@"; }
+out=$(example 2>&1) || fail "own_protos_example.js: $out"
+grep -qx library.v1.BookService/CreateBook <<<"$out" || fail "own_protos_example.js lists: $out"
+out=$(example library.v1.BookService/ListBooks '{"filter":"isbn = \"9780141439686\""}' 2>&1) ||
+  fail "own_protos_example.js ListBooks: $out"
+grep -q '"title": "Persuasion"' <<<"$out" || fail "own_protos_example.js ListBooks: $out"
+if out=$(example library.v1.BookService/GetBook "{\"id\":\"$id\"}" 2>&1); then
+  fail "own_protos_example.js got a deleted book: $out"
+fi
+grep -q '^NOT_FOUND: ' <<<"$out" || fail "own_protos_example.js GetBook of a deleted book: $out"
+
+"$here/../client/python/generate.sh" "$work/py" "$work/protos" 2>"$work/generate.log" ||
+  fail "generate.sh: $(cat "$work/generate.log")"
+[ -f "$work/py/library/v1/library_pb2_grpc.py" ] || fail "generate.sh made no library stubs: $(ls -R "$work/py")"
+cat >"$work/books.py" <<'EOF'
+import os
+import sys
+import uuid
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[1])
+import grpc  # noqa: E402
+from library.v1 import library_pb2, library_pb2_grpc  # noqa: E402
+
+sys.path.append(sys.argv[2])
+from example import connect, error_details  # noqa: E402
+
+with connect([library_pb2.DESCRIPTOR]) as channel:
+    books = library_pb2_grpc.BookServiceStub(channel)
+    made = books.CreateBook(library_pb2.CreateBookRequest(
+        book=library_pb2.Book(title="Mansfield Park", isbn="9780141439808", pages=507),
+        request_id=str(uuid.uuid4())), timeout=10)
+    assert made.id > 0 and made.title == "Mansfield Park", made
+    assert made.added_at.seconds > 0, made
+    got = books.GetBook(library_pb2.GetBookRequest(id=made.id), timeout=10)
+    assert (got.id, got.title, got.isbn, got.pages) == (
+        made.id, "Mansfield Park", "9780141439808", 507), got
+    assert got.HasField("pages") and not got.lent, got
+    try:
+        books.CreateBook(library_pb2.CreateBookRequest(
+            book=library_pb2.Book(isbn="9780000000002")), timeout=10)
+        sys.exit("a book without a title was created")
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+        assert error.details() == "book.title is required", error
+        details = error_details(error)
+        assert details["error_info"].reason == "REQUIRED_FIELD", details
+        assert details["bad_request"].field_violations[0].field == "book.title", details
+    try:
+        books.GetBook(library_pb2.GetBookRequest(id=int(os.environ["DELETED_ID"])), timeout=10)
+        sys.exit("a deleted book was found")
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.NOT_FOUND, error
+    print("python: created and got", got.title)
+EOF
+out=$(DELETED_ID=$id clients /usr/bin/python3 "$work/books.py" "$work/py" "$here/../client/python" 2>&1) ||
+  fail "the Python client: $out"
+grep -qx 'python: created and got Mansfield Park' <<<"$out" || fail "the Python client: $out"
 
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "server exited non-zero after SIGTERM"

@@ -1,8 +1,11 @@
 'use strict';
-// protomodel's services for Node.js, loaded from the same protos the server
-// is built from. connect() returns one client per service, on one channel
-// that retries UNAVAILABLE (and, for creates, the in-doubt UNKNOWN), accepts
-// the server's 64 MiB messages and, given a token, sends it on every call.
+// protomodel's services for Node.js, loaded from .proto files at run time:
+// connect() returns one client per built-in service (the same protos the
+// server is built from), connectTo() one per service of the .proto files you
+// give it (your own protos, which the server serves from a descriptor set).
+// Each client's channel retries UNAVAILABLE (and, for creates, the in-doubt
+// UNKNOWN), accepts the server's 64 MiB messages and, given a token, sends it
+// on every call.
 // By default the server and how to reach it come from the environment, with
 // the names the C++ client and the CLI read (see optionsFromEnv).
 // errorDetails() reads the AIP-193 details (google.rpc.Status) an error
@@ -22,23 +25,35 @@ const INCLUDE_DIRS = [PROTO_DIR, '/usr/include'];
 // package ships them.
 const GOOGLEAPIS_DIR = path.join(__dirname, '..', '..', 'third_party', 'googleapis');
 
+// The built-in services, as connect() returns them: { heroes: { HeroService,
+// TeamService }, grimoire: { UserService, ClassService, ConversationService } }.
+const BUILTIN_FILES = ['heroes/v1/heroes.proto', 'grimoire/v1/grimoire.proto'];
 const SERVICES = {
   heroes: ['heroes.v1', ['HeroService', 'TeamService']],
   grimoire: ['grimoire.v1', ['UserService', 'ClassService', 'ConversationService']],
 };
 
-function load() {
-  const definition = protoLoader.loadSync(
-    ['heroes/v1/heroes.proto', 'grimoire/v1/grimoire.proto'],
-    {
-      includeDirs: INCLUDE_DIRS,
-      keepCase: true, // field names as in the protos: secret_name, update_mask
-      longs: String, // int64 ids as strings, like the JSON mapping
-      enums: String,
-      defaults: false,
-      oneofs: true,
-    });
-  return grpc.loadPackageDefinition(definition);
+// files: .proto files, each absolute or relative to one of includeDirs;
+// their imports resolve against includeDirs, then proto/ (the protomodel
+// options) and /usr/include (the well-known types).
+function load({ files, includeDirs = [] }) {
+  if (!Array.isArray(files) || files.length === 0) {
+    throw new Error('no .proto files to load: give { files: [...], includeDirs: [...] }');
+  }
+  return protoLoader.loadSync(files, {
+    includeDirs: [...includeDirs, ...INCLUDE_DIRS],
+    keepCase: true, // field names as in the protos: secret_name, update_mask
+    longs: String, // int64 ids as strings, like the JSON mapping
+    enums: String,
+    defaults: false,
+    oneofs: true,
+  });
+}
+
+// The services of a package definition, by full name ('library.v1.BookService'):
+// its entries that are not messages or enums (those have a `format`).
+function servicesOf(definition) {
+  return Object.fromEntries(Object.entries(definition).filter(([, value]) => !('format' in value)));
 }
 
 const retryPolicy = (retryableStatusCodes) => ({
@@ -49,22 +64,21 @@ const retryPolicy = (retryableStatusCodes) => ({
   retryableStatusCodes,
 });
 
-// Every method retries UNAVAILABLE (nothing was written); creates, which
-// carry a request_id, also retry the in-doubt UNKNOWN.
-const serviceConfig = {
-  methodConfig: [{
-    name: Object.values(SERVICES).flatMap(
-      ([pkg, names]) => names.map((service) => ({ service: `${pkg}.${service}` }))),
-    retryPolicy: retryPolicy(['UNAVAILABLE']),
-  }, {
-    name: Object.values(SERVICES).flatMap(
-      ([pkg, names]) => names.map((service) => ({
-        service: `${pkg}.${service}`,
-        method: `Create${service.replace(/Service$/, '')}`,
-      }))),
-    retryPolicy: retryPolicy(['UNAVAILABLE', 'UNKNOWN']),
-  }],
-};
+// Every method, of whatever service (the empty name matches them all),
+// retries UNAVAILABLE: nothing was written. The creates of the given services
+// (methods named Create*), which carry a request_id, also retry the in-doubt
+// UNKNOWN: a name with service and method wins over the empty one.
+function serviceConfigFor(services) {
+  const creates = Object.values(services).flatMap((methods) => Object.values(methods))
+    .map((method) => method.path.split('/'))
+    .filter(([, , method]) => method.startsWith('Create'))
+    .map(([, service, method]) => ({ service, method }));
+  const methodConfig = [{ name: [{}], retryPolicy: retryPolicy(['UNAVAILABLE']) }];
+  if (creates.length > 0) {
+    methodConfig.push({ name: creates, retryPolicy: retryPolicy(['UNAVAILABLE', 'UNKNOWN']) });
+  }
+  return { methodConfig };
+}
 
 // The connect() options the environment gives:
 //   PROTOMODEL_TLS               "1" or "true": tls
@@ -98,12 +112,19 @@ function bearerToken(token) {
   });
 }
 
-// target: host:port, default PROTOMODEL_TARGET or localhost:50051.
-// options: { tls: bool, caFile, certFile, keyFile, token }, default
-// optionsFromEnv(); to override one, spread it: { ...optionsFromEnv(), token }.
-function connect(target = process.env.PROTOMODEL_TARGET || 'localhost:50051',
-  options = optionsFromEnv()) {
-  const proto = load();
+// A client for every service the .proto files define (and their imports),
+// keyed by the service's full name, e.g. for a server of your own protos
+// (protomodel-server --descriptor_set=...):
+//   const clients = connectTo('localhost:50051',
+//     { files: ['library/v1/library.proto'], includeDirs: ['my_protos'] });
+//   const books = clients['library.v1.BookService'];
+// files and includeDirs: as for load() above. target: host:port, default
+// PROTOMODEL_TARGET or localhost:50051. options: { tls: bool, caFile,
+// certFile, keyFile, token }, default optionsFromEnv(); to override one,
+// spread it: { ...optionsFromEnv(), token }. Each client has a channel of its
+// own; close() each when done.
+function connectTo(target, protos, options = optionsFromEnv()) {
+  const services = servicesOf(load(protos));
   if (!options.certFile !== !options.keyFile) {
     throw new Error('a client certificate needs both certFile and keyFile');
   }
@@ -114,19 +135,33 @@ function connect(target = process.env.PROTOMODEL_TARGET || 'localhost:50051',
       options.keyFile ? fs.readFileSync(options.keyFile) : null,
       options.certFile ? fs.readFileSync(options.certFile) : null)
     : grpc.credentials.createInsecure();
+  const serviceConfig = JSON.stringify(serviceConfigFor(services));
   const channelOptions = () => ({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
-    'grpc.service_config': JSON.stringify(serviceConfig),
+    'grpc.service_config': serviceConfig,
     // A fresh object per client: grpc-js deletes `interceptors` from it.
     interceptors: options.token ? [bearerToken(options.token)] : [],
   });
   const clients = {};
+  for (const [name, service] of Object.entries(services)) {
+    const Client = grpc.makeClientConstructor(service, name.slice(name.lastIndexOf('.') + 1));
+    clients[name] = new Client(target || process.env.PROTOMODEL_TARGET || 'localhost:50051',
+      credentials, channelOptions());
+  }
+  return clients;
+}
+
+// The built-in services (proto/heroes, proto/grimoire), by package and name:
+// connect().heroes.HeroService. target and options: as for connectTo().
+function connect(target = process.env.PROTOMODEL_TARGET || 'localhost:50051',
+  options = optionsFromEnv()) {
+  const all = connectTo(target, { files: BUILTIN_FILES }, options);
+  const clients = {};
   for (const [key, [pkg, names]] of Object.entries(SERVICES)) {
-    const namespace = pkg.split('.').reduce((node, part) => node[part], proto);
     clients[key] = {};
     for (const name of names) {
-      clients[key][name] = new namespace[name](target, credentials, channelOptions());
+      clients[key][name] = all[`${pkg}.${name}`];
     }
   }
   return clients;
@@ -201,5 +236,5 @@ function errorDetails(error) {
 }
 
 module.exports = {
-  connect, optionsFromEnv, call, newRequestId, errorDetails, status: grpc.status,
+  connect, connectTo, optionsFromEnv, call, newRequestId, errorDetails, status: grpc.status,
 };

@@ -15,6 +15,15 @@ client and the CLI read:
                                certificate, for a server that requires mTLS
 A CA file or a client certificate also means TLS: the channel never falls
 back to plaintext with them.
+
+connect()'s channel serves the stubs of any proto, your own too (for a server
+started with --descriptor_set): generate them beside the built-in ones, and
+pass their descriptors so that their creates retry the in-doubt UNKNOWN too:
+  client/python/generate.sh client/python/generated my_protos
+  from library.v1 import library_pb2, library_pb2_grpc
+  books = library_pb2_grpc.BookServiceStub(connect([library_pb2.DESCRIPTOR]))
+  book = books.CreateBook(library_pb2.CreateBookRequest(
+      book=library_pb2.Book(title="Dune"), request_id=str(uuid.uuid4())), timeout=10)
 """
 import collections
 import json
@@ -27,30 +36,44 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen
 import grpc  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
 from google.rpc import error_details_pb2, status_pb2  # noqa: E402
+from grimoire.v1 import grimoire_pb2  # noqa: E402
 from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
 
-# Retry UNAVAILABLE (nothing was written, the contract promises); creates,
-# which carry a request_id, also retry the in-doubt UNKNOWN. Accept the
-# server's 64 MiB messages.
+# Retry UNAVAILABLE (nothing was written, the contract promises) on every
+# method, whatever its service: the empty name matches them all. Creates,
+# which carry a request_id, also retry the in-doubt UNKNOWN: a name with
+# service and method wins over the empty one. Accept the server's 64 MiB
+# messages.
 def _retry(codes):
     return {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s",
             "backoffMultiplier": 2, "retryableStatusCodes": codes}
 
 
-SERVICE_CONFIG = json.dumps({
-    "methodConfig": [
-        {"name": [{"service": "heroes.v1.HeroService"}, {"service": "heroes.v1.TeamService"}],
-         "retryPolicy": _retry(["UNAVAILABLE"])},
-        {"name": [{"service": "heroes.v1.HeroService", "method": "CreateHero"},
-                  {"service": "heroes.v1.TeamService", "method": "CreateTeam"}],
-         "retryPolicy": _retry(["UNAVAILABLE", "UNKNOWN"])},
+def service_config(protos):
+    """The channel's service config: UNAVAILABLE retried on every method,
+    UNKNOWN too on the Create* methods of the services in `protos`, file
+    descriptors (the DESCRIPTOR of generated _pb2 modules)."""
+    creates = [{"service": service.full_name, "method": method.name}
+               for proto in protos
+               for service in proto.services_by_name.values()
+               for method in service.methods
+               if method.name.startswith("Create")]
+    config = [{"name": [{}], "retryPolicy": _retry(["UNAVAILABLE"])}]
+    if creates:
+        config.append({"name": creates, "retryPolicy": _retry(["UNAVAILABLE", "UNKNOWN"])})
+    return json.dumps({"methodConfig": config})
+
+
+# The built-in protos, whose creates connect() retries by default.
+BUILTIN_PROTOS = (heroes_pb2.DESCRIPTOR, grimoire_pb2.DESCRIPTOR)
+
+
+def _options(protos):
+    return [
+        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ("grpc.service_config", service_config(protos)),
     ]
-})
-OPTIONS = [
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.service_config", SERVICE_CONFIG),
-]
 
 
 class _CallDetails(collections.namedtuple(
@@ -84,8 +107,11 @@ def _read(variable):
         return f.read()
 
 
-def connect():
-    """A channel to the server the PROTOMODEL_* variables name (above)."""
+def connect(protos=BUILTIN_PROTOS):
+    """A channel to the server the PROTOMODEL_* variables name (above), for
+    stubs of any service. `protos`: the file descriptors whose Create*
+    methods also retry UNKNOWN; for your own protos, their _pb2 modules'
+    DESCRIPTOR, e.g. connect([library_pb2.DESCRIPTOR])."""
     target = os.environ.get("PROTOMODEL_TARGET", "localhost:50051")
     key, cert = _read("PROTOMODEL_CLIENT_KEY_FILE"), _read("PROTOMODEL_CLIENT_CERT_FILE")
     if (key is None) != (cert is None):
@@ -96,9 +122,9 @@ def connect():
         credentials = grpc.ssl_channel_credentials(
             root_certificates=ca,  # None: system roots
             private_key=key, certificate_chain=cert)
-        channel = grpc.secure_channel(target, credentials, options=OPTIONS)
+        channel = grpc.secure_channel(target, credentials, options=_options(protos))
     else:
-        channel = grpc.insecure_channel(target, options=OPTIONS)
+        channel = grpc.insecure_channel(target, options=_options(protos))
     token = os.environ.get("PROTOMODEL_TOKEN")
     return grpc.intercept_channel(channel, BearerToken(token)) if token else channel
 
