@@ -195,6 +195,32 @@ TEST(SchemaCommandTest, CheckExitsNonZeroOnDrift) {
   EXPECT_EQ(out, "index \"hero_name_idx\" on \"hero\" (name) is missing\n");
 }
 
+// A field renamed under the same number is a column rename: the column's
+// comment records the number, so nothing is dropped and nothing added.
+TEST(SchemaCommandTest, DiffRenamesAColumnWhoseFieldWasRenamed) {
+  TestDatabase db;
+  Migrate(db);
+  // As if the protos had called field 2 of Hero `alias` before `name`.
+  db.Exec("ALTER TABLE hero RENAME COLUMN name TO alias");
+  std::string out;
+  EXPECT_EQ(RunServerBinary("schema diff --database_url '" + db.url() + "'", &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "ALTER TABLE \"hero\" RENAME COLUMN \"alias\" TO \"name\";"))
+      << out;
+  EXPECT_FALSE(absl::StrContains(out, "DROP COLUMN")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "ADD COLUMN")) << out;
+  // Applied, the database matches the protos again (the index and its
+  // name follow the column).
+  db.Exec("ALTER TABLE hero RENAME COLUMN alias TO name");
+  EXPECT_EQ(Drift(db, *Protos()), std::vector<std::string>{});
+}
+
+TEST(DdlTest, ColumnsRecordTheirFieldNumbers) {
+  TestDatabase db;
+  Migrate(db);
+  EXPECT_EQ(db.Exec("SELECT col_description('hero'::regclass, 3)")[0][0].as<std::string>(),
+            "protomodel field 3");
+}
+
 // The server's own tables come from its migration track: the check says
 // when one of its migrations is not applied.
 TEST(SchemaCommandTest, CheckCoversTheServersOwnTables) {

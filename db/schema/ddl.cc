@@ -6,6 +6,8 @@
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -76,6 +78,20 @@ std::string IndexSql(const std::string& table, const IndexDef& index) {
                       QuotedList(index.columns), ");");
 }
 
+// The comment that records the field number a column stores.
+std::string FieldComment(const std::string& table, const ColumnDef& c) {
+  return absl::StrCat("COMMENT ON COLUMN ", QuoteIdentifier(table), ".", QuoteIdentifier(c.name),
+                      " IS 'protomodel field ", c.field, "';");
+}
+
+// The field number in a column's comment, or 0.
+int FieldOfComment(absl::string_view comment) {
+  int field = 0;
+  return absl::ConsumePrefix(&comment, "protomodel field ") && absl::SimpleAtoi(comment, &field)
+             ? field
+             : 0;
+}
+
 std::string CreateTableSql(const TableDef& table) {
   std::vector<std::string> parts;
   for (const ColumnDef& c : table.columns) parts.push_back(ColumnSql(c));
@@ -84,6 +100,9 @@ std::string CreateTableSql(const TableDef& table) {
                                  absl::StrJoin(parts, ",\n  "), "\n);");
   for (const IndexDef& index : table.indexes) {
     absl::StrAppend(&sql, "\n", IndexSql(table.name, index));
+  }
+  for (const ColumnDef& c : table.columns) {
+    if (c.field > 0) absl::StrAppend(&sql, "\n", FieldComment(table.name, c));
   }
   return sql;
 }
@@ -118,20 +137,50 @@ void CompareColumns(const TableDef& want, const TableDef& have,
                     std::vector<Difference>* out) {
   const std::string table = QuoteIdentifier(want.name);
   const std::string alter = absl::StrCat("ALTER TABLE ", table, " ");
+  // Database columns that a proto field of another name took over: the
+  // same field number, renamed.
+  std::vector<std::string> renamed;
   for (const ColumnDef& c : want.columns) {
     const std::string name = absl::StrCat(table, ".", QuoteIdentifier(c.name));
     const ColumnDef* h = FindByName(have.columns, c.name);
+    if (h == nullptr && c.field > 0) {
+      for (const ColumnDef& candidate : have.columns) {
+        if (candidate.field == c.field && FindByName(want.columns, candidate.name) == nullptr) {
+          h = &candidate;
+        }
+      }
+      if (h != nullptr) {
+        renamed.push_back(h->name);
+        out->push_back({absl::StrCat("column ", table, ".", QuoteIdentifier(h->name),
+                                     " is field ", c.field, ", named ", c.name,
+                                     " in the protos: renamed"),
+                        absl::StrCat(alter, "RENAME COLUMN ", QuoteIdentifier(h->name), " TO ",
+                                     QuoteIdentifier(c.name), ";"),
+                        true});
+      }
+    }
     if (h == nullptr) {
       // A new column: nullable, or with a default for the rows already there.
       if (!c.not_null || !c.default_expr.empty() || c.identity) {
         out->push_back({absl::StrCat("column ", name, " is missing"),
-                        absl::StrCat(alter, "ADD COLUMN ", ColumnSql(c), ";"), true});
+                        absl::StrCat(alter, "ADD COLUMN ", ColumnSql(c), ";\n",
+                                     FieldComment(want.name, c)),
+                        true});
         continue;
       }
       out->push_back({absl::StrCat("column ", name, " is missing"),
-                      absl::StrCat(alter, "ADD COLUMN ", ColumnSql(c), ";"), false});
+                      absl::StrCat(alter, "ADD COLUMN ", ColumnSql(c), ";\n",
+                                   FieldComment(want.name, c)),
+                      false});
       out->back().what += " (NOT NULL without a default: existing rows need a value)";
       continue;
+    }
+    if (h->field != c.field && h->name == c.name) {
+      out->push_back({absl::StrCat("column ", name, " records ",
+                                   h->field == 0 ? std::string("no field number")
+                                                 : absl::StrCat("field ", h->field),
+                                   " in the database, field ", c.field, " in the protos"),
+                      FieldComment(want.name, c), true});
     }
     if (h->type != c.type || h->collation != c.collation) {
       out->push_back({absl::StrCat("column ", name, " is ", h->type,
@@ -177,7 +226,8 @@ void CompareColumns(const TableDef& want, const TableDef& have,
     }
   }
   for (const ColumnDef& h : have.columns) {
-    if (FindByName(want.columns, h.name) == nullptr) {
+    if (FindByName(want.columns, h.name) == nullptr &&
+        std::find(renamed.begin(), renamed.end(), h.name) == renamed.end()) {
       out->push_back({absl::StrCat("column ", table, ".", QuoteIdentifier(h.name),
                                    " is not in the protos"),
                       absl::StrCat(alter, "DROP COLUMN ", QuoteIdentifier(h.name), ";"),
@@ -241,7 +291,7 @@ std::vector<std::string> SplitColumns(const std::string& joined) {
 constexpr char kColumnsSql[] = R"sql(
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity <> '',
-       coalesce(co.collname, '')
+       coalesce(co.collname, ''), coalesce(col_description(c.oid, a.attnum), '')
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -333,6 +383,7 @@ SchemaDef ExpectedSchema(const Schema& schema) {
       col.collation = c.type == ColumnType::kString ? "C" : "";
       col.not_null = !c.nullable;
       col.identity = c.primary_key && c.generated == protomodel::v1::KEY_GENERATION_IDENTITY;
+      col.field = c.field->number();
       if (c.primary_key && c.generated == protomodel::v1::KEY_GENERATION_UUID) {
         col.default_expr = kNewUuid;
       } else if (c.server_default == protomodel::v1::SERVER_DEFAULT_NOW) {
@@ -388,6 +439,7 @@ absl::StatusOr<SchemaDef> ReadCatalog(pqxx::connection& conn) {
       c.default_expr = row[4].c_str();
       c.identity = row[5].as<bool>();
       c.collation = row[6].c_str();
+      c.field = FieldOfComment(row[7].c_str());
       if (c.collation == "default") c.collation.clear();
       if (c.identity) c.not_null = true;
       table(row[0].c_str()).columns.push_back(c);

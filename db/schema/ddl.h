@@ -21,6 +21,10 @@ struct ColumnDef {
   bool not_null = false;
   bool identity = false;  // GENERATED ALWAYS AS IDENTITY
   std::string default_expr;
+  // The proto field number the column stores, recorded in the column's
+  // comment ("protomodel field 2"), so that a field renamed under the same
+  // number is a column rename, not a drop and an add; 0: none recorded.
+  int field = 0;
 };
 
 struct ConstraintDef {

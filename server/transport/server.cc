@@ -346,10 +346,13 @@ absl::StatusOr<std::unique_ptr<db::Schema>> SchemaOf(const ServedProtos& protos)
 }
 
 absl::StatusOr<std::unique_ptr<db::Schema>> ResourceSchema() {
-  absl::StatusOr<std::unique_ptr<ServedProtos>> protos = ServedProtos::BuiltIn();
-  if (!protos.ok()) return protos.status();
-  // The schema's descriptors live in the generated pool, which outlives it.
-  return SchemaOf(**protos);
+  // The schema's descriptors live in the built-in protos' pool: one for the
+  // process, never destroyed (a binary that does not link the generated
+  // code builds its own from the embedded set).
+  static const absl::StatusOr<std::unique_ptr<ServedProtos>>* const protos =
+      new absl::StatusOr<std::unique_ptr<ServedProtos>>(ServedProtos::BuiltIn());
+  if (!protos->ok()) return protos->status();
+  return SchemaOf(***protos);
 }
 
 absl::StatusOr<std::vector<db::MigrationFile>> UserMigrations(const std::string& migrations_dir) {
