@@ -114,7 +114,9 @@ TEST_F(FilterTest, RejectsNonPositiveIds) {
 }
 
 TEST_F(FilterTest, NullOnlyWithEqualityOnOptionalFields) {
-  EXPECT_EQ(Sql("name = null"), "filter: field 'name' is not optional, so it is never null");
+  EXPECT_EQ(Sql("name = null"),
+            "filter: field 'name' has no presence (not optional, not a message), so it is "
+            "never null");
   EXPECT_EQ(Sql("age < null"), "filter: field 'age' compares with null only by = or !=");
 }
 

@@ -115,14 +115,16 @@ got=$(call -d "{\"id\":$id}" "$base/library.v1.BookService/GetBook")
 grep -q '"isbn": "9780441013593"' <<<"$got" || fail "GetBook answered: $got"
 
 list() { call -d "$1" "$base/library.v1.BookService/ListBooks"; }
-titles() { grep -o '"title": "[A-Za-z]*"' | sed 's/"title": //; s/"//g' | tr '\n' ' '; }
+titles() { { grep -o '"title": "[A-Za-z]*"' || true; } | sed 's/"title": //; s/"//g' | tr '\n' ' '; }
 for case in \
   '{"filter":"pages > 500"}|Ulysses ' \
   '{"filter":"pages = null"}|Emma ' \
   '{"filter":"lent = true"}|Emma ' \
   '{"filter":"rating >= 3.8","order_by":"rating desc"}|Dune Emma ' \
   '{"filter":"title = \"D*\" OR isbn = \"9780199535675\"","order_by":"title"}|Dune Ulysses ' \
-  '{"filter":"added_at > \"2000-01-01T00:00:00Z\"","order_by":"id"}|Dune Emma Ulysses '; do
+  '{"filter":"added_at > \"2000-01-01T00:00:00Z\"","order_by":"id"}|Dune Emma Ulysses ' \
+  '{"filter":"added_at = null"}|' \
+  '{"filter":"added_at != null AND pages = null"}|Emma '; do
   request=${case%%|*}
   want=${case#*|}
   have=$(list "$request" | titles)

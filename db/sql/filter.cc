@@ -324,8 +324,12 @@ absl::StatusOr<std::string> CompileRestriction(const FilterNode& node,
   const std::string& col = column->quoted;
   const FilterValue& value = node.value;
   if (value.kind == FilterValue::Kind::kNull) {
-    if (!column->nullable) {
-      return FieldError(*column, "is not optional, so it is never null");
+    // Presence: `optional` fields, and every message-typed field (a
+    // Timestamp left unset is NULL; one the server always sets simply
+    // never matches `= null`).
+    if (!column->nullable &&
+        column->field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      return FieldError(*column, "has no presence (not optional, not a message), so it is never null");
     }
     if (node.op == FilterOp::kEq) return absl::StrCat(col, " IS NULL");
     if (node.op == FilterOp::kNe) return absl::StrCat(col, " IS NOT NULL");
