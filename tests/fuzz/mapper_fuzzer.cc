@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -159,8 +160,12 @@ bool Storable(const Message& message, const Column& column) {
       return column.references.empty() || r->GetInt32(message, column.field) > 0;
     case ColumnType::kInt64:
       return column.references.empty() || r->GetInt64(message, column.field) > 0;
-    case ColumnType::kString:
-      return r->GetString(message, column.field).find('\0') == std::string::npos;
+    case ColumnType::kString: {
+      const std::string text = r->GetString(message, column.field);
+      // A column with a pattern stores only text that matches it whole.
+      return text.find('\0') == std::string::npos &&
+             (column.pattern.empty() || std::regex_match(text, std::regex(column.pattern)));
+    }
     case ColumnType::kUuid:
       return db::CanonicalUuid(r->GetString(message, column.field), "").ok();
     case ColumnType::kTimestamp:
