@@ -30,7 +30,7 @@ if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   engine=(docker)
   build=(docker build)
 else
-  need podman buildah runc debootstrap fuse-overlayfs netavark aardvark-dns iptables
+  need podman buildah runc debootstrap fuse-overlayfs netavark aardvark-dns iptables slirp4netns
   # No daemon, no overlay mounts in every sandbox: vfs storage and chroot
   # isolation work everywhere.
   engine=(podman --storage-driver vfs)
