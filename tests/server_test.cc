@@ -312,8 +312,12 @@ namespace {
 
 TEST(ServerDrainTest, InFlightCallsFinishDuringShutdown) {
   TestDatabase db;
-  auto server = std::make_unique<TestServer>(db.url());
+  auto server = std::make_unique<TestServer>(db.url(), [](server::ServerOptions& options) {
+    options.health_listen = "127.0.0.1:0";
+  });
   ASSERT_TRUE(server->WaitReady());
+  auto probes =
+      client::NewChannel(absl::StrCat("127.0.0.1:", server->server().health_port()));
   auto channel = server->NewChannel();
   HeroesClient client(channel);
   const auto hero = client.NewHero("Deadpond", "Dive Wilson");
@@ -334,6 +338,10 @@ TEST(ServerDrainTest, InFlightCallsFinishDuringShutdown) {
   heroes::v1::Hero refused;
   grpc::Status late = HeroesClient(channel).GetHero(hero.id(), heroes::v1::BASIC, &refused);
   EXPECT_FALSE(late.ok());
+  // The probes' port: out of rotation, yet alive.
+  EXPECT_EQ(HealthStatus(probes, ""), "NOT_SERVING");
+  EXPECT_EQ(HealthStatus(probes, "heroes.v1.HeroService"), "NOT_SERVING");
+  EXPECT_EQ(HealthStatus(probes, "liveness"), "SERVING");
   lock.abort();
   call.join();
   shutdown.join();

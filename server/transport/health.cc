@@ -54,6 +54,17 @@ void DatabaseHealth::Stop() {
   if (keeper_.joinable()) keeper_.join();
 }
 
+void DatabaseHealth::Drain() {
+  Stop();
+  {
+    absl::MutexLock lock(&mu_);
+    published_ = true;
+    ready_ = false;
+  }
+  spdlog::info("draining: NOT_SERVING, liveness SERVING");
+  SetAll(false);
+}
+
 bool DatabaseHealth::ready() const {
   absl::MutexLock lock(&mu_);
   return ready_;
@@ -180,6 +191,10 @@ void DatabaseHealth::Publish(bool ready, const std::string& why_not) {
   } else {
     spdlog::warn("database does not answer: NOT_SERVING ({})", why_not);
   }
+  SetAll(ready);
+}
+
+void DatabaseHealth::SetAll(bool ready) {
   for (grpc::HealthCheckServiceInterface* health : health_) {
     health->SetServingStatus("", ready);
     for (const std::string& service : services_) {

@@ -70,6 +70,10 @@ class DatabaseHealth final {
   void Start();
   // Stops both threads; statuses stay as they are.
   void Stop();
+  // Stops both threads and turns "" and every API service NOT_SERVING, so
+  // that load balancers stop sending calls; "liveness" stays SERVING while
+  // calls drain (a liveness probe must not kill a draining process).
+  void Drain();
   bool ready() const;
 
  private:
@@ -83,6 +87,8 @@ class DatabaseHealth final {
   // The prober's round: probes, then publishes.
   void ProbeAndPublish();
   void Publish(bool ready, const std::string& why_not);
+  // Sets "" and every API service's status on every health service.
+  void SetAll(bool ready);
   // Runs `round` every interval until Stop.
   void Every(const std::function<void()>& round);
 

@@ -327,10 +327,9 @@ Server::~Server() {
 void Server::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
-  if (health_ != nullptr) health_->Stop();
-  server_->GetHealthCheckService()->Shutdown();
-  // The health port keeps answering (NOT_SERVING) while calls drain.
-  if (health_server_ != nullptr) health_server_->GetHealthCheckService()->Shutdown();
+  // Readiness NOT_SERVING, liveness SERVING; the health port keeps
+  // answering so while calls drain.
+  if (health_ != nullptr) health_->Drain();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_grace));
   if (health_server_ != nullptr) health_server_->Shutdown(std::chrono::system_clock::now());
