@@ -40,10 +40,7 @@ pgbench_url=${admin%/postgres}/pgbench
 . scripts/lib.sh
 server_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_server || true
   scripts/pg.sh stop "$build/bench-pg"
 }
 trap cleanup EXIT

@@ -33,6 +33,17 @@ resolve_dir() {
   fi
 }
 
+# stop_server: SIGTERM to the server start_server started, if any, and
+# its exit awaited; its exit status is returned (0 when none ran).
+stop_server() {
+  [ -n "${server_pid:-}" ] || return 0
+  local pid=$server_pid status=0
+  server_pid=
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || status=$?
+  return "$status"
+}
+
 # start_server BINARY URL LOG [FLAGS...]: starts the server in the background
 # on a loopback port the kernel picks (so parallel tests cannot collide);
 # sets server_pid, and server_port once the log reports the port and a

@@ -30,10 +30,7 @@ server_pid=
 load=
 cleanup() {
   [ -n "$load" ] && kill "$load" 2>/dev/null || true
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_server || true
   scripts/pg.sh stop "$build/soak-pg"
 }
 trap cleanup EXIT

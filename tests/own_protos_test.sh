@@ -22,10 +22,7 @@ work=$(mktemp -d)
 log=$work/server.log
 server_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_server || true
   drop_test_database
   rm -rf "$work"
 }
@@ -280,9 +277,7 @@ out=$(DELETED_ID=$id clients /usr/bin/python3 "$work/books.py" "$work/py" "$here
   fail "the Python client: $out"
 grep -qx 'python: created and got Mansfield Park' <<<"$out" || fail "the Python client: $out"
 
-kill -TERM "$server_pid"
-wait "$server_pid" || fail "server exited non-zero after SIGTERM"
-server_pid=
+stop_server || fail "server exited non-zero after SIGTERM"
 grep -q "rpc method=library.v1.BookService/CreateBook code=OK" "$log" || fail "no RPC log line"
 
 # A method that fits no verb stops start-up, naming the method and the field.

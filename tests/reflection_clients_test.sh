@@ -14,10 +14,7 @@ test_database "$pg_dir" "reflection_$$"
 log=$(mktemp)
 server_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_server || true
   drop_test_database
   rm -f "$log"
 }
@@ -60,7 +57,6 @@ grep -q invalid_argument <<<"$bad" || fail "GetHero id 0 answered: $bad"
 health=$(call -d '{"service":"liveness"}' "http://127.0.0.1:$port/grpc.health.v1.Health/Check")
 grep -q SERVING <<<"$health" || fail "liveness answered: $health"
 
-kill -TERM "$server_pid"
-wait "$server_pid" || fail "server exited non-zero after SIGTERM"
+stop_server || fail "server exited non-zero after SIGTERM"
 grep -q "rpc method=heroes.v1.HeroService/CreateHero code=OK" "$log" || fail "no RPC log line"
 echo "1 passed, 0 failed"

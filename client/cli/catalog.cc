@@ -5,7 +5,6 @@
 #include <google/protobuf/descriptor.pb.h>
 #include <grpcpp/client_context.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

@@ -59,20 +59,8 @@ std::string NewRequestId();
 
 namespace internal {
 
+// A context with the deadline of `options`, counted from now.
 std::unique_ptr<grpc::ClientContext> NewContext(const CallOptions& options);
-
-// Runs `method` of `stub` and converts the result.
-template <typename Stub, typename Request, typename Response>
-absl::StatusOr<Response> Unary(
-    Stub& stub,
-    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-    const Request& request, const CallOptions& options) {
-  Response response;
-  auto context = NewContext(options);
-  grpc::Status status = (stub.*method)(context.get(), request, &response);
-  if (!status.ok()) return FromGrpc(status);
-  return response;
-}
 
 }  // namespace internal
 }  // namespace protomodel::client
