@@ -10,8 +10,10 @@
 #include "db/rows.h"
 #include "db/sql/filter.h"
 #include "db/sql/order_by.h"
+#include "db/sql/values.h"
 #include "db/sql/page_token.h"
 #include "db/sql/sql_build.h"
+#include "db/sql/values.h"
 
 namespace protomodel::db {
 

@@ -109,7 +109,7 @@ TEST_F(FilterTest, RejectsTypeMismatches) {
 }
 
 TEST_F(FilterTest, RejectsNonPositiveIds) {
-  EXPECT_EQ(Sql("id = 0"), "filter: field 'id' is an id: ids are integers > 0");
+  EXPECT_EQ(Sql("id = 0"), "filter: field 'id': ids are integers > 0, not 0");
   EXPECT_EQ(Code("team_id = -4"), absl::StatusCode::kInvalidArgument);
 }
 
@@ -130,8 +130,9 @@ TEST_F(FilterTest, ReportsSyntaxErrorsWithOffsets) {
   EXPECT_EQ(Sql("(id = 1"), "filter: unbalanced '(' at offset 0");
   EXPECT_EQ(Sql("id = 1)"), "filter: unbalanced ')' at offset 6");
   EXPECT_EQ(Sql(R"(name = "abc)"), "filter: unterminated string at offset 7");
-  EXPECT_EQ(Sql("id = "), "filter: expected a value: a quoted string, a number, true, false "
-                          "or null at offset 5");
+  EXPECT_EQ(Sql("id = "), "filter: expected a value: a quoted string, a number, true, false, "
+                          "null or an enum value's name at offset 5");
+  EXPECT_EQ(Sql("name = FANTASY"), "filter: field 'name' is a string: the value does not match");
   EXPECT_EQ(Sql("id 3"), "filter: expected an operator after 'id' at offset 3");
   EXPECT_EQ(Sql("id = 1 AND"), "filter: expected a restriction, found the end at offset 10");
   EXPECT_EQ(Sql("id ! 1"), "filter: '!' must be '!=' at offset 3");

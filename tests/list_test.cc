@@ -219,7 +219,7 @@ TEST_F(ListTest, FilterErrorsAreInvalidArgumentNamingTheProblem) {
            {R"(age = "3*")",
             "filter: field 'age' is not a string: a prefix match ('*') is not allowed"},
            {"team = 3", "filter: field 'team' is a relationship and cannot be filtered"},
-           {"id = 0", "filter: field 'id' is an id: ids are integers > 0"},
+           {"id = 0", "filter: field 'id': ids are integers > 0, not 0"},
            {"(age = 3", "filter: unbalanced '(' at offset 0"},
        }) {
     grpc::Status status = ListStatus(c.filter);

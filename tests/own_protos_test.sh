@@ -35,10 +35,24 @@ cat >"$work/protos/library/v1/library.proto" <<'EOF'
 syntax = "proto3";
 package library.v1;
 
+import "google/protobuf/duration.proto";
 import "google/protobuf/empty.proto";
 import "google/protobuf/field_mask.proto";
 import "google/protobuf/timestamp.proto";
+import "google/protobuf/wrappers.proto";
 import "protomodel/v1/options.proto";
+
+enum Genre {
+  GENRE_UNSPECIFIED = 0;
+  NOVEL = 1;
+  SCIENCE_FICTION = 2;
+  MODERNIST = 3;
+}
+
+message Size {
+  int32 width_mm = 1;
+  int32 height_mm = 2;
+}
 
 message Book {
   option (protomodel.v1.table) = {name: "book"};
@@ -49,6 +63,16 @@ message Book {
   bool lent = 5;
   double rating = 6;
   google.protobuf.Timestamp added_at = 7 [(protomodel.v1.column) = {server_default: SERVER_DEFAULT_NOW}];
+  Genre genre = 8;
+  uint64 copies_sold = 9;
+  google.protobuf.Duration reading_time = 10;
+  google.protobuf.Int32Value edition = 11;
+  repeated string tags = 12;
+  map<string, string> notes = 13;
+  Size size = 14;
+  bytes cover = 15;
+  uint32 shelf = 16;
+  float weight_kg = 17;
 }
 
 message CreateBookRequest { Book book = 1; string request_id = 2; }
@@ -101,15 +125,27 @@ health=$(call -d '{"service":"library.v1.BookService"}' "$base/grpc.health.v1.He
 grep -q SERVING <<<"$health" || fail "health of library.v1.BookService: $health"
 
 create() { call -d "$1" "$base/library.v1.BookService/CreateBook"; }
-dune=$(create '{"book":{"title":"Dune","isbn":"9780441013593","pages":412,"rating":4.5}}')
+dune=$(create '{"book":{"title":"Dune","isbn":"9780441013593","pages":412,"rating":4.5,
+  "genre":"SCIENCE_FICTION","copiesSold":"18446744073709551615","readingTime":"36000s",
+  "edition":2,"tags":["classic","desert"],"notes":{"shelf":"B2"},"size":{"widthMm":110},
+  "cover":"AAEC","shelf":4000000000,"weightKg":0.25}}')
 grep -q '"title": "Dune"' <<<"$dune" || fail "CreateBook answered: $dune"
 grep -q '"addedAt"' <<<"$dune" || fail "no server-set timestamp: $dune"
 id=$(sed -n 's/.*"id": "\([0-9]*\)".*/\1/p' <<<"$dune")
-create '{"book":{"title":"Emma","isbn":"9780141439587","lent":true,"rating":3.9}}' >/dev/null
-create '{"book":{"title":"Ulysses","isbn":"9780199535675","pages":730,"rating":3.7}}' >/dev/null
+create '{"book":{"title":"Emma","isbn":"9780141439587","lent":true,"rating":3.9,
+  "genre":"NOVEL","copiesSold":"7","readingTime":"5400.5s","edition":1,"tags":["classic"],
+  "shelf":12,"weightKg":0.5}}' >/dev/null
+create '{"book":{"title":"Ulysses","isbn":"9780199535675","pages":730,"rating":3.7,
+  "genre":"MODERNIST","copiesSold":"18446744073709551614","readingTime":"90000s",
+  "weightKg":1.125}}' >/dev/null
 
 got=$(call -d "{\"id\":$id}" "$base/library.v1.BookService/GetBook")
-grep -q '"isbn": "9780441013593"' <<<"$got" || fail "GetBook answered: $got"
+for want in '"isbn": "9780441013593"' '"genre": "SCIENCE_FICTION"' \
+  '"copiesSold": "18446744073709551615"' '"readingTime": "36000s"' '"edition": 2' \
+  '"desert"' '"shelf": "B2"' '"widthMm": 110' '"cover": "AAEC"' '"shelf": 4000000000' \
+  '"weightKg": 0.25'; do
+  grep -qF "$want" <<<"$got" || fail "GetBook lacks $want: $got"
+done
 
 list() { call -d "$1" "$base/library.v1.BookService/ListBooks"; }
 titles() { { grep -o '"title": "[A-Za-z]*"' || true; } | sed 's/"title": //; s/"//g' | tr '\n' ' '; }
@@ -121,7 +157,20 @@ for case in \
   '{"filter":"title = \"D*\" OR isbn = \"9780199535675\"","order_by":"title"}|Dune Ulysses ' \
   '{"filter":"added_at > \"2000-01-01T00:00:00Z\"","order_by":"id"}|Dune Emma Ulysses ' \
   '{"filter":"added_at = null"}|' \
-  '{"filter":"added_at != null AND pages = null"}|Emma '; do
+  '{"filter":"added_at != null AND pages = null"}|Emma ' \
+  '{"filter":"genre = NOVEL OR genre = \"MODERNIST\"","order_by":"genre desc"}|Ulysses Emma ' \
+  '{"filter":"genre > NOVEL","order_by":"genre"}|Dune Ulysses ' \
+  '{"filter":"copies_sold >= 18446744073709551614","order_by":"copies_sold desc"}|Dune Ulysses ' \
+  '{"filter":"reading_time < \"5400.6s\""}|Emma ' \
+  '{"filter":"reading_time > \"36000s\""}|Ulysses ' \
+  '{"filter":"edition = null"}|Ulysses ' \
+  '{"filter":"edition >= 1","order_by":"edition desc"}|Dune Emma ' \
+  '{"filter":"tags:\"classic\"","order_by":"title"}|Dune Emma ' \
+  '{"filter":"NOT tags:\"desert\"","order_by":"title"}|Emma Ulysses ' \
+  '{"filter":"size != null"}|Dune ' \
+  '{"filter":"shelf > 100"}|Dune ' \
+  '{"filter":"weight_kg = 1.125"}|Ulysses ' \
+  '{"order_by":"weight_kg desc"}|Ulysses Emma Dune '; do
   request=${case%%|*}
   want=${case#*|}
   have=$(list "$request" | titles)
@@ -162,6 +211,13 @@ fi
 grep -q already_exists <<<"$bad" || fail "a repeated isbn answered: $bad"
 if bad=$(list '{"filter":"colour = \"red\""}' 2>&1); then fail "an unknown field: $bad"; fi
 grep -q invalid_argument <<<"$bad" || fail "an unknown filter field answered: $bad"
+for case in 'genre = POETRY|has no value named' 'genre = 1|compared by value name' \
+  'reading_time < "10h"|is a duration' 'copies_sold > -1|is an unsigned integer' \
+  'tags = "classic"|only' 'notes = null|has no presence' 'size = "x"|cannot be filtered'; do
+  filter=${case%%|*}
+  if bad=$(list "{\"filter\":\"${filter//\"/\\\"}\"}" 2>&1); then fail "filter $filter: $bad"; fi
+  grep -q invalid_argument <<<"$bad" && grep -q "${case#*|}" <<<"$bad" || fail "filter $filter: $bad"
+done
 
 call -d "{\"id\":$id}" "$base/library.v1.BookService/DeleteBook" >/dev/null
 if bad=$(call -d "{\"id\":$id}" "$base/library.v1.BookService/GetBook" 2>&1); then

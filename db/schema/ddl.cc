@@ -335,19 +335,29 @@ ORDER BY t.relname, i.relname)sql";
 
 }  // namespace
 
-std::string TypeName(ColumnType type) {
-  switch (type) {
-    case ColumnType::kBool: return "boolean";
-    case ColumnType::kInt32: return "integer";
-    case ColumnType::kInt64: return "bigint";
-    case ColumnType::kFloat: return "real";
-    case ColumnType::kDouble: return "double precision";
-    case ColumnType::kString: return "text";
-    case ColumnType::kUuid: return "uuid";
-    case ColumnType::kBytes: return "bytea";
-    case ColumnType::kTimestamp: return "timestamp with time zone";
+std::string TypeName(const Column& column) {
+  return column.repeated ? ElementTypeName(column) + "[]" : ElementTypeName(column);
+}
+
+std::string ElementTypeName(const Column& column) {
+  std::string name;
+  switch (column.type) {
+    case ColumnType::kBool: name = "boolean"; break;
+    case ColumnType::kInt32:
+    case ColumnType::kEnum: name = "integer"; break;
+    case ColumnType::kInt64:
+    case ColumnType::kUint32: name = "bigint"; break;
+    case ColumnType::kUint64: name = "numeric(20,0)"; break;
+    case ColumnType::kFloat: name = "real"; break;
+    case ColumnType::kDouble: name = "double precision"; break;
+    case ColumnType::kString: name = "text"; break;
+    case ColumnType::kUuid: name = "uuid"; break;
+    case ColumnType::kBytes: name = "bytea"; break;
+    case ColumnType::kTimestamp: name = "timestamp with time zone"; break;
+    case ColumnType::kDuration: name = "interval"; break;
+    case ColumnType::kJson: name = "jsonb"; break;
   }
-  return "text";
+  return name;
 }
 
 SchemaDef ExpectedSchema(const Schema& schema) {
@@ -379,8 +389,8 @@ SchemaDef ExpectedSchema(const Schema& schema) {
     for (const Column& c : table->columns()) {
       ColumnDef col;
       col.name = c.name;
-      col.type = TypeName(c.type);
-      col.collation = c.type == ColumnType::kString ? "C" : "";
+      col.type = TypeName(c);
+      col.collation = c.type == ColumnType::kString && !c.repeated ? "C" : "";
       col.not_null = !c.nullable;
       col.identity = c.primary_key && c.generated == protomodel::v1::KEY_GENERATION_IDENTITY;
       col.field = c.field->number();
@@ -390,6 +400,10 @@ SchemaDef ExpectedSchema(const Schema& schema) {
         col.default_expr = kNow;
       } else if (c.server_default == protomodel::v1::SERVER_DEFAULT_VERSION) {
         col.default_expr = kNewVersion;
+      } else if (c.repeated) {
+        col.default_expr = absl::StrCat("'{}'::", col.type);
+      } else if (c.type == ColumnType::kJson && c.field->is_repeated()) {
+        col.default_expr = c.field->is_map() ? "'{}'::jsonb" : "'[]'::jsonb";
       }
       t.columns.push_back(col);
     }

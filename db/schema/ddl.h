@@ -55,14 +55,18 @@ struct SchemaDef {
 };
 
 // The schema the mapping options of `schema` describe (SQLModel's
-// metadata): column types from field types, NOT NULL unless proto3
-// `optional`, server defaults, key generation, unique constraints, indexes
+// metadata): column types from field types, NOT NULL unless the column is
+// nullable, server defaults (empty arrays, maps and lists for repeated
+// fields), key generation, unique constraints, indexes
 // and foreign keys with their on-delete rule. Tables referenced by foreign
 // keys come first.
 SchemaDef ExpectedSchema(const Schema& schema);
 
-// The PostgreSQL type a column of `type` is stored as: "bigint", "uuid", ...
-std::string TypeName(ColumnType type);
+// The PostgreSQL type a column stores its values as, as the catalog spells
+// it: "bigint", "uuid", "text[]", "numeric(20,0)", ...
+std::string TypeName(const Column& column);
+// TypeName of one element: the same but for a repeated column's "[]".
+std::string ElementTypeName(const Column& column);
 
 // The tables of the connection's current schema, except `schema_migrations`
 // and the server's own `protomodel_*` tables.

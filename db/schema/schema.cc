@@ -1,5 +1,6 @@
 #include "db/schema/schema.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
@@ -14,8 +15,9 @@ absl::Status FieldError(const FieldDescriptor* field, absl::string_view what) {
       absl::StrCat("field ", field->full_name(), ": ", what));
 }
 
-absl::StatusOr<ColumnType> TypeOf(const FieldDescriptor* field,
-                                  const protomodel::v1::ColumnOptions& opts) {
+// The column type of one value of `field` (of each element when repeated).
+ColumnType ScalarType(const FieldDescriptor* field,
+                      const protomodel::v1::ColumnOptions& opts) {
   switch (field->type()) {
     case FieldDescriptor::TYPE_BOOL:
       return ColumnType::kBool;
@@ -27,26 +29,53 @@ absl::StatusOr<ColumnType> TypeOf(const FieldDescriptor* field,
     case FieldDescriptor::TYPE_SINT64:
     case FieldDescriptor::TYPE_SFIXED64:
       return ColumnType::kInt64;
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_FIXED32:
+      return ColumnType::kUint32;
+    case FieldDescriptor::TYPE_UINT64:
+    case FieldDescriptor::TYPE_FIXED64:
+      return ColumnType::kUint64;
     case FieldDescriptor::TYPE_FLOAT:
       return ColumnType::kFloat;
     case FieldDescriptor::TYPE_DOUBLE:
       return ColumnType::kDouble;
+    case FieldDescriptor::TYPE_ENUM:
+      return ColumnType::kEnum;
     case FieldDescriptor::TYPE_STRING:
-      return opts.uuid() ||
-                     opts.generated() == protomodel::v1::KEY_GENERATION_UUID
+      return opts.uuid() || opts.generated() == protomodel::v1::KEY_GENERATION_UUID
                  ? ColumnType::kUuid
                  : ColumnType::kString;
     case FieldDescriptor::TYPE_BYTES:
       return ColumnType::kBytes;
-    case FieldDescriptor::TYPE_MESSAGE:
-      if (field->message_type()->full_name() == "google.protobuf.Timestamp") {
-        return ColumnType::kTimestamp;
-      }
-      break;
     default:
-      break;
+      return ColumnType::kJson;  // messages and groups
   }
-  return FieldError(field, "this field type cannot be stored in a column");
+}
+
+// Sets how `column` stores `field`: a scalar, an array of scalars, a
+// well-known message as its SQL type, or JSON.
+void SetType(const FieldDescriptor* field, const protomodel::v1::ColumnOptions& opts,
+             Column* column) {
+  if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+    column->type = ScalarType(field, opts);
+    column->repeated = field->is_repeated();
+    return;
+  }
+  column->type = ColumnType::kJson;
+  if (field->is_repeated()) return;  // maps and repeated messages
+  const Descriptor* message = field->message_type();
+  const std::string& name = message->full_name();
+  if (name == "google.protobuf.Timestamp") {
+    column->type = ColumnType::kTimestamp;
+  } else if (name == "google.protobuf.Duration") {
+    column->type = ColumnType::kDuration;
+  } else if (absl::StartsWith(name, "google.protobuf.") && absl::EndsWith(name, "Value") &&
+             message->field_count() == 1 && message->field(0)->name() == "value" &&
+             message->field(0)->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE &&
+             !message->field(0)->is_repeated()) {
+    column->type = ScalarType(message->field(0), opts);
+    column->wrapper = true;
+  }
 }
 
 }  // namespace
@@ -125,20 +154,20 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
       const protomodel::v1::ColumnOptions& opts =
           field->options().GetExtension(protomodel::v1::column);
       if (opts.has_relation()) continue;
-      if (field->is_repeated()) {
-        return FieldError(field, "repeated fields must be relations");
-      }
-      absl::StatusOr<ColumnType> type = TypeOf(field, opts);
-      if (!type.ok()) return type.status();
       Column column;
       column.field = field;
       column.name = field->name();
       column.quoted = QuoteIdentifier(field->name());
-      column.type = *type;
-      column.nullable = field->has_optional_keyword();
+      SetType(field, opts, &column);
+      column.server_default = opts.server_default();
+      // Message-typed fields have presence; those the server fills never
+      // lack a value.
+      column.nullable = field->has_optional_keyword() ||
+                        (!field->is_repeated() &&
+                         field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+                         column.server_default == protomodel::v1::SERVER_DEFAULT_UNSPECIFIED);
       column.primary_key = opts.primary_key();
       column.generated = opts.generated();
-      column.server_default = opts.server_default();
       column.output_only = opts.output_only() ||
                            column.server_default !=
                                protomodel::v1::SERVER_DEFAULT_UNSPECIFIED ||
@@ -149,7 +178,7 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
       column.unique = opts.unique();
       column.index = opts.index();
       if (!opts.pattern().empty() || opts.random_length() != 0) {
-        if (column.type != ColumnType::kString) {
+        if (column.type != ColumnType::kString || column.repeated) {
           return FieldError(field, "pattern and random_length apply to string fields only");
         }
         if (opts.random_length() < 0 || opts.random_length() > 1024) {
@@ -173,6 +202,16 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
         if (column.on_delete == protomodel::v1::ON_DELETE_SET_NULL &&
             !column.nullable) {
           return FieldError(field, "ON DELETE SET NULL needs an optional field");
+        }
+      }
+      if (column.primary_key || !column.references.empty()) {
+        const bool key_type = column.type == ColumnType::kInt32 ||
+                              column.type == ColumnType::kInt64 ||
+                              column.type == ColumnType::kString ||
+                              column.type == ColumnType::kUuid;
+        if (!key_type || column.repeated || column.wrapper ||
+            (column.primary_key && column.nullable)) {
+          return FieldError(field, "a key must be a singular int32, int64 or string field");
         }
       }
       if (column.primary_key) {

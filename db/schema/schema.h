@@ -15,17 +15,23 @@
 
 namespace protomodel::db {
 
-// How a column's values travel between the wire and SQL.
+// How a column's values travel between the wire and SQL. For a repeated
+// field, the type of each element (the column is an array of it).
 enum class ColumnType {
   kBool,       // boolean
   kInt32,      // integer
   kInt64,      // bigint
+  kUint32,     // bigint (every uint32 fits)
+  kUint64,     // numeric(20,0): 0..2^64-1 exactly, compared as numbers
   kFloat,      // real
   kDouble,     // double precision
+  kEnum,       // integer: the value's number (filters name values)
   kString,     // text COLLATE "C"
   kUuid,       // uuid, a lower-case string on the wire
   kBytes,      // bytea, sent as a binary parameter
   kTimestamp,  // timestamptz, google.protobuf.Timestamp on the wire
+  kDuration,   // interval, google.protobuf.Duration on the wire
+  kJson,       // jsonb: a nested message, a map or a repeated message, whole
 };
 
 // One field of a table message that is stored as a column. Column names are
@@ -35,7 +41,13 @@ struct Column {
   std::string name;
   std::string quoted;  // "name", ready for SQL
   ColumnType type = ColumnType::kString;
-  bool nullable = false;  // proto3 `optional`: unset <-> NULL
+  // An array of `type` (a repeated scalar or enum field); never NULL.
+  bool repeated = false;
+  // A google.protobuf wrapper (Int32Value...): `type` is its `value`'s.
+  bool wrapper = false;
+  // Unset <-> NULL: proto3 `optional` and message-typed fields (but those
+  // the server always fills).
+  bool nullable = false;
   bool primary_key = false;
   bool output_only = false;
   bool required = false;
@@ -55,11 +67,14 @@ struct Column {
 
   // Callers may write it (create, update masks).
   bool writable() const { return !output_only; }
-  // It may appear in filters and order_by (not bytes, not an etag).
+  // It may be compared in filters and ordered by (not bytes, JSON, arrays
+  // or an etag).
   bool comparable() const {
-    return type != ColumnType::kBytes &&
+    return !repeated && type != ColumnType::kBytes && type != ColumnType::kJson &&
            server_default != protomodel::v1::SERVER_DEFAULT_VERSION;
   }
+  // A key: ids (integers) are > 0.
+  bool is_key() const { return primary_key || !references.empty(); }
 };
 
 class TableSchema;

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "db/schema/ddl.h"
+#include "db/sql/codec.h"
 #include "db/sql/values.h"
 
 namespace protomodel::db {
@@ -48,6 +50,12 @@ class Lexer {
       return token;
     }
     if (c == '"') return String(token);
+    if (c == ':') {
+      token.kind = Token::Kind::kOp;
+      token.text = ":";
+      ++pos_;
+      return token;
+    }
     if (c == '=' || c == '!' || c == '<' || c == '>') {
       token.kind = Token::Kind::kOp;
       token.text = std::string(1, c);
@@ -230,7 +238,8 @@ class Parser {
     }
     static constexpr std::pair<absl::string_view, FilterOp> kOps[] = {
         {"=", FilterOp::kEq}, {"!=", FilterOp::kNe}, {"<", FilterOp::kLt},
-        {"<=", FilterOp::kLe}, {">", FilterOp::kGt}, {">=", FilterOp::kGe}};
+        {"<=", FilterOp::kLe}, {">", FilterOp::kGt}, {">=", FilterOp::kGe},
+        {":", FilterOp::kHas}};
     for (const auto& [text, op] : kOps) {
       if (token_.text == text) node.op = op;
     }
@@ -252,15 +261,14 @@ class Parser {
         } else if (token_.text == "null") {
           node.value.kind = FilterValue::Kind::kNull;
         } else {
-          return Error(token_.pos,
-                       "expected a value: a quoted string, a number, true, "
-                       "false or null");
+          node.value.kind = FilterValue::Kind::kName;
+          node.value.text = token_.text;
         }
         break;
       default:
         return Error(token_.pos,
                      "expected a value: a quoted string, a number, true, "
-                     "false or null");
+                     "false, null or an enum value's name");
     }
     if (absl::Status s = Advance(); !s.ok()) return s;
     return node;
@@ -284,6 +292,8 @@ absl::string_view OpSql(FilterOp op) {
       return ">";
     case FilterOp::kGe:
       return ">=";
+    case FilterOp::kHas:
+      return "@>";
   }
   return "=";
 }
@@ -320,23 +330,36 @@ absl::StatusOr<std::string> CompileRestriction(const FilterNode& node,
         "filter: unknown field '", node.field, "' (", table.descriptor()->name(),
         " has no such field)"));
   }
-  if (!column->comparable()) return FieldError(*column, "cannot be filtered");
   const std::string& col = column->quoted;
   const FilterValue& value = node.value;
   if (value.kind == FilterValue::Kind::kNull) {
-    // Presence: `optional` fields, and every message-typed field (a
-    // Timestamp left unset is NULL; one the server always sets simply
-    // never matches `= null`).
-    if (!column->nullable &&
-        column->field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+    // Presence: `optional` fields and message-typed ones (a wrapper, a
+    // Timestamp, a nested message left unset is NULL; one the server always
+    // sets simply never matches `= null`).
+    const bool has_presence =
+        column->nullable || (!column->field->is_repeated() &&
+                             column->field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE);
+    if (!has_presence) {
       return FieldError(*column, "has no presence (not optional, not a message), so it is never null");
     }
     if (node.op == FilterOp::kEq) return absl::StrCat(col, " IS NULL");
     if (node.op == FilterOp::kNe) return absl::StrCat(col, " IS NOT NULL");
     return FieldError(*column, "compares with null only by = or !=");
   }
+  if (column->repeated) {
+    if (node.op != FilterOp::kHas) {
+      return FieldError(*column, "is repeated: only ':' (has) applies, e.g. tags:\"x\"");
+    }
+  } else if (node.op == FilterOp::kHas) {
+    return FieldError(*column, "is not repeated: ':' (has) applies to repeated fields only");
+  } else if (!column->comparable()) {
+    return FieldError(*column, "cannot be filtered");
+  }
+  if (column->type == ColumnType::kBytes || column->type == ColumnType::kJson) {
+    return FieldError(*column, "cannot be filtered");
+  }
   if (value.prefix) {
-    if (column->type != ColumnType::kString) {
+    if (column->type != ColumnType::kString || column->repeated) {
       return FieldError(*column, "is not a string: a prefix match ('*') is not allowed");
     }
     if (node.op != FilterOp::kEq && node.op != FilterOp::kNe) {
@@ -354,11 +377,20 @@ absl::StatusOr<std::string> CompileRestriction(const FilterNode& node,
                : absl::StrCat("NOT ", like);
   }
   if (column->type == ColumnType::kBool && node.op != FilterOp::kEq &&
-      node.op != FilterOp::kNe) {
+      node.op != FilterOp::kNe && node.op != FilterOp::kHas) {
     return FieldError(*column, "is a bool: only = and != apply");
   }
-  absl::StatusOr<std::string> param = BindLiteral(*column, value, params);
+  absl::StatusOr<Value> literal = LiteralValue(*column, value);
+  if (!literal.ok()) return literal.status();
+  absl::StatusOr<std::string> param =
+      BindValue(*column, *literal, ValueUse::kCompare,
+                absl::StrCat("filter: field '", column->name, "'"), params);
   if (!param.ok()) return param.status();
+  if (column->repeated) {
+    // An array never NULL, so containment is two-valued; `@>` can use a GIN
+    // index.
+    return absl::StrCat(col, " @> ARRAY[", *param, "::", ElementTypeName(*column), "]");
+  }
   if (!column->nullable) {
     return absl::StrCat(col, " ", OpSql(node.op), " ", *param);
   }
@@ -377,80 +409,6 @@ absl::StatusOr<FilterNode> ParseFilter(absl::string_view filter) {
         "filter: longer than the limit of ", kMaxFilterLength, " bytes"));
   }
   return Parser(filter).Parse();
-}
-
-absl::StatusOr<std::string> BindLiteral(const Column& column,
-                                        const FilterValue& value,
-                                        Params* params) {
-  const std::string what = absl::StrCat("filter: field '", column.name, "'");
-  auto mismatch = [&](absl::string_view want) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " is ", want, ": the value does not match"));
-  };
-  const bool is_key = column.primary_key || !column.references.empty();
-  switch (column.type) {
-    case ColumnType::kBool:
-      if (value.kind != FilterValue::Kind::kBool) return mismatch("a bool");
-      params->AddText(value.bool_value ? "true" : "false");
-      break;
-    case ColumnType::kInt32:
-    case ColumnType::kInt64: {
-      int64_t number = 0;
-      if (value.kind != FilterValue::Kind::kNumber ||
-          !absl::SimpleAtoi(value.text, &number)) {
-        return mismatch("an integer");
-      }
-      if (column.type == ColumnType::kInt32 &&
-          (number < std::numeric_limits<int32_t>::min() ||
-           number > std::numeric_limits<int32_t>::max())) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, " is a 32-bit integer: ", value.text, " is out of range"));
-      }
-      if (is_key && number <= 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, " is an id: ids are integers > 0"));
-      }
-      params->AddText(absl::StrCat(number));
-      break;
-    }
-    case ColumnType::kFloat:
-    case ColumnType::kDouble: {
-      double number = 0;
-      if (value.kind != FilterValue::Kind::kNumber ||
-          !absl::SimpleAtod(value.text, &number)) {
-        return mismatch("a number");
-      }
-      // Every digit that matters (StrCat keeps only six).
-      params->AddText(absl::StrFormat("%.17g", number));
-      break;
-    }
-    case ColumnType::kString:
-      if (value.kind != FilterValue::Kind::kString) return mismatch("a string");
-      if (absl::Status s = CheckStorableText(value.text, what); !s.ok()) return s;
-      params->AddText(value.text);
-      break;
-    case ColumnType::kUuid: {
-      if (value.kind != FilterValue::Kind::kString) {
-        return mismatch("a UUID string");
-      }
-      absl::StatusOr<std::string> uuid = CanonicalUuid(value.text, what);
-      if (!uuid.ok()) return uuid.status();
-      params->AddText(*std::move(uuid));
-      break;
-    }
-    case ColumnType::kTimestamp: {
-      if (value.kind != FilterValue::Kind::kString) {
-        return mismatch("a timestamp (a quoted RFC 3339 string)");
-      }
-      absl::StatusOr<int64_t> micros = ParseRfc3339Micros(value.text, what);
-      if (!micros.ok()) return micros.status();
-      params->AddText(TimestampParam(*micros));
-      break;
-    }
-    case ColumnType::kBytes:
-      return absl::InvalidArgumentError(absl::StrCat(what, " cannot be filtered"));
-  }
-  return absl::StrCat("$", params->size());
 }
 
 absl::StatusOr<std::string> CompileFilter(const FilterNode& filter,

@@ -19,17 +19,18 @@ inline constexpr int kMaxFilterDepth = 32;        // nested parentheses and NOTs
 
 // A literal in a restriction.
 struct FilterValue {
-  enum class Kind { kString, kNumber, kBool, kNull };
+  enum class Kind { kString, kNumber, kBool, kNull, kName };
   Kind kind = Kind::kNull;
   // kString: the unescaped text (without the prefix star); kNumber: the
-  // literal as written.
+  // literal as written; kName: a bare name (an enum value's).
   std::string text;
   bool bool_value = false;
   // kString ending in an unescaped `*`: a prefix match.
   bool prefix = false;
 };
 
-enum class FilterOp { kEq, kNe, kLt, kLe, kGt, kGe };
+// `:` is AIP-160's has: on a repeated field, "holds this element".
+enum class FilterOp { kEq, kNe, kLt, kLe, kGt, kGe, kHas };
 
 // The parsed filter: AND and OR nodes hold two or more children, NOT one.
 struct FilterNode {
@@ -56,13 +57,6 @@ absl::StatusOr<FilterNode> ParseFilter(absl::string_view filter);
 absl::StatusOr<std::string> CompileFilter(const FilterNode& filter,
                                           const TableSchema& table,
                                           Params* params);
-
-// Checks a literal against a column's type and appends it to `params` in the
-// text form PostgreSQL reads; returns the parameter's `$n`. Shared by filters
-// and page tokens.
-absl::StatusOr<std::string> BindLiteral(const Column& column,
-                                        const FilterValue& value,
-                                        Params* params);
 
 }  // namespace protomodel::db
 

@@ -2,21 +2,17 @@
 
 #include <algorithm>
 
-#include <google/protobuf/timestamp.pb.h>
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "db/sql/values.h"
+#include "db/sql/codec.h"
 
 namespace protomodel::db {
 namespace {
 
-using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using protomodel::v1::KeyValue;
 
@@ -27,52 +23,6 @@ absl::Status Error(absl::string_view what) {
 absl::Status TokenMismatch() {
   return absl::InvalidArgumentError(
       "page_token: does not fit this query's order_by");
-}
-
-// Binds a key value of a page token for `column`; false when its kind does
-// not fit the column's type.
-bool BindKey(const Column& column, const KeyValue& value, Params* params) {
-  switch (column.type) {
-    case ColumnType::kBool:
-      if (value.kind_case() != KeyValue::kBoolValue) return false;
-      params->AddText(value.bool_value() ? "true" : "false");
-      return true;
-    case ColumnType::kInt32:
-    case ColumnType::kInt64:
-      if (value.kind_case() != KeyValue::kIntValue) return false;
-      params->AddText(absl::StrCat(value.int_value()));
-      return true;
-    case ColumnType::kFloat:
-    case ColumnType::kDouble: {
-      // Tokens carry no secret: a caller may have written this one.
-      double number = 0;
-      if (value.kind_case() != KeyValue::kStringValue ||
-          !absl::SimpleAtod(value.string_value(), &number)) {
-        return false;
-      }
-      params->AddText(absl::StrFormat("%.17g", number));
-      return true;
-    }
-    case ColumnType::kString:
-      if (value.kind_case() != KeyValue::kStringValue) return false;
-      if (!CheckStorableText(value.string_value(), "").ok()) return false;
-      params->AddText(value.string_value());
-      return true;
-    case ColumnType::kUuid:
-      if (value.kind_case() != KeyValue::kStringValue ||
-          !CanonicalUuid(value.string_value(), "").ok()) {
-        return false;
-      }
-      params->AddText(value.string_value());
-      return true;
-    case ColumnType::kTimestamp:
-      if (value.kind_case() != KeyValue::kMicros) return false;
-      params->AddText(TimestampParam(value.micros()));
-      return true;
-    case ColumnType::kBytes:
-      return false;
-  }
-  return false;
 }
 
 }  // namespace
@@ -138,47 +88,12 @@ std::string OrderBySql(const std::vector<OrderKey>& keys) {
 
 std::vector<KeyValue> KeyValuesOf(const Message& row,
                                   const std::vector<OrderKey>& keys) {
-  const google::protobuf::Reflection* reflection = row.GetReflection();
   std::vector<KeyValue> values;
   values.reserve(keys.size());
   for (const OrderKey& key : keys) {
-    const FieldDescriptor* field = key.column->field;
-    KeyValue value;
-    if (key.column->nullable && !reflection->HasField(row, field)) {
-      value.set_null(true);
-      values.push_back(std::move(value));
-      continue;
-    }
-    switch (key.column->type) {
-      case ColumnType::kBool:
-        value.set_bool_value(reflection->GetBool(row, field));
-        break;
-      case ColumnType::kInt32:
-        value.set_int_value(reflection->GetInt32(row, field));
-        break;
-      case ColumnType::kInt64:
-        value.set_int_value(reflection->GetInt64(row, field));
-        break;
-      case ColumnType::kFloat:
-        value.set_string_value(absl::StrFormat("%.9g", reflection->GetFloat(row, field)));
-        break;
-      case ColumnType::kDouble:
-        value.set_string_value(absl::StrFormat("%.17g", reflection->GetDouble(row, field)));
-        break;
-      case ColumnType::kString:
-      case ColumnType::kUuid:
-        value.set_string_value(reflection->GetString(row, field));
-        break;
-      case ColumnType::kTimestamp: {
-        const auto& ts = static_cast<const google::protobuf::Timestamp&>(
-            reflection->GetMessage(row, field));
-        value.set_micros(google::protobuf::util::TimeUtil::TimestampToMicroseconds(ts));
-        break;
-      }
-      case ColumnType::kBytes:
-        break;
-    }
-    values.push_back(std::move(value));
+    // A row read from the table holds only what a column can.
+    absl::StatusOr<Value> value = FieldValue(row, *key.column, -1, key.column->name);
+    values.push_back(value.ok() ? ValueToKey(*value) : KeyValue());
   }
   return values;
 }
@@ -195,8 +110,13 @@ absl::StatusOr<std::string> KeysetSql(
       if (!keys[i].column->nullable) return TokenMismatch();
       continue;
     }
-    if (!BindKey(*keys[i].column, value, params)) return TokenMismatch();
-    bound[i] = absl::StrCat("$", params->size());
+    // Tokens carry no secret: a caller may have written this one.
+    std::optional<Value> key = KeyToValue(*keys[i].column, value);
+    if (!key.has_value()) return TokenMismatch();
+    absl::StatusOr<std::string> param =
+        BindValue(*keys[i].column, *key, ValueUse::kCompare, "page_token", params);
+    if (!param.ok()) return TokenMismatch();
+    bound[i] = *std::move(param);
   }
 
   // A single row comparison when every key is NOT NULL and runs the same way:

@@ -2,23 +2,18 @@
 
 #include <cstdint>
 
-#include <google/protobuf/timestamp.pb.h>
-#include <google/protobuf/util/time_util.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "db/schema/ddl.h"
 #include "db/errors.h"
+#include "db/sql/codec.h"
 #include "db/sql/values.h"
 
 namespace protomodel::db {
 namespace {
 
-using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-using google::protobuf::Reflection;
-using google::protobuf::util::TimeUtil;
 
 // A fresh opaque version for etag columns, on insert (the column default in
 // the migration) and on every update.
@@ -29,7 +24,8 @@ std::string ColumnExpr(const Column& column, absl::string_view alias) {
   const std::string ref = alias.empty()
                               ? column.quoted
                               : absl::StrCat(alias, ".", column.quoted);
-  if (column.type == ColumnType::kTimestamp) {
+  if (!column.repeated &&
+      (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration)) {
     return absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
   }
   return ref;
@@ -119,8 +115,8 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
   for (size_t row = 0; row < rows; ++row) {
     std::vector<std::string> cells = {absl::StrCat(row + 1)};
     for (size_t i = 0; i < per_row; ++i) {
-      const ColumnType type = i < written.size() ? written[i]->type : ColumnType::kUuid;
-      cells.push_back(absl::StrCat("$", row * per_row + i + 1, "::", TypeName(type)));
+      cells.push_back(absl::StrCat("$", row * per_row + i + 1, "::",
+                                   i < written.size() ? TypeName(*written[i]) : "uuid"));
     }
     values.push_back(absl::StrCat("(", absl::StrJoin(cells, ", "), ")"));
   }
@@ -160,110 +156,13 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
 std::string GetManySql(const TableSchema& table) {
   return absl::StrCat("SELECT ", SelectList(AllColumns(table), ""), " FROM ",
                       table.quoted_name(), " WHERE ", table.primary_key().quoted,
-                      " = ANY($1::", TypeName(table.primary_key().type), "[])");
+                      " = ANY($1::", TypeName(table.primary_key()), "[])");
 }
-
-std::string ArrayLiteral(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    for (const char c : values[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
-
-namespace {
-
-absl::Status BindValue(const Message& resource, const Column& column, const std::string& what,
-                       Params* params) {
-  const Reflection* r = resource.GetReflection();
-  const FieldDescriptor* f = column.field;
-  if (column.nullable && !r->HasField(resource, f)) {
-    params->AddNull();
-    return absl::OkStatus();
-  }
-  switch (column.type) {
-    case ColumnType::kBool:
-      params->AddText(r->GetBool(resource, f) ? "true" : "false");
-      break;
-    case ColumnType::kInt32:
-    case ColumnType::kInt64: {
-      const int64_t v = column.type == ColumnType::kInt32 ? r->GetInt32(resource, f)
-                                                          : r->GetInt64(resource, f);
-      if (!column.references.empty() && v <= 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, ": ids are integers > 0, not ", v));
-      }
-      params->AddText(absl::StrCat(v));
-      break;
-    }
-    case ColumnType::kFloat:
-      params->AddText(absl::StrFormat("%.9g", r->GetFloat(resource, f)));
-      break;
-    case ColumnType::kDouble:
-      params->AddText(absl::StrFormat("%.17g", r->GetDouble(resource, f)));
-      break;
-    case ColumnType::kString: {
-      std::string text = r->GetString(resource, f);
-      if (absl::Status s = CheckStorableText(text, what); !s.ok()) return s;
-      if (column.pattern_regex != nullptr && !std::regex_match(text, *column.pattern_regex)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            what, ": must match ", column.pattern,
-            column.random_length > 0 ? ", or be empty on create for a generated one" : ""));
-      }
-      params->AddText(std::move(text));
-      break;
-    }
-    case ColumnType::kUuid: {
-      absl::StatusOr<std::string> uuid = CanonicalUuid(r->GetString(resource, f), what);
-      if (!uuid.ok()) return uuid.status();
-      params->AddText(*std::move(uuid));
-      break;
-    }
-    case ColumnType::kBytes: {
-      std::string scratch;
-      const std::string& bytes = r->GetStringReference(resource, f, &scratch);
-      if (bytes.size() > kMaxBytesValue) {
-        return WithReason(
-            absl::InvalidArgumentError(absl::StrCat(
-                what, ": ", bytes.size(), " bytes is over the limit of ", kMaxBytesValue,
-                " bytes (16 MiB) for a bytes field")),
-            reason::kFieldTooLarge);
-      }
-      params->AddBinary(bytes);
-      break;
-    }
-    case ColumnType::kTimestamp: {
-      const auto& ts =
-          static_cast<const google::protobuf::Timestamp&>(r->GetMessage(resource, f));
-      // What google.protobuf.Timestamp allows; past it the conversion to
-      // microseconds would overflow.
-      if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
-          ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
-          ts.nanos() > 999999999) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            what, ": not a valid timestamp (0001-01-01T00:00:00Z to "
-                  "9999-12-31T23:59:59.999999999Z, nanos 0 to 999999999)"));
-      }
-      params->AddText(TimestampParam(TimeUtil::TimestampToMicroseconds(ts)));
-      break;
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::Status BindColumn(const TableSchema& table, const Message& resource,
                         const Column& column, Params* params) {
   const std::string what = absl::StrCat(table.name(), ".", column.name);
-  return AboutField(BindValue(resource, column, what, params), what);
+  return AboutField(BindField(resource, column, what, params), what);
 }
 
 absl::Status BindWritable(const TableSchema& table, const Message& resource,

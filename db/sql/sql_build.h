@@ -48,10 +48,6 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows);
 // is in the array `$1`, in no particular order.
 std::string GetManySql(const TableSchema& table);
 
-// `values` as the text of a PostgreSQL array (`{"1","2"}`), each element
-// quoted, so any text (commas, braces, quotes, NULL) stays one element.
-std::string ArrayLiteral(const std::vector<std::string>& values);
-
 // Appends the value of `column` in `resource` to `params` (NULL for an unset
 // optional field). INVALID_ARGUMENT about the field `table.column` when the
 // value cannot be stored (a NUL in text, a malformed UUID, an id <= 0 in a

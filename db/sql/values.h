@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -33,6 +34,10 @@ bool DecodeByteaHex(absl::string_view text, std::string* out);
 
 // OK unless `text` holds a NUL character, which PostgreSQL text cannot store.
 absl::Status CheckStorableText(absl::string_view text, absl::string_view what);
+
+// `values` as the text of a PostgreSQL array (`{"1","2"}`), each element
+// quoted, so any text (commas, braces, quotes, NULL) stays one element.
+std::string ArrayLiteral(const std::vector<std::string>& values);
 
 }  // namespace protomodel::db
 

@@ -136,6 +136,8 @@ void CheckParams(const FilterNode& node, const db::TableSchema& table,
     }
     case ColumnType::kBytes:
       Fail("bytes are not filterable", node.field);
+    default:  // the built-in resources have no other types
+      Fail("unexpected column type", node.field);
   }
 }
 

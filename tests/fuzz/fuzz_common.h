@@ -229,6 +229,8 @@ inline void SetSentinel(google::protobuf::Message* message, const db::Column& co
       tr->SetInt32(ts, nanos, 123456000);
       break;
     }
+    default:  // the built-in resources have no other types
+      break;
   }
 }
 

@@ -71,6 +71,8 @@ std::unique_ptr<Message> SampleRow(const db::TableSchema& table, bool optionals)
         ts->set_nanos(678901000);
         break;
       }
+      default:  // the built-in resources have no other types
+        break;
     }
   }
   return row;

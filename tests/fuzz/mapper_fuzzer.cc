@@ -236,6 +236,8 @@ void CheckBound(const Message& message, const Column& column, const Param& param
                  what);
       break;
     }
+    default:  // the built-in resources have no other types
+      break;
   }
 }
 

@@ -83,6 +83,8 @@ void CheckBoundKey(const db::Column& column, const Param& param) {
     }
     case ColumnType::kBytes:
       Fail("bytes are not orderable", column.name);
+    default:  // the built-in resources have no other types
+      Fail("unexpected column type", column.name);
   }
 }
 

@@ -1,0 +1,724 @@
+// The contract's rules, each checked over every served resource: the five
+// built-ins and testing.v1.Specimen, which has a field of every column type.
+// The server is the unmodified binary serving a descriptor set of all six,
+// so Specimen's messages are dynamic ones inside it; the suite knows the
+// resources only through their descriptors.
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "db/schema/ddl.h"
+#include "db/schema/schema.h"
+#include "db/sql/codec.h"
+#include "grimoire/v1/grimoire.pb.h"
+#include "harness/postgres.h"
+#include "harness/process.h"
+#include "heroes/v1/heroes.pb.h"
+#include "protomodel/client/channel.h"
+#include "protomodel/client/resources.h"
+#include "proto/testing/v1/specimen.pb.h"
+
+namespace protomodel::testing {
+namespace {
+
+using client::ListOptions;
+using client::ResourceClient;
+using db::Column;
+using db::ColumnType;
+using db::TableSchema;
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::FileDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using Rows = std::vector<std::unique_ptr<Message>>;
+
+std::vector<const FileDescriptor*> ServedFiles() {
+  return {heroes::v1::Hero::descriptor()->file(), grimoire::v1::User::descriptor()->file(),
+          ::testing::v1::Specimen::descriptor()->file()};
+}
+
+// The set protoc --include_imports would write for ServedFiles().
+std::string DescriptorSet() {
+  google::protobuf::FileDescriptorSet set;
+  std::set<std::string> added;
+  std::function<void(const FileDescriptor*)> add = [&](const FileDescriptor* file) {
+    if (!added.insert(file->name()).second) return;
+    for (int i = 0; i < file->dependency_count(); ++i) add(file->dependency(i));
+    google::protobuf::FileDescriptorProto* proto = set.add_file();
+    file->CopyTo(proto);
+    file->CopyJsonNameTo(proto);
+  };
+  for (const FileDescriptor* file : ServedFiles()) add(file);
+  return set.SerializeAsString();
+}
+
+// Every table message of the served files.
+std::vector<const Descriptor*> TableMessages() {
+  std::vector<const Descriptor*> messages;
+  for (const FileDescriptor* file : ServedFiles()) {
+    for (int i = 0; i < file->message_type_count(); ++i) {
+      if (file->message_type(i)->options().HasExtension(protomodel::v1::table)) {
+        messages.push_back(file->message_type(i));
+      }
+    }
+  }
+  return messages;
+}
+
+ListOptions Filtered(const std::string& filter) {
+  ListOptions options;
+  options.filter = filter;
+  return options;
+}
+ListOptions Ordered(const std::string& order_by, int page_size = 0) {
+  ListOptions options;
+  options.order_by = order_by;
+  options.page_size = page_size;
+  return options;
+}
+
+// One server and database for the suite.
+struct Served {
+  std::unique_ptr<db::Schema> schema;
+  std::unique_ptr<TestDatabase> database;
+  std::string set_file;
+  std::unique_ptr<Process> process;
+  std::shared_ptr<grpc::Channel> channel;
+};
+Served* served = nullptr;
+
+class ConformanceTest : public ::testing::TestWithParam<const Descriptor*> {
+ protected:
+  static void SetUpTestSuite() {
+    served = new Served;
+    served->schema = *db::Schema::Build(TableMessages());
+    served->database = std::make_unique<TestDatabase>();
+    served->database->Exec(db::CreateAllSql(db::ExpectedSchema(*served->schema)));
+    served->set_file = absl::StrCat(::testing::TempDir(), "conformance_", getpid(), ".binpb");
+    std::ofstream(served->set_file, std::ios::binary) << DescriptorSet();
+    const std::string target = absl::StrCat("127.0.0.1:", FreePort());
+    served->process = std::make_unique<Process>(
+        Spawn({"--listen=" + target, "--descriptor_set=" + served->set_file, "--migrate=false"},
+              {"DATABASE_URL=" + served->database->url()}));
+    ASSERT_TRUE(WaitServing(target)) << ReadFile(served->process->log);
+    served->channel = *client::Connect(target, {});
+  }
+  static void TearDownTestSuite() {
+    delete served;
+    served = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(served->channel, nullptr);
+    std::vector<std::string> tables;
+    for (const auto& table : served->schema->tables()) tables.push_back(table->quoted_name());
+    served->database->Exec(
+        absl::StrCat("TRUNCATE ", absl::StrJoin(tables, ", "), " RESTART IDENTITY CASCADE"));
+    table_ = served->schema->Find(GetParam());
+    ASSERT_NE(table_, nullptr);
+    client_ = Client(GetParam());
+  }
+
+  static std::unique_ptr<ResourceClient> Client(const Descriptor* type) {
+    absl::StatusOr<ResourceClient> client = ResourceClient::For(type, served->channel);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::make_unique<ResourceClient>(*std::move(client)) : nullptr;
+  }
+
+  std::unique_ptr<Message> New() const {
+    return std::unique_ptr<Message>(
+        google::protobuf::MessageFactory::generated_factory()->GetPrototype(GetParam())->New());
+  }
+
+  // The request field a resource travels in ("hero").
+  std::string Singular() const {
+    return client_->service().method(0)->input_type()->field(0)->name();
+  }
+
+  // Sets every writable column of `m` to values that grow with `seed`
+  // (1..9), creating what its foreign keys point at.
+  static void Fill(const TableSchema& table, int seed, Message* m) {
+    const Reflection* r = m->GetReflection();
+    for (const Column& column : table.columns()) {
+      if (!column.writable() || column.random_length > 0) continue;
+      const FieldDescriptor* f = column.field;
+      if (!column.references.empty()) {
+        const TableSchema* target = served->schema->FindByName(column.references);
+        const std::unique_ptr<Message> parent = CreateRow(*target, seed);
+        const Message& p = *parent;
+        const FieldDescriptor* pk = target->primary_key().field;
+        if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+          r->SetInt64(m, f, p.GetReflection()->GetInt64(p, pk));
+        } else {
+          r->SetString(m, f, p.GetReflection()->GetString(p, pk));
+        }
+        continue;
+      }
+      SetSample(column, seed, m);
+    }
+  }
+
+  // A value of `column` that grows with `seed`.
+  static void SetSample(const Column& column, int seed, Message* m) {
+    const Reflection* r = m->GetReflection();
+    const FieldDescriptor* f = column.field;
+    // Unique columns also take a serial number, so no two rows clash.
+    static int serial = 0;
+    ++serial;
+    const std::string text = absl::StrFormat("%s-%02d", column.name, seed);
+    if (column.type == ColumnType::kJson) {
+      const Descriptor* type = f->message_type();
+      Message* value = f->is_repeated() ? r->AddMessage(m, f) : r->MutableMessage(m, f);
+      // A map entry's key and value, or a message's first string and number.
+      for (int i = 0; i < type->field_count(); ++i) {
+        const FieldDescriptor* sub = type->field(i);
+        if (sub->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+          value->GetReflection()->SetString(value, sub, absl::StrCat(text, "-", sub->name()));
+        } else if (sub->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+          value->GetReflection()->SetDouble(value, sub, seed + 0.25);
+        }
+      }
+      return;
+    }
+    if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
+      Message* t = r->MutableMessage(m, f);
+      const Descriptor* d = t->GetDescriptor();
+      t->GetReflection()->SetInt64(
+          t, d->field(0), column.type == ColumnType::kTimestamp ? 1700000000 + seed * 3600 : seed);
+      t->GetReflection()->SetInt32(t, d->field(1), seed * 1000);
+      return;
+    }
+    Message* holder = m;
+    const FieldDescriptor* target = f;
+    if (column.wrapper) {
+      holder = r->MutableMessage(m, f);
+      target = holder->GetDescriptor()->field(0);
+    }
+    const Reflection* hr = holder->GetReflection();
+    const int copies = target->is_repeated() ? 2 : 1;
+    for (int i = 0; i < copies; ++i) {
+      const int s = seed + i;
+#define PM_SET(Type, v) \
+  (target->is_repeated() ? hr->Add##Type(holder, target, v) : hr->Set##Type(holder, target, v))
+      switch (target->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_BOOL: PM_SET(Bool, s % 2 == 0); break;
+        case FieldDescriptor::CPPTYPE_INT32: PM_SET(Int32, s * 10 - 25); break;
+        case FieldDescriptor::CPPTYPE_INT64: PM_SET(Int64, s * 1000000000000LL - 5); break;
+        case FieldDescriptor::CPPTYPE_UINT32: PM_SET(UInt32, 4294967200u + s); break;
+        case FieldDescriptor::CPPTYPE_UINT64: PM_SET(UInt64, 18446744073709551600ull + s); break;
+        case FieldDescriptor::CPPTYPE_FLOAT: PM_SET(Float, s * 0.1f); break;
+        case FieldDescriptor::CPPTYPE_DOUBLE: PM_SET(Double, s * 1.5e300); break;
+        case FieldDescriptor::CPPTYPE_ENUM:
+          PM_SET(EnumValue,
+                 target->enum_type()->value(std::min(s, target->enum_type()->value_count() - 1))
+                     ->number());
+          break;
+        case FieldDescriptor::CPPTYPE_STRING:
+          if (column.type == ColumnType::kUuid) {
+            PM_SET(String, absl::StrFormat("00000000-0000-4000-8000-%04d%08d", s,
+                                           column.unique ? serial : 0));
+          } else if (column.type == ColumnType::kBytes) {
+            PM_SET(String, absl::StrCat(std::string("\0\xff", 2), text, s));
+          } else if (column.name == "email") {
+            PM_SET(String, absl::StrFormat("user%02d-%d@example.com", s, serial));
+          } else {
+            PM_SET(String, absl::StrFormat("%s-%02d \"q\" \\ *%s", column.name, s,
+                                           column.unique ? absl::StrCat(serial) : ""));
+          }
+          break;
+        default:
+          break;
+      }
+#undef PM_SET
+    }
+  }
+
+  // A row of `table` created with Fill(seed), as the server returned it.
+  static std::unique_ptr<Message> CreateRow(const TableSchema& table, int seed) {
+    const std::unique_ptr<ResourceClient> client = Client(table.descriptor());
+    const Message& prototype =
+        *google::protobuf::MessageFactory::generated_factory()->GetPrototype(table.descriptor());
+    std::unique_ptr<Message> in(prototype.New()), out(prototype.New());
+    Fill(table, seed, in.get());
+    const absl::Status s = client->Create(*in, out.get());
+    EXPECT_TRUE(s.ok()) << table.name() << ": " << s;
+    return out;
+  }
+
+  client::Key KeyOf(const Message& row) const {
+    const FieldDescriptor* pk = table_->primary_key().field;
+    if (pk->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+      return row.GetReflection()->GetInt64(row, pk);
+    }
+    return row.GetReflection()->GetString(row, pk);
+  }
+  std::string KeyText(const Message& row) const {
+    const client::Key key = KeyOf(row);
+    return std::holds_alternative<int64_t>(key) ? absl::StrCat(std::get<int64_t>(key))
+                                                : std::get<std::string>(key);
+  }
+
+  // The keys of `rows`, in order.
+  std::vector<std::string> Keys(const Rows& rows) const {
+    std::vector<std::string> keys;
+    for (const auto& row : rows) keys.push_back(KeyText(*row));
+    return keys;
+  }
+
+  // Every row `options` select, following the pages.
+  absl::StatusOr<Rows> ListAll(ListOptions options) const {
+    Rows all;
+    do {
+      Rows page;
+      absl::StatusOr<std::string> next = client_->ListPage(options, &page);
+      if (!next.ok()) return next.status();
+      for (auto& row : page) all.push_back(std::move(row));
+      options.page_token = *next;
+    } while (!options.page_token.empty());
+    return all;
+  }
+
+  // The filter literal for `row`'s value of `column` (an element's, for a
+  // repeated column).
+  static std::string Literal(const Message& row, const Column& column) {
+    const absl::StatusOr<db::Value> value =
+        db::FieldValue(row, column, column.repeated ? 0 : -1, column.name);
+    EXPECT_TRUE(value.ok()) << value.status();
+    switch (column.type) {
+      case ColumnType::kBool: return value->boolean ? "true" : "false";
+      case ColumnType::kUint64: return absl::StrCat(value->unsigned_integer);
+      case ColumnType::kFloat:
+      case ColumnType::kDouble: return absl::StrFormat("%.17g", value->number);
+      case ColumnType::kEnum:
+        return column.field->enum_type()->FindValueByNumber(static_cast<int>(value->integer))
+            ->name();
+      case ColumnType::kString:
+      case ColumnType::kUuid: {
+        std::string quoted = "\"";
+        for (const char c : value->text) {
+          if (c == '"' || c == '\\' || c == '*') quoted += '\\';
+          quoted += c;
+        }
+        return quoted + "\"";
+      }
+      case ColumnType::kTimestamp:
+        return absl::StrCat("\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ",
+                                                  absl::FromUnixMicros(value->integer),
+                                                  absl::UTCTimeZone()),
+                            "\"");
+      case ColumnType::kDuration:
+        return absl::StrFormat("\"%d.%06ds\"", value->integer / 1000000, value->integer % 1000000);
+      default:
+        return absl::StrCat(value->integer);
+    }
+  }
+
+  // The columns a filter compares (`=`, `<`, ... or, repeated, `:`).
+  std::vector<const Column*> FilterableColumns() const {
+    std::vector<const Column*> columns;
+    for (const Column& column : table_->columns()) {
+      if ((column.comparable() || column.repeated) && column.type != ColumnType::kBytes &&
+          column.type != ColumnType::kJson) {
+        columns.push_back(&column);
+      }
+    }
+    return columns;
+  }
+
+  // The row, but for what the server sets (output-only columns, relations).
+  std::unique_ptr<Message> Written(const Message& row) const {
+    std::unique_ptr<Message> copy(row.New());
+    copy->CopyFrom(row);
+    for (const Column& column : table_->columns()) {
+      if (!column.writable() || column.random_length > 0) {
+        copy->GetReflection()->ClearField(copy.get(), column.field);
+      }
+    }
+    for (const db::Relation& relation : table_->relations()) {
+      copy->GetReflection()->ClearField(copy.get(), relation.field);
+    }
+    return copy;
+  }
+
+  const TableSchema* table_ = nullptr;
+  std::unique_ptr<ResourceClient> client_;
+};
+
+std::string ResourceName(const ::testing::TestParamInfo<const Descriptor*>& info) {
+  return info.param->name();
+}
+
+TEST_P(ConformanceTest, CreateThenGetRoundTripsEveryWrittenField) {
+  for (int seed : {1, 2}) {
+    std::unique_ptr<Message> in = New(), created = New(), got = New();
+    Fill(*table_, seed, in.get());
+    ASSERT_TRUE(client_->Create(*in, created.get()).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*Written(*in),
+                                                                   *Written(*created)))
+        << "sent " << in->ShortDebugString() << "\ngot " << created->ShortDebugString();
+    ASSERT_TRUE(client_->Get(KeyOf(*created), "", got.get()).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*created, *got))
+        << "created " << created->ShortDebugString() << "\ngot " << got->ShortDebugString();
+  }
+}
+
+TEST_P(ConformanceTest, EmptyAndUnsetValuesRoundTrip) {
+  // Only what a create needs: required fields and references.
+  std::unique_ptr<Message> full = New();
+  Fill(*table_, 3, full.get());
+  std::unique_ptr<Message> sparse = New();
+  for (const Column& column : table_->columns()) {
+    if (column.required || !column.references.empty()) {
+      sparse->GetReflection()->SwapFields(full.get(), sparse.get(), {column.field});
+    }
+  }
+  std::unique_ptr<Message> created = New(), got = New();
+  ASSERT_TRUE(client_->Create(*sparse, created.get()).ok());
+  ASSERT_TRUE(client_->Get(KeyOf(*created), "", got.get()).ok());
+  for (const Column& column : table_->columns()) {
+    if (!column.writable() || column.required || !column.references.empty() ||
+        column.random_length > 0) {
+      continue;
+    }
+    const Reflection* r = got->GetReflection();
+    if (column.field->is_repeated()) {
+      EXPECT_EQ(r->FieldSize(*got, column.field), 0) << column.name;
+    } else if (column.field->has_presence()) {
+      EXPECT_FALSE(r->HasField(*got, column.field)) << column.name << " came back set";
+    }
+  }
+}
+
+TEST_P(ConformanceTest, GetOfAMissingKeyIsNotFound) {
+  const std::unique_ptr<Message> row = CreateRow(*table_, 1);
+  ASSERT_TRUE(client_->Delete(KeyOf(*row), "").ok());
+  std::unique_ptr<Message> got = New();
+  const absl::Status s = client_->Get(KeyOf(*row), "", got.get());
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_EQ(client::DetailsOf(s).resource_type, GetParam()->full_name());
+  EXPECT_EQ(client_->Delete(KeyOf(*row), "").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(ConformanceTest, MissingRequiredFieldsAreNamedAndNothingIsWritten) {
+  for (const Column& column : table_->columns()) {
+    if (!column.required) continue;
+    std::unique_ptr<Message> in = New(), out = New();
+    Fill(*table_, 1, in.get());
+    in->GetReflection()->ClearField(in.get(), column.field);
+    const absl::Status s = client_->Create(*in, out.get());
+    const std::string field = absl::StrCat(Singular(), ".", column.name);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << column.name;
+    EXPECT_EQ(s.message(), absl::StrCat(field, " is required"));
+    const client::ErrorDetails details = client::DetailsOf(s);
+    ASSERT_EQ(details.field_violations.size(), 1u) << s;
+    EXPECT_EQ(details.field_violations[0].first, field);
+    EXPECT_EQ(details.reason, "REQUIRED_FIELD");
+  }
+  const absl::StatusOr<Rows> all = ListAll({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(all->empty()) << "a refused create wrote " << all->front()->ShortDebugString();
+}
+
+bool SameField(const Message& a, const Message& b, const FieldDescriptor* f) {
+  google::protobuf::util::MessageDifferencer differ;
+  return differ.CompareWithFields(a, b, {f}, {f});
+}
+
+TEST_P(ConformanceTest, UpdateWritesOnlyTheMaskedField) {
+  for (const Column& column : table_->columns()) {
+    if (!column.writable() || !column.references.empty() || column.random_length > 0 ||
+        column.primary_key) {
+      continue;
+    }
+    const std::unique_ptr<Message> row = CreateRow(*table_, 1);
+    std::unique_ptr<Message> change = New(), out = New(), got = New();
+    Fill(*table_, 2, change.get());
+    const FieldDescriptor* pk = table_->primary_key().field;
+    if (pk->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+      change->GetReflection()->SetInt64(change.get(), pk, row->GetReflection()->GetInt64(*row, pk));
+    } else {
+      change->GetReflection()->SetString(change.get(), pk,
+                                         row->GetReflection()->GetString(*row, pk));
+    }
+    const absl::Status s = client_->Update(*change, {column.name}, out.get());
+    ASSERT_TRUE(s.ok()) << column.name << ": " << s;
+    ASSERT_TRUE(client_->Get(KeyOf(*row), "", got.get()).ok());
+    for (const Column& other : table_->columns()) {
+      if (!other.writable()) continue;
+      EXPECT_TRUE(SameField(*got, &other == &column ? *change : *row, other.field))
+          << "after an update of " << column.name << ", " << other.name << " is "
+          << got->ShortDebugString();
+    }
+  }
+}
+
+TEST_P(ConformanceTest, UpdateMasksNameBadPaths) {
+  const std::unique_ptr<Message> row = CreateRow(*table_, 1);
+  std::unique_ptr<Message> out = New();
+  absl::Status s = client_->Update(*row, {"no_such_field"}, out.get());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  ASSERT_EQ(client::DetailsOf(s).field_violations.size(), 1u) << s;
+  EXPECT_EQ(client::DetailsOf(s).field_violations[0].first, "update_mask");
+  for (const Column& column : table_->columns()) {
+    if (column.writable()) continue;
+    s = client_->Update(*row, {column.name}, out.get());
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << column.name << ": " << s;
+    EXPECT_NE(s.message().find("output only"), std::string::npos) << s;
+  }
+}
+
+TEST_P(ConformanceTest, EveryFilterableFieldFiltersByItsValue) {
+  Rows rows;
+  for (int seed : {1, 2, 3}) rows.push_back(CreateRow(*table_, seed));
+  for (const Column* column : FilterableColumns()) {
+    const std::string literal = Literal(*rows[1], *column);
+    if (column->repeated) continue;  // RepeatedFieldsFilterWithHas
+    std::vector<std::string> equal, other;
+    for (const auto& row : rows) {
+      (Literal(*row, *column) == literal ? equal : other).push_back(KeyText(*row));
+    }
+    for (const auto& [op, want] : {std::pair{"=", equal}, std::pair{"!=", other}}) {
+      const std::string filter = absl::StrCat(column->name, " ", op, " ", literal);
+      const absl::StatusOr<Rows> have = ListAll(Filtered(filter));
+      ASSERT_TRUE(have.ok()) << filter << ": " << have.status();
+      std::vector<std::string> keys = Keys(*have), sorted_want = want;
+      std::sort(keys.begin(), keys.end());
+      std::sort(sorted_want.begin(), sorted_want.end());
+      EXPECT_EQ(keys, sorted_want) << filter;
+    }
+  }
+}
+
+TEST_P(ConformanceTest, RepeatedFieldsFilterWithHas) {
+  Rows rows;
+  for (int seed : {1, 2, 3}) rows.push_back(CreateRow(*table_, seed));
+  for (const Column* column : FilterableColumns()) {
+    if (!column->repeated) continue;
+    // Seed s holds the elements of s and s+1: seed 2's second is seed 3's first.
+    const std::string literal = Literal(*rows[2], *column);
+    const absl::StatusOr<Rows> have = ListAll(Filtered(absl::StrCat(column->name, ":", literal)));
+    ASSERT_TRUE(have.ok()) << have.status();
+    EXPECT_EQ(Keys(*have), (std::vector<std::string>{KeyText(*rows[1]), KeyText(*rows[2])}))
+        << column->name << ":" << literal;
+    const absl::StatusOr<Rows> none =
+        ListAll(Filtered(absl::StrCat("NOT ", column->name, ":", literal)));
+    ASSERT_TRUE(none.ok()) << none.status();
+    EXPECT_EQ(Keys(*none), std::vector<std::string>{KeyText(*rows[0])});
+    const absl::StatusOr<Rows> equal = ListAll(Filtered(absl::StrCat(column->name, " = ", literal)));
+    EXPECT_EQ(equal.status().code(), absl::StatusCode::kInvalidArgument) << column->name;
+  }
+}
+
+TEST_P(ConformanceTest, UnsetValuesMatchNullAndFollowTwoValuedLogic) {
+  std::unique_ptr<Message> unset = New(), out = New();
+  Fill(*table_, 1, unset.get());
+  std::vector<const Column*> nullable;
+  for (const Column& column : table_->columns()) {
+    if (column.nullable && column.writable() && column.references.empty()) {
+      nullable.push_back(&column);
+      unset->GetReflection()->ClearField(unset.get(), column.field);
+    }
+  }
+  if (nullable.empty()) GTEST_SKIP() << "no nullable written field";
+  ASSERT_TRUE(client_->Create(*unset, out.get()).ok());
+  const std::string unset_key = KeyText(*out);
+  const std::unique_ptr<Message> set = CreateRow(*table_, 2);
+  for (const Column* column : nullable) {
+    auto keys = [&](const std::string& filter) {
+      const absl::StatusOr<Rows> rows = ListAll(Filtered(filter));
+      EXPECT_TRUE(rows.ok()) << filter << ": " << rows.status();
+      return rows.ok() ? Keys(*rows) : std::vector<std::string>{"error"};
+    };
+    EXPECT_EQ(keys(column->name + " = null"), std::vector<std::string>{unset_key});
+    EXPECT_EQ(keys(column->name + " != null"), std::vector<std::string>{KeyText(*set)});
+    if (!column->comparable()) continue;
+    const std::string literal = Literal(*set, *column);
+    EXPECT_EQ(keys(absl::StrCat(column->name, " != ", literal)), std::vector<std::string>{unset_key});
+    EXPECT_EQ(keys(absl::StrCat("NOT ", column->name, " = ", literal)),
+              std::vector<std::string>{unset_key});
+    if (column->type == ColumnType::kBool) continue;  // only = and !=
+    EXPECT_TRUE(keys(absl::StrCat(column->name, " < ", literal)).empty()) << column->name;
+    EXPECT_TRUE(keys(absl::StrCat(column->name, " >= ", literal)) ==
+                std::vector<std::string>{KeyText(*set)})
+        << column->name;
+  }
+}
+
+// -1, 0 or 1 as `a` sorts before, with or after `b` ascending (NULL last;
+// text by code point, as COLLATE "C" does).
+int CompareValues(const db::Value& a, const db::Value& b) {
+  using Kind = db::Value::Kind;
+  if (a.kind == Kind::kNull || b.kind == Kind::kNull) {
+    return (a.kind == Kind::kNull) - (b.kind == Kind::kNull);
+  }
+  auto cmp = [](const auto& x, const auto& y) { return (x > y) - (x < y); };
+  switch (a.kind) {
+    case Kind::kBool: return cmp(a.boolean, b.boolean);
+    case Kind::kUint: return cmp(a.unsigned_integer, b.unsigned_integer);
+    case Kind::kDouble: return cmp(a.number, b.number);
+    case Kind::kText: return cmp(a.text, b.text);
+    default: return cmp(a.integer, b.integer);
+  }
+}
+
+TEST_P(ConformanceTest, EveryOrderableFieldOrdersAndPagesBothWays) {
+  Rows rows;
+  // Seeds out of key order, and a tie (seed 2 twice) that the key breaks.
+  for (int seed : {2, 1, 3, 2}) rows.push_back(CreateRow(*table_, seed));
+  const Column& pk = table_->primary_key();
+  for (const Column& column : table_->columns()) {
+    if (!column.comparable()) continue;
+    for (const bool desc : {false, true}) {
+      // The order the rows' own values give: by the value, then by
+      // ascending key.
+      auto value = [](const Message& row, const Column& c) {
+        return *db::FieldValue(row, c, -1, c.name);
+      };
+      Rows sorted;
+      for (const auto& row : rows) {
+        sorted.emplace_back(row->New());
+        sorted.back()->CopyFrom(*row);
+      }
+      std::sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
+        const int by_value = CompareValues(value(*a, column), value(*b, column));
+        if (by_value != 0) return desc ? by_value > 0 : by_value < 0;
+        return CompareValues(value(*a, pk), value(*b, pk)) < 0;
+      });
+      const std::string order_by = absl::StrCat(column.name, desc ? " desc" : "");
+      const absl::StatusOr<Rows> whole = ListAll(Ordered(order_by));
+      ASSERT_TRUE(whole.ok()) << order_by << ": " << whole.status();
+      EXPECT_EQ(Keys(*whole), Keys(sorted)) << order_by;
+      const absl::StatusOr<Rows> paged = ListAll(Ordered(order_by, 1));
+      ASSERT_TRUE(paged.ok()) << order_by << ": " << paged.status();
+      EXPECT_EQ(Keys(*paged), Keys(sorted)) << order_by << ", one row a page";
+    }
+  }
+}
+
+TEST_P(ConformanceTest, FieldsThatCannotBeComparedAreRefusedByName) {
+  for (const Column& column : table_->columns()) {
+    if (column.comparable()) continue;
+    const absl::StatusOr<Rows> ordered = ListAll(Ordered(column.name));
+    EXPECT_EQ(ordered.status().code(), absl::StatusCode::kInvalidArgument) << column.name;
+    if (column.repeated && column.type != ColumnType::kBytes) continue;
+    const absl::StatusOr<Rows> filtered = ListAll(Filtered(column.name + " = \"x\""));
+    EXPECT_EQ(filtered.status().code(), absl::StatusCode::kInvalidArgument) << column.name;
+    EXPECT_NE(filtered.status().message().find(column.name), std::string::npos)
+        << filtered.status();
+  }
+  for (const db::Relation& relation : table_->relations()) {
+    const absl::StatusOr<Rows> filtered =
+        ListAll(Filtered(relation.field->name() + " = null"));
+    EXPECT_EQ(filtered.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_P(ConformanceTest, FilterTypeMismatchesAreInvalidArgumentNamingTheField) {
+  for (const Column* column : FilterableColumns()) {
+    // A value of a kind no column of this type takes.
+    const std::string wrong =
+        column->type == ColumnType::kBool ? "\"yes\"" : (column->type == ColumnType::kString ||
+                                                         column->type == ColumnType::kUuid)
+                                                            ? "3"
+                                                            : "true";
+    const std::string filter =
+        absl::StrCat(column->name, column->repeated ? ":" : " = ", wrong);
+    const absl::StatusOr<Rows> rows = ListAll(Filtered(filter));
+    EXPECT_EQ(rows.status().code(), absl::StatusCode::kInvalidArgument) << filter;
+    EXPECT_NE(rows.status().message().find(absl::StrCat("'", column->name, "'")),
+              std::string::npos)
+        << rows.status();
+    const client::ErrorDetails details = client::DetailsOf(rows.status());
+    ASSERT_EQ(details.field_violations.size(), 1u) << rows.status();
+    EXPECT_EQ(details.field_violations[0].first, "filter");
+  }
+  const absl::StatusOr<Rows> unknown = ListAll(Filtered("no_such_field = 1"));
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("no_such_field"), std::string::npos);
+}
+
+TEST_P(ConformanceTest, ReadMaskLimitsTheFieldsReturned) {
+  const std::unique_ptr<Message> row = CreateRow(*table_, 1);
+  for (const Column& column : table_->columns()) {
+    ListOptions masked;
+    masked.read_mask = {column.name};
+    const absl::StatusOr<Rows> rows = ListAll(masked);
+    ASSERT_TRUE(rows.ok()) << column.name << ": " << rows.status();
+    ASSERT_EQ(rows->size(), 1u);
+    const Message& got = *rows->front();
+    for (const Column& other : table_->columns()) {
+      if (&other == &column || other.primary_key) {
+        EXPECT_TRUE(SameField(got, *row, other.field)) << other.name;
+      } else if (other.field->is_repeated()) {
+        EXPECT_EQ(got.GetReflection()->FieldSize(got, other.field), 0) << other.name;
+      } else if (other.field->has_presence()) {
+        EXPECT_FALSE(got.GetReflection()->HasField(got, other.field))
+            << other.name << " with read_mask " << column.name;
+      }
+    }
+  }
+  ListOptions unknown;
+  unknown.read_mask = {"no_such_field"};
+  const absl::StatusOr<Rows> bad = ListAll(unknown);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ConformanceTest, ListLimitsAreInvalidArgumentNamingTheField) {
+  struct Case {
+    ListOptions options;
+    std::string field;
+  };
+  std::vector<Case> cases(4);
+  cases[0].options.page_size = -1;
+  cases[0].field = "page_size";
+  cases[1].options.page_token = "not a token";
+  cases[1].field = "page_token";
+  cases[2].options.filter = std::string(9000, ' ');
+  cases[2].field = "filter";
+  cases[3].options.order_by = "no_such_field";
+  cases[3].field = "order_by";
+  for (const Case& c : cases) {
+    Rows rows;
+    const absl::StatusOr<std::string> next = client_->ListPage(c.options, &rows);
+    EXPECT_EQ(next.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
+    const client::ErrorDetails details = client::DetailsOf(next.status());
+    ASSERT_EQ(details.field_violations.size(), 1u) << next.status();
+    EXPECT_EQ(details.field_violations[0].first, c.field);
+  }
+}
+
+TEST_P(ConformanceTest, UniqueClashesAreAlreadyExists) {
+  for (const Column& column : table_->columns()) {
+    if (!column.unique || !column.writable() || column.random_length > 0) continue;
+    const std::unique_ptr<Message> first = CreateRow(*table_, 1);
+    std::unique_ptr<Message> again = New(), out = New();
+    Fill(*table_, 2, again.get());
+    again->GetReflection()->ClearField(again.get(), column.field);
+    std::unique_ptr<Message> copy(first->New());
+    copy->CopyFrom(*first);
+    again->GetReflection()->SwapFields(copy.get(), again.get(), {column.field});
+    const absl::Status s = client_->Create(*again, out.get());
+    EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << column.name << ": " << s;
+    EXPECT_EQ(client::DetailsOf(s).resource_type, GetParam()->full_name());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryResource, ConformanceTest, ::testing::ValuesIn(TableMessages()),
+                         ResourceName);
+
+}  // namespace
+}  // namespace protomodel::testing
