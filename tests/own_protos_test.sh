@@ -185,9 +185,16 @@ protomodel() { "$cli" --target="127.0.0.1:$server_port" "$@"; }
 help=$(protomodel books --help) || fail "books --help: $help"
 grep -q 'library.v1.Book' <<<"$help" || fail "books --help: $help"
 grep -q -- '--isbn *string *unique' <<<"$help" || fail "books --help lacks isbn: $help"
-made=$(protomodel books create --title=Middlemarch --isbn=9780141439549 --pages=880) ||
-  fail "books create: $made"
-grep -q '"title": "Middlemarch"' <<<"$made" || fail "books create: $made"
+made=$(protomodel books create --title=Middlemarch --isbn=9780141439549 --pages=880 \
+  --genre=novel --tags=victorian,provincial --reading-time=1.5s --copies-sold=18446744073709551615 \
+  --edition=3 --notes='{"room":"A"}' --size='{"width_mm":130}') || fail "books create: $made"
+for want in '"title": "Middlemarch"' '"genre": "NOVEL"' '"provincial"' '"reading_time": "1.500s"' \
+  '"copies_sold": "18446744073709551615"' '"edition": 3' '"room": "A"' '"width_mm": 130'; do
+  grep -qF "$want" <<<"$made" || fail "books create lacks $want: $made"
+done
+grep -q -- '--tags *repeated string *a,b,c or JSON' <<<"$help" || fail "books --help lacks tags: $help"
+have=$(protomodel books list --filter='tags:"victorian"' --all | titles)
+[ "$have" = "Middlemarch " ] || fail "books list tags:victorian gave '$have'"
 have=$(protomodel books list --filter='pages > 800' --order-by=title --all | titles)
 [ "$have" = "Middlemarch " ] || fail "books list gave '$have'"
 if bad=$(protomodel books create --isbn=1 2>&1); then fail "books create without a title: $bad"; fi

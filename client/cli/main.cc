@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/rpc/status.pb.h"
 #include "protomodel/v1/options.pb.h"
@@ -126,6 +128,50 @@ void AddMaskPath(Message* mask, const std::string& path) {
   mask->GetReflection()->AddString(mask, mask->GetDescriptor()->FindFieldByName("paths"), path);
 }
 
+// `text` as a JSON string literal.
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Sets `field` of `message` from `text` as its JSON value (`["a","b"]`,
+// `{"k":"v"}`, `"90s"`, `18446744073709551615`), else as one JSON string
+// (`90s`, `FANTASY`), else, for a list, as values between commas
+// (`classic,desert`); false when none fits.
+bool SetFromJson(Message* message, const FieldDescriptor* field, const std::string& text) {
+  std::unique_ptr<Message> holder(message->New());
+  auto parse = [&](const std::string& value) {
+    holder->Clear();
+    return google::protobuf::util::JsonStringToMessage(
+               absl::StrCat("{\"", field->name(), "\":", value, "}"), holder.get())
+        .ok();
+  };
+  bool ok = parse(text) || (!field->is_repeated() && parse(JsonString(text)));
+  if (!ok && field->is_repeated() && !field->is_map()) {
+    std::vector<std::string> raw, quoted;
+    for (absl::string_view element : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+      raw.emplace_back(absl::StripAsciiWhitespace(element));
+      quoted.push_back(JsonString(raw.back()));
+    }
+    ok = parse(absl::StrCat("[", absl::StrJoin(raw, ","), "]")) ||
+         parse(absl::StrCat("[", absl::StrJoin(quoted, ","), "]"));
+  }
+  if (!ok) return false;
+  message->GetReflection()->ClearField(message, field);
+  message->GetReflection()->SwapFields(holder.get(), message, {field});
+  return true;
+}
+
 // Sets `field` of `message` from its command-line text.
 void SetField(Message* message, const FieldDescriptor* field, const std::string& flag,
               const std::string& text) {
@@ -133,7 +179,21 @@ void SetField(Message* message, const FieldDescriptor* field, const std::string&
   auto bad = [&](const char* want) {
     return UsageError{absl::StrCat("--", flag, ": '", text, "' is not ", want)};
   };
-  if (field->is_repeated()) throw UsageError{absl::StrCat("--", flag, ": cannot be set")};
+  const bool relation = field->options().GetExtension(protomodel::v1::column).has_relation();
+  const std::string message_type =
+      field->message_type() != nullptr ? field->message_type()->full_name() : "";
+  if (!relation && (field->is_repeated() || field->cpp_type() == FieldDescriptor::CPPTYPE_UINT32 ||
+                    field->cpp_type() == FieldDescriptor::CPPTYPE_UINT64 ||
+                    (!message_type.empty() && message_type != "google.protobuf.Timestamp" &&
+                     message_type != "google.protobuf.FieldMask"))) {
+    if (!(text.empty() && field->has_presence()) && !SetFromJson(message, field, text)) {
+      throw bad(field->is_map() ? "a JSON object" : field->is_repeated()
+                                                      ? "a JSON list, or values between commas"
+                                                      : "a value as JSON (or grpcurl) writes it");
+    }
+    if (text.empty() && field->has_presence()) r->ClearField(message, field);
+    return;
+  }
   if (text.empty() && field->has_presence() &&
       field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
     r->ClearField(message, field);
@@ -308,6 +368,10 @@ std::string TypeName(const FieldDescriptor* field) {
   std::string type = field->message_type() != nullptr ? field->message_type()->name()
                      : field->enum_type() != nullptr  ? field->enum_type()->name()
                                                       : field->type_name();
+  if (field->is_map()) {
+    return absl::StrCat("map<", TypeName(field->message_type()->map_key()), ", ",
+                        TypeName(field->message_type()->map_value()), ">");
+  }
   if (field->is_repeated()) type = absl::StrCat("repeated ", type);
   return type;
 }
@@ -328,6 +392,14 @@ std::string FieldNotes(const FieldDescriptor* field) {
   if (column.unique()) notes.push_back("unique");
   if (column.has_foreign_key()) notes.push_back(absl::StrCat("a ", column.foreign_key().table()));
   if (field->type() == FieldDescriptor::TYPE_BYTES) notes.push_back("@FILE reads a file");
+  if (field->is_map()) {
+    notes.push_back("JSON");
+  } else if (field->is_repeated() && !column.has_relation()) {
+    notes.push_back("a,b,c or JSON");
+  } else if (field->message_type() != nullptr && !column.has_relation() &&
+             field->message_type()->full_name() == "google.protobuf.Duration") {
+    notes.push_back("e.g. 90s");
+  }
   return absl::StrJoin(notes, ", ");
 }
 
