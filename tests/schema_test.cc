@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "grimoire/v1/grimoire.pb.h"
 #include "heroes/v1/heroes.pb.h"
 #include "proto/testing/v1/widget.pb.h"
 
@@ -58,6 +59,30 @@ TEST(SchemaTest, MapsEveryColumnType) {
   EXPECT_EQ(column, widget->FindColumn("code"));
   EXPECT_EQ((*schema)->FindConstraint("widget_owner_id_fkey").second,
             widget->FindColumn("owner_id"));
+}
+
+TEST(SchemaTest, ReadsALiveDocumentFromTheOptions) {
+  auto schema = Schema::Build({grimoire::v1::User::descriptor(), grimoire::v1::Class::descriptor(),
+                               grimoire::v1::Conversation::descriptor()});
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  const TableSchema* conversation = (*schema)->FindByName("conversation");
+  ASSERT_NE(conversation->document(), nullptr);
+  EXPECT_EQ(conversation->document()->state, conversation->FindColumn("crdt_state"));
+  EXPECT_EQ(conversation->document()->update_seq, conversation->FindColumn("update_seq"));
+  EXPECT_EQ(conversation->document()->compacted_seq, conversation->FindColumn("compacted_seq"));
+  EXPECT_FALSE(conversation->FindColumn("update_seq")->writable());
+  EXPECT_EQ((*schema)->FindByName("user")->document(), nullptr);
+}
+
+TEST(SchemaTest, RejectsALiveDocumentThatDoesNotFit) {
+  auto half = Schema::Build({testing::v1::HalfDocument::descriptor()});
+  EXPECT_EQ(half.status().message(),
+            "message testing.v1.HalfDocument: a live document needs all three of "
+            "DOCUMENT_STATE, DOCUMENT_UPDATE_SEQ and DOCUMENT_COMPACTED_SEQ");
+  auto text = Schema::Build({testing::v1::TextSeqDocument::descriptor()});
+  EXPECT_EQ(text.status().message(),
+            "field testing.v1.TextSeqDocument.update_seq: DOCUMENT_UPDATE_SEQ must be a "
+            "singular int64 field");
 }
 
 TEST(SchemaTest, RejectsAMessageWithoutTableOption) {

@@ -400,6 +400,9 @@ SchemaDef ExpectedSchema(const Schema& schema) {
         col.default_expr = kNow;
       } else if (c.server_default == protomodel::v1::SERVER_DEFAULT_VERSION) {
         col.default_expr = kNewVersion;
+      } else if (c.document == protomodel::v1::DOCUMENT_UPDATE_SEQ ||
+                 c.document == protomodel::v1::DOCUMENT_COMPACTED_SEQ) {
+        col.default_expr = "0";
       } else if (c.repeated) {
         col.default_expr = absl::StrCat("'{}'::", col.type);
       } else if (c.type == ColumnType::kJson && c.field->is_repeated()) {

@@ -80,6 +80,51 @@ void SetType(const FieldDescriptor* field, const protomodel::v1::ColumnOptions& 
 
 }  // namespace
 
+absl::Status Schema::SetDocument(TableSchema* table) {
+  Document& document = table->document_;
+  for (const Column& column : table->columns_) {
+    const Column** part = nullptr;
+    bool fits = !column.repeated && !column.nullable;
+    switch (column.document) {
+      case protomodel::v1::DOCUMENT_STATE:
+        part = &document.state;
+        fits = fits && column.type == ColumnType::kBytes;
+        break;
+      case protomodel::v1::DOCUMENT_UPDATE_SEQ:
+        part = &document.update_seq;
+        fits = fits && column.type == ColumnType::kInt64;
+        break;
+      case protomodel::v1::DOCUMENT_COMPACTED_SEQ:
+        part = &document.compacted_seq;
+        fits = fits && column.type == ColumnType::kInt64;
+        break;
+      default:
+        continue;
+    }
+    if (!fits) {
+      return FieldError(column.field, absl::StrCat(
+          protomodel::v1::DocumentPart_Name(column.document),
+          column.document == protomodel::v1::DOCUMENT_STATE
+              ? " must be a singular bytes field"
+              : " must be a singular int64 field"));
+    }
+    if (*part != nullptr) {
+      return FieldError(column.field,
+                        absl::StrCat("a second ", protomodel::v1::DocumentPart_Name(column.document)));
+    }
+    *part = &column;
+  }
+  const int parts = (document.state != nullptr) + (document.update_seq != nullptr) +
+                    (document.compacted_seq != nullptr);
+  if (parts != 0 && parts != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "message ", table->descriptor_->full_name(),
+        ": a live document needs all three of DOCUMENT_STATE, DOCUMENT_UPDATE_SEQ and "
+        "DOCUMENT_COMPACTED_SEQ"));
+  }
+  return absl::OkStatus();
+}
+
 std::string QuoteIdentifier(absl::string_view identifier) {
   return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}),
                       "\"");
@@ -174,6 +219,11 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
                            (column.primary_key &&
                             column.generated !=
                                 protomodel::v1::KEY_GENERATION_UNSPECIFIED);
+      column.document = opts.document();
+      if (column.document == protomodel::v1::DOCUMENT_UPDATE_SEQ ||
+          column.document == protomodel::v1::DOCUMENT_COMPACTED_SEQ) {
+        column.output_only = true;  // the server's to count
+      }
       column.required = opts.required();
       column.unique = opts.unique();
       column.index = opts.index();
@@ -221,6 +271,7 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
       }
       table->columns_.push_back(std::move(column));
     }
+    if (absl::Status s = SetDocument(table.get()); !s.ok()) return s;
     if (!has_primary_key) {
       return absl::InvalidArgumentError(
           absl::StrCat("message ", message->full_name(), " has no primary key"));

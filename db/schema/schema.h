@@ -64,6 +64,8 @@ struct Column {
   std::shared_ptr<const std::regex> pattern_regex;
   // A create leaving the column empty gets this many random characters.
   int random_length = 0;
+  // The part of the table's live document it holds, if any.
+  protomodel::v1::DocumentPart document = protomodel::v1::DOCUMENT_PART_UNSPECIFIED;
 
   // Callers may write it (create, update masks).
   bool writable() const { return !output_only; }
@@ -78,6 +80,13 @@ struct Column {
 };
 
 class TableSchema;
+
+// A table's live document: its state and the two sequence numbers.
+struct Document {
+  const Column* state = nullptr;
+  const Column* update_seq = nullptr;
+  const Column* compacted_seq = nullptr;
+};
 
 // A message field filled from another table in a detailed view.
 struct Relation {
@@ -103,6 +112,8 @@ class TableSchema {
   const Column* FindColumn(absl::string_view name) const;
   // The column holding the etag (SERVER_DEFAULT_VERSION), or nullptr.
   const Column* etag() const;
+  // The live document, or nullptr when the table holds none.
+  const Document* document() const { return document_.state != nullptr ? &document_ : nullptr; }
   int ColumnIndex(const Column& column) const {
     return static_cast<int>(&column - columns_.data());
   }
@@ -115,6 +126,7 @@ class TableSchema {
   std::vector<Column> columns_;
   size_t primary_key_index_ = 0;
   std::vector<Relation> relations_;
+  Document document_;
 };
 
 // Every table of the service, built once at start-up from the messages'
@@ -143,6 +155,9 @@ class Schema {
       absl::string_view constraint) const;
 
  private:
+  // Finds `table`'s live document parts and checks they fit.
+  static absl::Status SetDocument(TableSchema* table);
+
   std::vector<std::unique_ptr<TableSchema>> tables_;
   absl::flat_hash_map<std::string, std::pair<const TableSchema*, const Column*>>
       constraints_;

@@ -154,6 +154,7 @@ void ReplaceLiterals(FilterNode* node, const db::TableSchema& table) {
   };
   switch (value.kind) {
     case FilterValue::Kind::kNull:
+    case FilterValue::Kind::kName:  // enum names: no built-in column is an enum
       return;
     case FilterValue::Kind::kBool:
       value.bool_value = !value.bool_value;

@@ -107,6 +107,9 @@ PageToken OtherValues(const PageToken& token, const std::vector<OrderKey>& keys)
       case KeyValue::kBoolValue:
         value->set_bool_value(!value->bool_value());
         break;
+      case KeyValue::kUintValue:
+        value->set_uint_value(value->uint_value() == 4242 ? 4243 : 4242);
+        break;
       case KeyValue::kStringValue: {
         const std::string& v = value->string_value();
         if (type == ColumnType::kUuid) {
