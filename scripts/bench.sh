@@ -10,6 +10,9 @@
 #   BENCH_SECONDS   measured seconds per scenario (default 10)
 #   BENCH_CLIENTS   calls in flight (default 16)
 #   BENCH_BUILD_DIR release build folder (default build-release)
+#   BENCH_BASELINE  a commit: its server is built too and GetHero and
+#                   CreateHero run against both in turn, three rounds each,
+#                   reported as ratios (this tree's / the commit's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BENCH_BUILD_DIR:-build-release}
@@ -43,7 +46,8 @@ cleanup() {
   stop_server || true
   scripts/pg.sh stop "$build/bench-pg"
 }
-trap cleanup EXIT
+base_pid=
+trap 'cleanup; [ -z "$base_pid" ] || kill "$base_pid" 2>/dev/null || true' EXIT
 start_server "$build/server/protomodel-server" "$bench_url" "$out/server.log" --log_rpcs=false
 server=$server_pid
 port=$server_port
@@ -202,5 +206,54 @@ bound_plain=$(bound "$pg_batch_plain")
   done <"$out/sweep.txt"
 } >"$report"
 rm -f "$out/sweep.txt"
+
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  # The baseline's own server on a database of its own, seeded alike; the
+  # load generator is this tree's, so both answer the same calls.
+  base_src=$build/baseline-src
+  rm -rf "$base_src" && mkdir -p "$base_src"
+  git archive "$BENCH_BASELINE" | tar -x -C "$base_src"
+  echo "bench: building the baseline $(git rev-parse --short "$BENCH_BASELINE")" >&2
+  cmake -S "$base_src" -B "$build/baseline" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build/baseline" -j "${JOBS:-2}" --target protomodel-server >/dev/null
+  psql "$admin" -qc "DROP DATABASE IF EXISTS bench_base WITH (FORCE)" -c "CREATE DATABASE bench_base" >/dev/null
+  head_pid=$server_pid head_port=$server_port
+  start_server "$build/baseline/server/protomodel-server" "${admin%/postgres}/bench_base" \
+    "$out/baseline.log" --log_rpcs=false
+  base_pid=$server_pid base_port=$server_port
+  server_pid=$head_pid
+  psql "${admin%/postgres}/bench_base" -qc "INSERT INTO hero (name, secret_name, age)
+    SELECT 'hero-' || i, 'secret-' || i, i % 100 FROM generate_series(1, 100000) AS i" \
+    -c "VACUUM ANALYZE hero" >/dev/null
+  paired=$out/paired.txt
+  : >"$paired"
+  for round in 1 2 3; do
+    for scenario in get_hero create_hero; do
+      for side in head base; do
+        p=$head_port
+        [ "$side" = base ] && p=$base_port
+        echo "bench: round $round, $scenario on $side" >&2
+        echo "side=$side $("$build/tests/bench/protomodel-load" --target "127.0.0.1:$p" \
+          --scenario "$scenario" --concurrency "$clients" --duration_seconds "$seconds" \
+          --warmup_seconds 1)" >>"$paired"
+      done
+    done
+  done
+  median() {  # median SIDE SCENARIO FIELD
+    grep "side=$1 .*scenario=$2 " "$paired" | sed -n "s/.* $3=\([0-9.]*\).*/\1/p" | sort -g |
+      awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+  }
+  {
+    echo
+    echo "This tree against $(git rev-parse --short "$BENCH_BASELINE") (medians of 3 rounds, taken in turn):"
+    echo
+    echo "| scenario | this tree calls/s | baseline calls/s | ratio | this tree p99 ms | baseline p99 ms |"
+    echo "|---|---|---|---|---|---|"
+    for scenario in get_hero create_hero; do
+      h=$(median head "$scenario" calls_per_s) b=$(median base "$scenario" calls_per_s)
+      echo "| $scenario | $h | $b | $(ratio "$h" "$b") | $(median head "$scenario" p99_ms) | $(median base "$scenario" p99_ms) |"
+    done
+  } >>"$report"
+fi
 cat "$report"
 echo "bench: report in $report, plot in $out/get_hero_concurrency.png" >&2

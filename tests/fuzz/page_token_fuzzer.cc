@@ -96,8 +96,12 @@ PageToken OtherValues(const PageToken& token, const std::vector<OrderKey>& keys)
     const ColumnType type = keys[static_cast<size_t>(i)].column->type;
     switch (value->kind_case()) {
       case KeyValue::kIntValue:
-        value->set_int_value(value->int_value() == kSentinelInt64[0] ? kSentinelInt64[1]
-                                                                      : kSentinelInt64[0]);
+        if (type == ColumnType::kInt32) {  // a token's value must fit the column
+          value->set_int_value(value->int_value() == 4242 ? 4243 : 4242);
+        } else {
+          value->set_int_value(value->int_value() == kSentinelInt64[0] ? kSentinelInt64[1]
+                                                                        : kSentinelInt64[0]);
+        }
         break;
       case KeyValue::kMicros:
         value->set_micros(value->micros() == kSentinelSeconds[0] * 1000000
