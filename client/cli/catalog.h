@@ -38,7 +38,7 @@ class Catalog {
   const std::vector<CatalogResource>& resources() const { return resources_; }
   const CatalogResource* Find(const std::string& plural) const;
   google::protobuf::MessageFactory& factory() { return factory_; }
-  // "heroes, teams, ..."
+  // The plurals, comma-separated: "books, authors".
   std::string Names() const;
 
  private:

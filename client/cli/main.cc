@@ -64,7 +64,7 @@ constexpr char kUsage[] = R"(Usage: protomodel [global flags] RESOURCE VERB [fla
 
 Resources: %RESOURCES%
 Verbs:
-  create  --FIELD=VALUE ...                       e.g. heroes create --name=Deadpond --secret-name="Dive Wilson"
+  create  --FIELD=VALUE ...                       e.g. books create --title=Dune --tags=classic,desert
   get     --id=ID [--view=full]                   (--view: where the resource has views)
   list    [--filter=F] [--order-by=O] [--page-size=N] [--page-token=T] [--read-mask=a,b] [--all]
   update  --id=ID --FIELD=VALUE ... [--update-mask=a,b] [--etag=E]
@@ -72,7 +72,8 @@ Verbs:
            --FIELD= with nothing clears an optional field)
   delete  --id=ID [--etag=E]
 Field values: text as is; bytes as text or @FILE to read a file; timestamps in
-RFC 3339; --body='{"json":...}' gives the whole resource instead.
+RFC 3339; durations as 90s; lists as a,b,c or JSON; maps and messages as JSON;
+--body='{"json":...}' gives the whole resource instead.
 
 `protomodel RESOURCE --help` lists the resource's fields, their types and
 each verb's flags.

@@ -25,13 +25,16 @@ const INCLUDE_DIRS = [PROTO_DIR, '/usr/include'];
 // package ships them.
 const GOOGLEAPIS_DIR = path.join(__dirname, '..', '..', 'third_party', 'googleapis');
 
-// The built-in services, as connect() returns them: { heroes: { HeroService,
-// TeamService }, grimoire: { UserService, ClassService, ConversationService } }.
-const BUILTIN_FILES = ['heroes/v1/heroes.proto', 'grimoire/v1/grimoire.proto'];
-const SERVICES = {
-  heroes: ['heroes.v1', ['HeroService', 'TeamService']],
-  grimoire: ['grimoire.v1', ['UserService', 'ClassService', 'ConversationService']],
-};
+// The built-in protos: every .proto under proto/ but the protomodel options.
+function builtinFiles(dir = '') {
+  const files = [];
+  for (const entry of fs.readdirSync(path.join(PROTO_DIR, dir), { withFileTypes: true })) {
+    const name = path.posix.join(dir, entry.name);
+    if (entry.isDirectory() && name !== 'protomodel') files.push(...builtinFiles(name));
+    else if (entry.isFile() && name.endsWith('.proto')) files.push(name);
+  }
+  return files;
+}
 
 // files: .proto files, each absolute or relative to one of includeDirs;
 // their imports resolve against includeDirs, then proto/ (the protomodel
@@ -152,17 +155,18 @@ function connectTo(target, protos, options = optionsFromEnv()) {
   return clients;
 }
 
-// The built-in services (proto/heroes, proto/grimoire), by package and name:
+// The built-in services, by their package's first part and their name:
 // connect().heroes.HeroService. target and options: as for connectTo().
 function connect(target = process.env.PROTOMODEL_TARGET || 'localhost:50051',
   options = optionsFromEnv()) {
-  const all = connectTo(target, { files: BUILTIN_FILES }, options);
+  const all = connectTo(target, { files: builtinFiles() }, options);
+  // 'a.v1.XService' -> clients.a.XService
   const clients = {};
-  for (const [key, [pkg, names]] of Object.entries(SERVICES)) {
-    clients[key] = {};
-    for (const name of names) {
-      clients[key][name] = all[`${pkg}.${name}`];
-    }
+  for (const [fullName, client] of Object.entries(all)) {
+    const parts = fullName.split('.');
+    const key = parts[0];
+    clients[key] = clients[key] || {};
+    clients[key][parts[parts.length - 1]] = client;
   }
   return clients;
 }
