@@ -309,8 +309,16 @@ std::optional<int64_t> ParseDurationMicros(absl::string_view text) {
   return negative ? -total : total;
 }
 
+absl::Status CheckBytesSize(size_t size, absl::string_view what) {
+  if (size <= kMaxBytesValue) return absl::OkStatus();
+  return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                        what, ": ", size, " bytes is over the limit of ", kMaxBytesValue,
+                        " bytes (16 MiB) for a bytes field")),
+                    reason::kFieldTooLarge);
+}
+
 // The text PostgreSQL reads for one value (bytes as `\x` hex), checked.
-absl::StatusOr<std::string> SqlText(const Column& column, const Value& value, ValueUse use,
+absl::StatusOr<std::string> SqlText(const Column& column, Value&& value, ValueUse use,
                                     absl::string_view what) {
   switch (column.type) {
     case ColumnType::kBool:
@@ -349,10 +357,11 @@ absl::StatusOr<std::string> SqlText(const Column& column, const Value& value, Va
                                               ? ", or be empty on create for a generated one"
                                               : ""));
       }
-      return value.text;
+      return std::move(value.text);
     case ColumnType::kUuid:
       return CanonicalUuid(value.text, what);
-    case ColumnType::kBytes: {
+    case ColumnType::kBytes: {  // an array's element: bound as text
+      if (absl::Status s = CheckBytesSize(value.text.size(), what); !s.ok()) return s;
       std::string hex = "\\x";
       hex.reserve(2 + 2 * value.text.size());
       for (const char c : value.text) {
@@ -374,17 +383,9 @@ absl::StatusOr<std::string> SqlText(const Column& column, const Value& value, Va
       }
       return absl::StrCat(value.integer, " microseconds");
     case ColumnType::kJson:
-      return value.text;
+      return std::move(value.text);
   }
   return Invalid(what, "cannot be stored");
-}
-
-absl::Status CheckBytesSize(const Value& value, absl::string_view what) {
-  if (value.text.size() <= kMaxBytesValue) return absl::OkStatus();
-  return WithReason(absl::InvalidArgumentError(absl::StrCat(
-                        what, ": ", value.text.size(), " bytes is over the limit of ",
-                        kMaxBytesValue, " bytes (16 MiB) for a bytes field")),
-                    reason::kFieldTooLarge);
 }
 
 }  // namespace
@@ -561,15 +562,15 @@ KeyValue ValueToKey(const Value& value) {
   return key;
 }
 
-absl::StatusOr<std::string> BindValue(const Column& column, const Value& value, ValueUse use,
+absl::StatusOr<std::string> BindValue(const Column& column, Value value, ValueUse use,
                                       absl::string_view what, Params* params) {
   if (value.kind == Value::Kind::kNull) {
     params->AddNull();
   } else if (column.type == ColumnType::kBytes) {
-    if (absl::Status s = CheckBytesSize(value, what); !s.ok()) return s;
+    if (absl::Status s = CheckBytesSize(value.text.size(), what); !s.ok()) return s;
     params->AddBinary(value.text);
   } else {
-    absl::StatusOr<std::string> text = SqlText(column, value, use, what);
+    absl::StatusOr<std::string> text = SqlText(column, std::move(value), use, what);
     if (!text.ok()) return text.status();
     params->AddText(*std::move(text));
   }
@@ -578,12 +579,23 @@ absl::StatusOr<std::string> BindValue(const Column& column, const Value& value, 
 
 absl::Status BindField(const Message& message, const Column& column, absl::string_view what,
                        Params* params) {
+  const Reflection* r = message.GetReflection();
+  if (column.type == ColumnType::kBytes && !column.repeated && !column.wrapper &&
+      !(column.nullable && !r->HasField(message, column.field))) {
+    // Straight from the message: a document of many MiB is copied once,
+    // into the binary parameter.
+    std::string scratch;
+    const std::string& bytes = r->GetStringReference(message, column.field, &scratch);
+    if (absl::Status s = CheckBytesSize(bytes.size(), what); !s.ok()) return s;
+    params->AddBinary(bytes);
+    return absl::OkStatus();
+  }
   if (!column.repeated) {
     absl::StatusOr<Value> value = FieldValue(message, column, -1, what);
     if (!value.ok()) return value.status();
-    return BindValue(column, *value, ValueUse::kWrite, what, params).status();
+    return BindValue(column, *std::move(value), ValueUse::kWrite, what, params).status();
   }
-  const int size = message.GetReflection()->FieldSize(message, column.field);
+  const int size = r->FieldSize(message, column.field);
   std::vector<std::string> elements;
   elements.reserve(static_cast<size_t>(size));
   size_t bytes = 0;
@@ -591,7 +603,8 @@ absl::Status BindField(const Message& message, const Column& column, absl::strin
     const std::string element_what = absl::StrCat(what, "[", i, "]");
     absl::StatusOr<Value> value = FieldValue(message, column, i, element_what);
     if (!value.ok()) return value.status();
-    absl::StatusOr<std::string> text = SqlText(column, *value, ValueUse::kWrite, element_what);
+    absl::StatusOr<std::string> text =
+        SqlText(column, *std::move(value), ValueUse::kWrite, element_what);
     if (!text.ok()) return text.status();
     bytes += text->size();
     elements.push_back(*std::move(text));

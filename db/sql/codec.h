@@ -54,7 +54,7 @@ protomodel::v1::KeyValue ValueToKey(const Value& value);
 // without NUL, bytes size, the pattern on writes) and appends it to `params`
 // in the form PostgreSQL reads; returns its `$n`. INVALID_ARGUMENT naming
 // `what` otherwise.
-absl::StatusOr<std::string> BindValue(const Column& column, const Value& value, ValueUse use,
+absl::StatusOr<std::string> BindValue(const Column& column, Value value, ValueUse use,
                                       absl::string_view what, Params* params);
 
 // The value of `column` in `message`, bound whole: NULL when unset, an

@@ -336,10 +336,7 @@ absl::StatusOr<std::string> CompileRestriction(const FilterNode& node,
     // Presence: `optional` fields and message-typed ones (a wrapper, a
     // Timestamp, a nested message left unset is NULL; one the server always
     // sets simply never matches `= null`).
-    const bool has_presence =
-        column->nullable || (!column->field->is_repeated() &&
-                             column->field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE);
-    if (!has_presence) {
+    if (!column->field->has_presence()) {
       return FieldError(*column, "has no presence (not optional, not a message), so it is never null");
     }
     if (node.op == FilterOp::kEq) return absl::StrCat(col, " IS NULL");
@@ -383,7 +380,7 @@ absl::StatusOr<std::string> CompileRestriction(const FilterNode& node,
   absl::StatusOr<Value> literal = LiteralValue(*column, value);
   if (!literal.ok()) return literal.status();
   absl::StatusOr<std::string> param =
-      BindValue(*column, *literal, ValueUse::kCompare,
+      BindValue(*column, *std::move(literal), ValueUse::kCompare,
                 absl::StrCat("filter: field '", column->name, "'"), params);
   if (!param.ok()) return param.status();
   if (column->repeated) {

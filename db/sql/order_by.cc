@@ -114,7 +114,7 @@ absl::StatusOr<std::string> KeysetSql(
     std::optional<Value> key = KeyToValue(*keys[i].column, value);
     if (!key.has_value()) return TokenMismatch();
     absl::StatusOr<std::string> param =
-        BindValue(*keys[i].column, *key, ValueUse::kCompare, "page_token", params);
+        BindValue(*keys[i].column, *std::move(key), ValueUse::kCompare, "page_token", params);
     if (!param.ok()) return TokenMismatch();
     bound[i] = *std::move(param);
   }

@@ -24,8 +24,7 @@ std::string ColumnExpr(const Column& column, absl::string_view alias) {
   const std::string ref = alias.empty()
                               ? column.quoted
                               : absl::StrCat(alias, ".", column.quoted);
-  if (!column.repeated &&
-      (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration)) {
+  if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
     return absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
   }
   return ref;
