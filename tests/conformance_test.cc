@@ -6,14 +6,12 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/util/message_differencer.h>
-#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
@@ -149,23 +147,26 @@ class ConformanceTest : public ::testing::TestWithParam<const Descriptor*> {
     return client_->service().method(0)->input_type()->field(0)->name();
   }
 
+  // Sets `to`'s key field `to_field` (an id or a UUID) from `from`'s.
+  static void CopyKey(const Message& from, const FieldDescriptor* from_field, Message* to,
+                      const FieldDescriptor* to_field) {
+    if (from_field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+      to->GetReflection()->SetInt64(to, to_field, from.GetReflection()->GetInt64(from, from_field));
+    } else {
+      to->GetReflection()->SetString(to, to_field,
+                                     from.GetReflection()->GetString(from, from_field));
+    }
+  }
+
   // Sets every writable column of `m` to values that grow with `seed`
   // (1..9), creating what its foreign keys point at.
   static void Fill(const TableSchema& table, int seed, Message* m) {
-    const Reflection* r = m->GetReflection();
     for (const Column& column : table.columns()) {
       if (!column.writable() || column.random_length > 0) continue;
       const FieldDescriptor* f = column.field;
       if (!column.references.empty()) {
         const TableSchema* target = served->schema->FindByName(column.references);
-        const std::unique_ptr<Message> parent = CreateRow(*target, seed);
-        const Message& p = *parent;
-        const FieldDescriptor* pk = target->primary_key().field;
-        if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
-          r->SetInt64(m, f, p.GetReflection()->GetInt64(p, pk));
-        } else {
-          r->SetString(m, f, p.GetReflection()->GetString(p, pk));
-        }
+        CopyKey(*CreateRow(*target, seed), target->primary_key().field, m, f);
         continue;
       }
       SetSample(column, seed, m);
@@ -448,12 +449,7 @@ TEST_P(ConformanceTest, UpdateWritesOnlyTheMaskedField) {
     std::unique_ptr<Message> change = New(), out = New(), got = New();
     Fill(*table_, 2, change.get());
     const FieldDescriptor* pk = table_->primary_key().field;
-    if (pk->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
-      change->GetReflection()->SetInt64(change.get(), pk, row->GetReflection()->GetInt64(*row, pk));
-    } else {
-      change->GetReflection()->SetString(change.get(), pk,
-                                         row->GetReflection()->GetString(*row, pk));
-    }
+    CopyKey(*row, pk, change.get(), pk);
     const absl::Status s = client_->Update(*change, {column.name}, out.get());
     ASSERT_TRUE(s.ok()) << column.name << ": " << s;
     ASSERT_TRUE(client_->Get(KeyOf(*row), "", got.get()).ok());

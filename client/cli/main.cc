@@ -180,6 +180,13 @@ void SetField(Message* message, const FieldDescriptor* field, const std::string&
   auto bad = [&](const char* want) {
     return UsageError{absl::StrCat("--", flag, ": '", text, "' is not ", want)};
   };
+  if (text.empty() && field->has_presence() &&
+      field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+    r->ClearField(message, field);
+    return;
+  }
+  // Lists, maps, unsigned integers and messages but Timestamp and FieldMask
+  // take the forms JSON gives them.
   const bool relation = field->options().GetExtension(protomodel::v1::column).has_relation();
   const std::string message_type =
       field->message_type() != nullptr ? field->message_type()->full_name() : "";
@@ -187,17 +194,11 @@ void SetField(Message* message, const FieldDescriptor* field, const std::string&
                     field->cpp_type() == FieldDescriptor::CPPTYPE_UINT64 ||
                     (!message_type.empty() && message_type != "google.protobuf.Timestamp" &&
                      message_type != "google.protobuf.FieldMask"))) {
-    if (!(text.empty() && field->has_presence()) && !SetFromJson(message, field, text)) {
+    if (!SetFromJson(message, field, text)) {
       throw bad(field->is_map() ? "a JSON object" : field->is_repeated()
                                                       ? "a JSON list, or values between commas"
                                                       : "a value as JSON (or grpcurl) writes it");
     }
-    if (text.empty() && field->has_presence()) r->ClearField(message, field);
-    return;
-  }
-  if (text.empty() && field->has_presence() &&
-      field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
-    r->ClearField(message, field);
     return;
   }
   switch (field->cpp_type()) {
