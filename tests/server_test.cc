@@ -24,8 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "grpc/reflection/v1/reflection.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "protomodel/reflection_versions.h"
 #include "harness/heroes_client.h"
 #include "harness/process.h"
 #include "harness/test_server.h"
@@ -45,19 +44,6 @@ TEST_F(ServerTest, ReportsServingForEveryServiceAndLiveness) {
   }
   EXPECT_EQ(HealthStatus(channel(), "no.such.Service"), "error 5");
 }
-
-// Both versions of server reflection, as clients use them: grpcurl 1.8.8+,
-// `buf curl` and Postman ask v1 first, older clients v1alpha.
-struct ReflectionV1 {
-  using Service = grpc::reflection::v1::ServerReflection;
-  using Request = grpc::reflection::v1::ServerReflectionRequest;
-  using Response = grpc::reflection::v1::ServerReflectionResponse;
-};
-struct ReflectionV1Alpha {
-  using Service = grpc::reflection::v1alpha::ServerReflection;
-  using Request = grpc::reflection::v1alpha::ServerReflectionRequest;
-  using Response = grpc::reflection::v1alpha::ServerReflectionResponse;
-};
 
 template <typename Version>
 class ReflectionTest : public ServiceTest {
@@ -82,7 +68,8 @@ class ReflectionTest : public ServiceTest {
     return responses;
   }
 };
-using ReflectionVersions = ::testing::Types<ReflectionV1, ReflectionV1Alpha>;
+// Both versions of server reflection, as clients use them.
+using ReflectionVersions = ::testing::Types<reflection::V1, reflection::V1Alpha>;
 TYPED_TEST_SUITE(ReflectionTest, ReflectionVersions);
 
 const std::vector<std::string>& ApiServices() {

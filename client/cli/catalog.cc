@@ -8,27 +8,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "grpc/reflection/v1/reflection.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "protomodel/builtin_descriptors.h"
 #include "protomodel/names.h"
+#include "protomodel/reflection_versions.h"
 #include "protomodel/v1/options.pb.h"
 
 namespace protomodel::cli {
 namespace {
 
 using google::protobuf::FileDescriptorProto;
-
-struct V1 {
-  using Service = grpc::reflection::v1::ServerReflection;
-  using Request = grpc::reflection::v1::ServerReflectionRequest;
-  using Response = grpc::reflection::v1::ServerReflectionResponse;
-};
-struct V1Alpha {
-  using Service = grpc::reflection::v1alpha::ServerReflection;
-  using Request = grpc::reflection::v1alpha::ServerReflectionRequest;
-  using Response = grpc::reflection::v1alpha::ServerReflectionResponse;
-};
 
 // One reflection conversation: the services, then the files that define
 // them (each answer holds a file and what it imports).
@@ -76,10 +64,10 @@ absl::StatusOr<std::unique_ptr<Catalog>> Catalog::FromServer(
     const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
   std::unique_ptr<Catalog> catalog(new Catalog());
   std::vector<std::string> services;
-  absl::Status status = Reflect<V1>(channel, timeout, &catalog->files_, &services);
+  absl::Status status = Reflect<reflection::V1>(channel, timeout, &catalog->files_, &services);
   if (status.code() == absl::StatusCode::kUnimplemented) {
     services.clear();
-    status = Reflect<V1Alpha>(channel, timeout, &catalog->files_, &services);
+    status = Reflect<reflection::V1Alpha>(channel, timeout, &catalog->files_, &services);
   }
   if (!status.ok()) return status;
   if (absl::Status s = catalog->Build(services); !s.ok()) return s;

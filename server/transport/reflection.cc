@@ -7,8 +7,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "absl/strings/str_cat.h"
-#include "grpc/reflection/v1/reflection.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "protomodel/reflection_versions.h"
 
 namespace protomodel::server {
 namespace {
@@ -134,37 +133,24 @@ class Stream final : public grpc::ServerBidiReactor<Request, Response> {
 
 }  // namespace
 
-class Reflection::V1 final : public grpc::reflection::v1::ServerReflection::CallbackService {
+// One version's service: every stream answered from the same catalog.
+template <typename Version>
+class Reflection::VersionService final : public Version::Service::CallbackService {
  public:
-  explicit V1(const Catalog& catalog) : catalog_(catalog) {}
-  grpc::ServerBidiReactor<grpc::reflection::v1::ServerReflectionRequest,
-                          grpc::reflection::v1::ServerReflectionResponse>*
+  explicit VersionService(const Catalog& catalog) : catalog_(catalog) {}
+  grpc::ServerBidiReactor<typename Version::Request, typename Version::Response>*
   ServerReflectionInfo(grpc::CallbackServerContext* /*context*/) override {
-    return new Stream<grpc::reflection::v1::ServerReflectionRequest,
-                      grpc::reflection::v1::ServerReflectionResponse>(catalog_);
-  }
-  Catalog catalog_;
-};
-
-class Reflection::V1Alpha final
-    : public grpc::reflection::v1alpha::ServerReflection::CallbackService {
- public:
-  explicit V1Alpha(const Catalog& catalog) : catalog_(catalog) {}
-  grpc::ServerBidiReactor<grpc::reflection::v1alpha::ServerReflectionRequest,
-                          grpc::reflection::v1alpha::ServerReflectionResponse>*
-  ServerReflectionInfo(grpc::CallbackServerContext* /*context*/) override {
-    return new Stream<grpc::reflection::v1alpha::ServerReflectionRequest,
-                      grpc::reflection::v1alpha::ServerReflectionResponse>(catalog_);
+    return new Stream<typename Version::Request, typename Version::Response>(catalog_);
   }
   Catalog catalog_;
 };
 
 Reflection::Reflection(const DescriptorPool* pool, std::vector<std::string> services) {
-  services.push_back(grpc::reflection::v1::ServerReflection::service_full_name());
-  services.push_back(grpc::reflection::v1alpha::ServerReflection::service_full_name());
+  services.push_back(reflection::V1::Service::service_full_name());
+  services.push_back(reflection::V1Alpha::Service::service_full_name());
   const Catalog catalog{pool, std::move(services)};
-  v1_ = std::make_unique<V1>(catalog);
-  v1alpha_ = std::make_unique<V1Alpha>(catalog);
+  v1_ = std::make_unique<VersionService<reflection::V1>>(catalog);
+  v1alpha_ = std::make_unique<VersionService<reflection::V1Alpha>>(catalog);
 }
 
 Reflection::~Reflection() = default;

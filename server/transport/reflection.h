@@ -8,6 +8,11 @@
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/impl/codegen/service_type.h>
 
+namespace protomodel::reflection {
+struct V1;  // protomodel/reflection_versions.h
+struct V1Alpha;
+}  // namespace protomodel::reflection
+
 namespace protomodel::server {
 
 // gRPC server reflection, both protocol versions, answered from one
@@ -29,10 +34,10 @@ class Reflection final {
   grpc::Service* v1alpha();
 
  private:
-  class V1;
-  class V1Alpha;
-  std::unique_ptr<V1> v1_;
-  std::unique_ptr<V1Alpha> v1alpha_;
+  template <typename Version>
+  class VersionService;
+  std::unique_ptr<VersionService<reflection::V1>> v1_;
+  std::unique_ptr<VersionService<reflection::V1Alpha>> v1alpha_;
 };
 
 }  // namespace protomodel::server
