@@ -1,6 +1,7 @@
 #include "protomodel/client/resources.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/field_mask.pb.h>
@@ -10,6 +11,7 @@
 #include <grpcpp/impl/codegen/rpc_method.h>
 
 #include "protomodel/names.h"
+#include "protomodel/verbs.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -36,7 +38,8 @@ google::protobuf::MessageFactory* FactoryFor(const Descriptor* type) {
   return dynamic;
 }
 
-// The service of `type`'s file with a Get<R> returning it, and its verbs.
+// The first service of `type`'s file that serves it, and its methods by
+// verb (protomodel/verbs.h, as the server recognises them).
 struct Verbs {
   const ServiceDescriptor* service = nullptr;
   const MethodDescriptor* create = nullptr;
@@ -51,20 +54,17 @@ Verbs FindVerbs(const Descriptor* type) {
   const auto* file = type->file();
   for (int s = 0; s < file->service_count() && verbs.service == nullptr; ++s) {
     const ServiceDescriptor* service = file->service(s);
-    if (service->FindMethodByName("Get" + type->name()) == nullptr) continue;
-    verbs.service = service;
-    verbs.create = service->FindMethodByName("Create" + type->name());
-    verbs.get = service->FindMethodByName("Get" + type->name());
-    verbs.update = service->FindMethodByName("Update" + type->name());
-    verbs.remove = service->FindMethodByName("Delete" + type->name());
     for (int m = 0; m < service->method_count(); ++m) {
       const MethodDescriptor* method = service->method(m);
-      if (method->name().rfind("List", 0) != 0) continue;
-      const Descriptor* out = method->output_type();
-      for (int f = 0; f < out->field_count(); ++f) {
-        if (out->field(f)->is_repeated() && out->field(f)->message_type() == type) {
-          verbs.list = method;
-        }
+      const std::optional<Verb> verb = VerbOf(*method);
+      if (!verb.has_value() || ResourceOf(*method, *verb) != type) continue;
+      verbs.service = service;
+      switch (*verb) {
+        case Verb::kCreate: verbs.create = method; break;
+        case Verb::kGet: verbs.get = method; break;
+        case Verb::kList: verbs.list = method; break;
+        case Verb::kUpdate: verbs.update = method; break;
+        case Verb::kDelete: verbs.remove = method; break;
       }
     }
   }

@@ -11,6 +11,7 @@
 #include "protomodel/builtin_descriptors.h"
 #include "protomodel/names.h"
 #include "protomodel/reflection_versions.h"
+#include "protomodel/verbs.h"
 #include "protomodel/v1/options.pb.h"
 
 namespace protomodel::cli {
@@ -98,18 +99,16 @@ absl::Status Catalog::Build(const std::vector<std::string>& services) {
   for (const std::string& name : services) {
     const auto* service = pool_->FindServiceByName(name);
     if (service == nullptr) continue;
+    // A resource per List method, named by its plural (the server takes a
+    // method for the verb it is by the same rule).
     for (int m = 0; m < service->method_count(); ++m) {
       const auto* method = service->method(m);
-      if (!absl::StartsWith(method->name(), "List")) continue;
-      const auto* out = method->output_type();
-      for (int f = 0; f < out->field_count(); ++f) {
-        const auto* field = out->field(f);
-        if (field->is_repeated() && field->message_type() != nullptr &&
-            field->message_type()->options().HasExtension(protomodel::v1::table)) {
-          resources_.push_back(
-              {LowerSnake(method->name().substr(4), '-'), field->message_type(), service});
-        }
-      }
+      if (VerbOf(*method) != Verb::kList) continue;
+      const auto* resource = ResourceOf(*method, Verb::kList);
+      if (resource == nullptr) continue;
+      resources_.push_back(
+          {LowerSnake(method->name().substr(VerbName(Verb::kList).size()), '-'), resource,
+           service});
     }
   }
   return absl::OkStatus();

@@ -1,6 +1,7 @@
 #include "server/verbs/plan.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -15,12 +16,6 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::MethodDescriptor;
-
-constexpr Verb kVerbs[] = {Verb::kCreate, Verb::kGet, Verb::kList, Verb::kUpdate, Verb::kDelete};
-
-bool IsTable(const Descriptor* message) {
-  return message != nullptr && message->options().HasExtension(protomodel::v1::table);
-}
 
 // google.protobuf.FieldMask as the pool of `message` knows it.
 const Descriptor* FieldMaskType(const Descriptor& message) {
@@ -150,57 +145,7 @@ class Planner {
   std::vector<std::string> expected_;
 };
 
-// The resource a method's name and shape point at: the table message it
-// returns, lists, or (Delete) names.
-const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
-  const Descriptor* out = method.output_type();
-  switch (verb) {
-    case Verb::kList:
-      for (int i = 0; i < out->field_count(); ++i) {
-        const FieldDescriptor* field = out->field(i);
-        if (field->is_repeated() && IsTable(field->message_type())) return field->message_type();
-      }
-      return nullptr;
-    case Verb::kDelete: {
-      const std::string package = method.service()->file()->package();
-      const std::string name = method.name().substr(VerbName(verb).size());
-      return method.service()->file()->pool()->FindMessageTypeByName(
-          package.empty() ? name : absl::StrCat(package, ".", name));
-    }
-    default:
-      return out;
-  }
-}
-
-// The verb a method's name starts with, if any.
-const Verb* VerbOf(const MethodDescriptor& method) {
-  for (const Verb& verb : kVerbs) {
-    const absl::string_view name = VerbName(verb);
-    if (absl::StartsWith(method.name(), name) && method.name().size() > name.size() &&
-        absl::ascii_isupper(static_cast<unsigned char>(method.name()[name.size()]))) {
-      return &verb;
-    }
-  }
-  return nullptr;
-}
-
 }  // namespace
-
-absl::string_view VerbName(Verb verb) {
-  switch (verb) {
-    case Verb::kCreate:
-      return "Create";
-    case Verb::kGet:
-      return "Get";
-    case Verb::kList:
-      return "List";
-    case Verb::kUpdate:
-      return "Update";
-    case Verb::kDelete:
-      return "Delete";
-  }
-  return "";
-}
 
 VerbClass ClassOf(Verb verb) {
   return verb == Verb::kGet || verb == Verb::kList ? VerbClass::kRead : VerbClass::kWrite;
@@ -215,8 +160,8 @@ absl::StatusOr<std::vector<MethodPlan>> PlanService(
     plan.method = &method;
     plan.full_name = absl::StrCat(service.full_name(), "/", method.name());
     plan.path = absl::StrCat("/", plan.full_name);
-    const Verb* verb = VerbOf(method);
-    if (verb == nullptr) {
+    const std::optional<Verb> verb = VerbOf(method);
+    if (!verb.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "method ", plan.full_name, " is not one of the verbs (Create, Get, List, Update, "
           "Delete followed by the resource's name)"));
@@ -256,8 +201,8 @@ std::vector<const Descriptor*> ServedMessages(
   for (const auto* service : services) {
     for (int m = 0; m < service->method_count(); ++m) {
       const MethodDescriptor& method = *service->method(m);
-      const Verb* verb = VerbOf(method);
-      if (verb == nullptr) continue;
+      const std::optional<Verb> verb = VerbOf(method);
+      if (!verb.has_value()) continue;
       const Descriptor* resource = ResourceOf(method, *verb);
       if (IsTable(resource) &&
           std::find(messages.begin(), messages.end(), resource) == messages.end()) {

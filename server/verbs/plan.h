@@ -9,16 +9,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "db/schema/schema.h"
+#include "protomodel/verbs.h"
 
 namespace protomodel::server {
 
-// The verbs of the contract, each one implementation for every resource.
-enum class Verb { kCreate, kGet, kList, kUpdate, kDelete };
-
-// "Create", "Get", ...
-absl::string_view VerbName(Verb verb);
-
-// Who may call a verb: tokens grant `read` or `write` besides method globs.
+// The contract's verbs (protomodel/verbs.h), each one implementation for
+// every resource. Who may call a verb: tokens grant `read` or `write` besides method globs.
 enum class VerbClass { kRead, kWrite };
 VerbClass ClassOf(Verb verb);
 
