@@ -109,9 +109,11 @@ class ConformanceTest : public ::testing::TestWithParam<const Descriptor*> {
     served->set_file = absl::StrCat(::testing::TempDir(), "conformance_", getpid(), ".binpb");
     std::ofstream(served->set_file, std::ios::binary) << DescriptorSet();
     const std::string target = absl::StrCat("127.0.0.1:", FreePort());
+    // In the PgBouncer pass the server reaches the database through it.
     served->process = std::make_unique<Process>(
-        Spawn({"--listen=" + target, "--descriptor_set=" + served->set_file, "--migrate=false"},
-              {"DATABASE_URL=" + served->database->url()}));
+        Spawn({"--listen=" + target, "--descriptor_set=" + served->set_file, "--migrate=false",
+               absl::StrCat("--prepared_statements=", PgBouncerPass() ? "false" : "true")},
+              {"DATABASE_URL=" + ThroughPgBouncer(served->database->url())}));
     ASSERT_TRUE(WaitServing(target)) << ReadFile(served->process->log);
     served->channel = *client::Connect(target, {});
   }
@@ -460,6 +462,28 @@ TEST_P(ConformanceTest, UpdateWritesOnlyTheMaskedField) {
           << got->ShortDebugString();
     }
   }
+}
+
+TEST_P(ConformanceTest, UpdateWithoutAMaskWritesTheFieldsThatAreSet) {
+  const std::unique_ptr<Message> row = CreateRow(*table_, 1);
+  const FieldDescriptor* pk = table_->primary_key().field;
+  std::unique_ptr<Message> out = New(), got = New();
+  // Only the key: every field holds its default, so nothing is written.
+  std::unique_ptr<Message> bare = New();
+  CopyKey(*row, pk, bare.get(), pk);
+  ASSERT_TRUE(client_->Update(*bare, {}, out.get()).ok());
+  ASSERT_TRUE(client_->Get(KeyOf(*row), "", got.get()).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*Written(*row), *Written(*got)))
+      << "an update of nothing changed " << got->ShortDebugString();
+  // Every field set: every writable one is written.
+  std::unique_ptr<Message> change = New();
+  Fill(*table_, 2, change.get());
+  CopyKey(*row, pk, change.get(), pk);
+  ASSERT_TRUE(client_->Update(*change, {}, out.get()).ok());
+  ASSERT_TRUE(client_->Get(KeyOf(*row), "", got.get()).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*Written(*change),
+                                                                 *Written(*got)))
+      << "sent " << change->ShortDebugString() << "\ngot " << got->ShortDebugString();
 }
 
 TEST_P(ConformanceTest, UpdateMasksNameBadPaths) {

@@ -42,6 +42,7 @@ absl::StatusOr<std::string> KeyOf(const Message& message,
 bool IsSet(const Message& message, const db::Column& column) {
   const Reflection* r = message.GetReflection();
   const FieldDescriptor* f = column.field;
+  if (f->is_repeated()) return r->FieldSize(message, f) > 0;  // lists and maps
   if (f->has_presence()) return r->HasField(message, f);
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING: {
@@ -54,6 +55,12 @@ bool IsSet(const Message& message, const db::Column& column) {
       return r->GetInt32(message, f) != 0;
     case FieldDescriptor::CPPTYPE_INT64:
       return r->GetInt64(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return r->GetUInt32(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return r->GetUInt64(message, f) != 0;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return r->GetEnumValue(message, f) != 0;
     case FieldDescriptor::CPPTYPE_FLOAT:
       return r->GetFloat(message, f) != 0;
     case FieldDescriptor::CPPTYPE_DOUBLE:

@@ -22,8 +22,8 @@ absl::StatusOr<std::string> KeyOf(const google::protobuf::Message& message,
                                   const google::protobuf::FieldDescriptor* field,
                                   const db::Column& pk, absl::string_view path);
 
-// Whether a column's field holds a value: presence where the field has it,
-// a non-default value otherwise.
+// Whether a column's field holds a value: an element for a list or a map,
+// presence where the field has it, a non-default value otherwise.
 bool IsSet(const google::protobuf::Message& message, const db::Column& column);
 
 // REQUIRED_FIELD for the first of `columns` that is required and not set
