@@ -30,20 +30,6 @@ absl::Status ReadRow(const pqxx::row& row, size_t offset,
   return absl::OkStatus();
 }
 
-std::string ValueText(const Message& resource, const Column& column) {
-  const Reflection* r = resource.GetReflection();
-  switch (column.field->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT64:
-      return absl::StrCat(r->GetInt64(resource, column.field));
-    case FieldDescriptor::CPPTYPE_INT32:
-      return absl::StrCat(r->GetInt32(resource, column.field));
-    case FieldDescriptor::CPPTYPE_STRING:
-      return column.type == ColumnType::kBytes ? "" : r->GetString(resource, column.field);
-    default:
-      return "";
-  }
-}
-
 std::vector<const Column*> AllColumns(const TableSchema& table) {
   std::vector<const Column*> columns;
   for (const Column& column : table.columns()) columns.push_back(&column);

@@ -25,10 +25,6 @@ absl::Status ReadColumn(const pqxx::field& value, const Column& column,
 absl::Status ReadRow(const pqxx::row& row, size_t offset,
                      const std::vector<const Column*>& columns, google::protobuf::Message* out);
 
-// The value of a key or text column of `resource`, as messages show it
-// ("" for other types).
-std::string ValueText(const google::protobuf::Message& resource, const Column& column);
-
 // Every column of `table`, in order.
 std::vector<const Column*> AllColumns(const TableSchema& table);
 

@@ -8,6 +8,7 @@
 #include "db/errors.h"
 #include "db/exec/sql_status.h"
 #include "db/rows.h"
+#include "db/sql/codec.h"
 #include "db/sql/sql_build.h"
 
 namespace protomodel::db {

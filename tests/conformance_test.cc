@@ -222,7 +222,10 @@ class ConformanceTest : public ::testing::TestWithParam<const Descriptor*> {
         case FieldDescriptor::CPPTYPE_INT32: PM_SET(Int32, s * 10 - 25); break;
         case FieldDescriptor::CPPTYPE_INT64: PM_SET(Int64, s * 1000000000000LL - 5); break;
         case FieldDescriptor::CPPTYPE_UINT32: PM_SET(UInt32, 4294967200u + s); break;
-        case FieldDescriptor::CPPTYPE_UINT64: PM_SET(UInt64, 18446744073709551600ull + s); break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          PM_SET(UInt64, column.unique ? 18446744070000000000ull + s * 100000000ull + serial
+                                       : 18446744073709551600ull + s);
+          break;
         case FieldDescriptor::CPPTYPE_FLOAT: PM_SET(Float, s * 0.1f); break;
         case FieldDescriptor::CPPTYPE_DOUBLE: PM_SET(Double, s * 1.5e300); break;
         case FieldDescriptor::CPPTYPE_ENUM:
@@ -734,6 +737,10 @@ TEST_P(ConformanceTest, UniqueClashesAreAlreadyExists) {
     const absl::Status s = client_->Create(*again, out.get());
     EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << column.name << ": " << s;
     EXPECT_EQ(client::DetailsOf(s).resource_type, GetParam()->full_name());
+    // The resource is named by the clashing value.
+    const std::string name = client::DetailsOf(s).resource_name;
+    EXPECT_TRUE(name.rfind(column.name + "=", 0) == 0 && name.size() > column.name.size() + 1)
+        << name;
   }
 }
 

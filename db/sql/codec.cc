@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "db/errors.h"
@@ -617,6 +618,40 @@ absl::Status BindField(const Message& message, const Column& column, absl::strin
   }
   params->AddText(ArrayLiteral(elements));
   return absl::OkStatus();
+}
+
+std::string ValueText(const Message& resource, const Column& column) {
+  if (column.type == ColumnType::kBytes || column.type == ColumnType::kJson || column.repeated) {
+    return "";
+  }
+  absl::StatusOr<Value> value = FieldValue(resource, column, -1, column.name);
+  if (!value.ok()) return "";
+  switch (value->kind) {
+    case Value::Kind::kNull:
+      return "null";
+    case Value::Kind::kBool:
+      return value->boolean ? "true" : "false";
+    case Value::Kind::kInt: {
+      const auto* named = column.type == ColumnType::kEnum
+                              ? column.field->enum_type()->FindValueByNumber(
+                                    static_cast<int>(value->integer))
+                              : nullptr;
+      return named != nullptr ? named->name() : absl::StrCat(value->integer);
+    }
+    case Value::Kind::kUint:
+      return absl::StrCat(value->unsigned_integer);
+    case Value::Kind::kDouble:
+      return absl::StrCat(value->number);
+    case Value::Kind::kText:
+      return value->text;
+    case Value::Kind::kMicros:
+      if (column.type == ColumnType::kDuration) {
+        return absl::StrFormat("%.6fs", static_cast<double>(value->integer) / kMicrosPerSecond);
+      }
+      return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", absl::FromUnixMicros(value->integer),
+                              absl::UTCTimeZone());
+  }
+  return "";
 }
 
 absl::Status ReadColumn(const char* data, size_t size, bool is_null, const Column& column,

@@ -62,6 +62,11 @@ absl::StatusOr<std::string> BindValue(const Column& column, Value value, ValueUs
 absl::Status BindField(const google::protobuf::Message& message, const Column& column,
                        absl::string_view what, Params* params);
 
+// The value of `column` in `resource` as an error message shows it: numbers,
+// text, enum names, RFC 3339 times, durations in seconds, `null`; "" for
+// bytes, JSON and lists, which a message does not repeat.
+std::string ValueText(const google::protobuf::Message& resource, const Column& column);
+
 // Sets `column`'s field of `out` from the text PostgreSQL sent for it (NULL
 // clears it); INTERNAL when the text is not what the column holds.
 absl::Status ReadColumn(const char* text, size_t size, bool is_null, const Column& column,
