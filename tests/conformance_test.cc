@@ -444,6 +444,48 @@ bool SameField(const Message& a, const Message& b, const FieldDescriptor* f) {
   return differ.CompareWithFields(a, b, {f}, {f});
 }
 
+TEST_P(ConformanceTest, ValuesNoColumnHoldsAreInvalidArgumentNamingTheField) {
+  for (const Column& column : table_->columns()) {
+    if (!column.writable() || !column.references.empty() || column.random_length > 0 ||
+        column.repeated || column.wrapper) {
+      continue;
+    }
+    std::unique_ptr<Message> in = New(), out = New();
+    Fill(*table_, 1, in.get());
+    const Reflection* r = in->GetReflection();
+    const std::string nul("a\0b", 3);
+    if (column.type == ColumnType::kString) {
+      r->SetString(in.get(), column.field, nul);
+    } else if (column.type == ColumnType::kUuid) {
+      r->SetString(in.get(), column.field, "not-a-uuid");
+    } else if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
+      Message* time = r->MutableMessage(in.get(), column.field);
+      time->GetReflection()->SetInt64(time, time->GetDescriptor()->field(0), 999999999999999);
+    } else if (column.type == ColumnType::kJson && !column.field->is_repeated()) {
+      Message* nested = r->MutableMessage(in.get(), column.field);
+      const FieldDescriptor* text = nullptr;
+      for (int i = 0; i < nested->GetDescriptor()->field_count() && text == nullptr; ++i) {
+        const FieldDescriptor* f = nested->GetDescriptor()->field(i);
+        if (f->type() == FieldDescriptor::TYPE_STRING && !f->is_repeated()) text = f;
+      }
+      if (text == nullptr) continue;
+      nested->GetReflection()->SetString(nested, text, nul);
+    } else {
+      continue;
+    }
+    const absl::Status s = client_->Create(*in, out.get());
+    const std::string field = absl::StrCat(Singular(), ".", column.name);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << field << ": " << s;
+    EXPECT_EQ(s.message().rfind(field + ":", 0), 0u) << s;
+    const client::ErrorDetails details = client::DetailsOf(s);
+    ASSERT_EQ(details.field_violations.size(), 1u) << s;
+    EXPECT_EQ(details.field_violations[0].first, field);
+  }
+  const absl::StatusOr<Rows> all = ListAll({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(all->empty()) << "a refused create wrote " << all->front()->ShortDebugString();
+}
+
 TEST_P(ConformanceTest, UpdateWritesOnlyTheMaskedField) {
   for (const Column& column : table_->columns()) {
     if (!column.writable() || !column.references.empty() || column.random_length > 0 ||

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "protomodel/names.h"
 
 namespace protomodel::db {
 namespace {
@@ -193,6 +194,7 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
           absl::StrCat("message ", message->full_name(), ": table name is empty"));
     }
     table->quoted_name_ = QuoteIdentifier(table->name_);
+    table->path_ = LowerSnake(message->name());
     bool has_primary_key = false;
     for (int i = 0; i < message->field_count(); ++i) {
       const FieldDescriptor* field = message->field(i);

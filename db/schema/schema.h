@@ -105,6 +105,10 @@ class TableSchema {
   const google::protobuf::Descriptor* descriptor() const { return descriptor_; }
   const std::string& name() const { return name_; }
   const std::string& quoted_name() const { return quoted_name_; }
+  // The request field a resource travels in, and the start of its fields'
+  // paths in errors: the message name in lower snake case ("book_review"),
+  // whatever the table is called.
+  const std::string& path() const { return path_; }
   const std::vector<Column>& columns() const { return columns_; }
   const Column& primary_key() const { return columns_[primary_key_index_]; }
   const std::vector<Relation>& relations() const { return relations_; }
@@ -123,6 +127,7 @@ class TableSchema {
   const google::protobuf::Descriptor* descriptor_ = nullptr;
   std::string name_;
   std::string quoted_name_;
+  std::string path_;
   std::vector<Column> columns_;
   size_t primary_key_index_ = 0;
   std::vector<Relation> relations_;

@@ -160,7 +160,7 @@ std::string GetManySql(const TableSchema& table) {
 
 absl::Status BindColumn(const TableSchema& table, const Message& resource,
                         const Column& column, Params* params) {
-  const std::string what = absl::StrCat(table.name(), ".", column.name);
+  const std::string what = absl::StrCat(table.path(), ".", column.name);
   return AboutField(BindField(resource, column, what, params), what);
 }
 
@@ -201,7 +201,7 @@ absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
   if (etag_column != nullptr) {
     sets.push_back(absl::StrCat(etag_column->quoted, " = ", kNewVersionSql));
     if (etag.has_value()) {
-      if (absl::Status s = CheckEtag(*etag, absl::StrCat(table.name(), ".", etag_column->name));
+      if (absl::Status s = CheckEtag(*etag, absl::StrCat(table.path(), ".", etag_column->name));
           !s.ok()) {
         return s;
       }
