@@ -12,7 +12,10 @@
 #   BENCH_BUILD_DIR release build folder (default build-release)
 #   BENCH_BASELINE  a commit: its server is built too and GetHero and
 #                   CreateHero run against both in turn, three rounds each,
-#                   reported as ratios (this tree's / the commit's)
+#                   reported as ratios (this tree's / the commit's), then
+#                   counts the instructions each server spends a call
+#                   (valgrind's callgrind: the same count whatever else the
+#                   machine does, so a few percent show through its noise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BENCH_BUILD_DIR:-build-release}
@@ -21,11 +24,16 @@ clients=${BENCH_CLIENTS:-16}
 out=$build/bench
 mkdir -p "$out"
 
-if ! command -v gnuplot >/dev/null 2>&1; then
+missing=()
+command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
+if [ -n "${BENCH_BASELINE:-}" ] && ! command -v callgrind_control >/dev/null 2>&1; then
+  missing+=(valgrind)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -243,6 +251,61 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
     grep "side=$1 .*scenario=$2 " "$paired" | sed -n "s/.* $3=\([0-9.]*\).*/\1/p" | sort -g |
       awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
   }
+  # Instructions a call costs the server: each server under callgrind,
+  # counting only while the load runs; the load's calls divide the count.
+  counted=$out/instructions.txt
+  : >"$counted"
+  count_instructions() {  # count_instructions SIDE BINARY DATABASE_URL
+    local log=$out/callgrind-$1.log pid port
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/callgrind-$1.%p" \
+      "$2" --listen 127.0.0.1:0 --database_url "$3" --log_rpcs=false --migrate=false >"$log" 2>&1 &
+    pid=$!
+    local deadline=$((SECONDS + 120))
+    until grep -q "database answers: SERVING" "$log"; do
+      [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null || { tail "$log" >&2; return 1; }
+      sleep 0.5
+    done
+    port=$(sed -n 's/.*serving gRPC on port \([0-9]*\).*/\1/p' "$log" | head -n 1)
+    for scenario in get_hero create_hero; do
+      "$build/tests/bench/protomodel-load" --target "127.0.0.1:$port" --scenario "$scenario" \
+        --concurrency "$clients" --duration_seconds 2 --warmup_seconds 0 >/dev/null
+      for round in 1 2; do
+        echo "bench: instructions, $scenario on $1, round $round" >&2
+        callgrind_control -z "$pid" >/dev/null
+        callgrind_control -i on "$pid" >/dev/null
+        local line calls total dump
+        line=$("$build/tests/bench/protomodel-load" --target "127.0.0.1:$port" \
+          --scenario "$scenario" --concurrency "$clients" --duration_seconds 8 --warmup_seconds 0)
+        callgrind_control -i off "$pid" >/dev/null
+        callgrind_control -d "$pid" >/dev/null
+        sleep 1
+        dump=$(ls -t "$out/callgrind-$1.$pid".* | head -n 1)
+        total=$(sed -n 's/^totals: //p' "$dump")
+        calls=$(field "$line" calls)
+        echo "side=$1 scenario=$scenario instructions_per_call=$((total / calls))" >>"$counted"
+      done
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    rm -f "$out/callgrind-$1".*[0-9]
+  }
+  count_instructions head "$build/server/protomodel-server" "$bench_url"
+  count_instructions base "$build/baseline/server/protomodel-server" "${admin%/postgres}/bench_base"
+  least() {  # least SIDE SCENARIO: the smaller of the rounds
+    grep "side=$1 scenario=$2 " "$counted" | sed -n 's/.*instructions_per_call=\([0-9]*\).*/\1/p' |
+      sort -n | head -n 1
+  }
+  {
+    echo
+    echo "Instructions the server spends a call (callgrind; the smaller of two rounds):"
+    echo
+    echo "| scenario | this tree | $(git rev-parse --short "$BENCH_BASELINE") | ratio |"
+    echo "|---|---|---|---|"
+    for scenario in get_hero create_hero; do
+      h=$(least head "$scenario") b=$(least base "$scenario")
+      echo "| $scenario | $h | $b | $(ratio "$h" "$b") |"
+    done
+  } >>"$report"
   {
     echo
     echo "This tree against $(git rev-parse --short "$BENCH_BASELINE") (medians of 3 rounds, taken in turn):"
