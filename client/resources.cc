@@ -115,8 +115,8 @@ absl::StatusOr<ResourceClient> ResourceClient::For(const Descriptor* type,
   const Verbs verbs = FindVerbs(type);
   if (verbs.service == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "no service in ", type->file()->name(), " has Get", type->name(), " for ",
-        type->full_name()));
+        "no service in ", type->file()->name(), " serves ", type->full_name(),
+        " (a Create, Get, List, Update or Delete method for it)"));
   }
   ResourceClient client;
   client.channel_ = std::move(channel);
@@ -166,6 +166,7 @@ absl::Status ResourceClient::Create(const Message& resource, Message* out) const
 }
 
 absl::Status ResourceClient::Get(const Key& id, absl::string_view view, Message* out) const {
+  if (get_ == nullptr) return Unsupported(*service_, "Get");
   std::unique_ptr<Message> request = NewRequest(get_);
   SetKey(request.get(), id);
   if (!view.empty()) {
