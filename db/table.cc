@@ -102,7 +102,7 @@ absl::Status Table::Explain(absl::Status status, const Message* resource,
   if (constraint.empty()) return status;
   const auto [owner, column] = schema_.FindConstraint(constraint);
   if (owner == nullptr) return status;
-  const std::string field = absl::StrCat(owner->path(), ".", column->name);
+  const std::string& field = column->path;
   if (status.code() == absl::StatusCode::kAlreadyExists) {
     absl::Status explained = absl::AlreadyExistsError(absl::StrCat(
         field, ": another ", table_.name(), " already has this value (it must be unique)"));

@@ -41,7 +41,7 @@ absl::StatusOr<Table::PreparedUpdate> Table::PrepareUpdate(
   if (columns.empty()) {
     if (etag.has_value()) {
       absl::Status s =
-          CheckEtag(*etag, absl::StrCat(table_.path(), ".", table_.etag()->name));
+          CheckEtag(*etag, table_.etag()->path);
       if (!s.ok()) return s;
     }
   } else {

@@ -144,7 +144,7 @@ TEST_F(SqlBuildTest, RefusesInvalidTimestamps) {
     widget.mutable_due_at()->set_seconds(seconds);
     widget.mutable_due_at()->set_nanos(nanos);
     Params params;
-    absl::Status s = BindColumn(*widget_, widget, *due_at, &params);
+    absl::Status s = BindColumn(widget, *due_at, &params);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << seconds << " " << nanos;
     EXPECT_EQ(s.message().rfind("widget.due_at: not a valid timestamp", 0), 0u) << s;
   }
@@ -152,7 +152,7 @@ TEST_F(SqlBuildTest, RefusesInvalidTimestamps) {
   widget.mutable_due_at()->set_seconds(253402300799);
   widget.mutable_due_at()->set_nanos(999999999);
   Params params;
-  ASSERT_TRUE(BindColumn(*widget_, widget, *due_at, &params).ok());
+  ASSERT_TRUE(BindColumn(widget, *due_at, &params).ok());
   EXPECT_EQ(Strings(std::move(params)),
             std::vector<std::string>{"9999-12-31 23:59:59.999999+00"});
 }

@@ -205,6 +205,7 @@ absl::StatusOr<std::unique_ptr<Schema>> Schema::Build(
       column.field = field;
       column.name = field->name();
       column.quoted = QuoteIdentifier(field->name());
+      column.path = absl::StrCat(table->path_, ".", field->name());
       SetType(field, opts, &column);
       column.server_default = opts.server_default();
       // Message-typed fields have presence; those the server fills never

@@ -40,6 +40,7 @@ struct Column {
   const google::protobuf::FieldDescriptor* field = nullptr;
   std::string name;
   std::string quoted;  // "name", ready for SQL
+  std::string path;    // "book.title": the field's path in requests and errors
   ColumnType type = ColumnType::kString;
   // An array of `type` (a repeated scalar or enum field); never NULL.
   bool repeated = false;

@@ -563,8 +563,11 @@ KeyValue ValueToKey(const Value& value) {
   return key;
 }
 
-absl::StatusOr<std::string> BindValue(const Column& column, Value value, ValueUse use,
-                                      absl::string_view what, Params* params) {
+namespace {
+
+// BindValue but for the `$n`, which a row's columns do not need.
+absl::Status Put(const Column& column, Value value, ValueUse use, absl::string_view what,
+                 Params* params) {
   if (value.kind == Value::Kind::kNull) {
     params->AddNull();
   } else if (column.type == ColumnType::kBytes) {
@@ -575,6 +578,14 @@ absl::StatusOr<std::string> BindValue(const Column& column, Value value, ValueUs
     if (!text.ok()) return text.status();
     params->AddText(*std::move(text));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BindValue(const Column& column, Value value, ValueUse use,
+                                      absl::string_view what, Params* params) {
+  if (absl::Status s = Put(column, std::move(value), use, what, params); !s.ok()) return s;
   return absl::StrCat("$", params->size());
 }
 
@@ -594,7 +605,7 @@ absl::Status BindField(const Message& message, const Column& column, absl::strin
   if (!column.repeated) {
     absl::StatusOr<Value> value = FieldValue(message, column, -1, what);
     if (!value.ok()) return value.status();
-    return BindValue(column, *std::move(value), ValueUse::kWrite, what, params).status();
+    return Put(column, *std::move(value), ValueUse::kWrite, what, params);
   }
   const int size = r->FieldSize(message, column.field);
   std::vector<std::string> elements;

@@ -158,17 +158,15 @@ std::string GetManySql(const TableSchema& table) {
                       " = ANY($1::", TypeName(table.primary_key()), "[])");
 }
 
-absl::Status BindColumn(const TableSchema& table, const Message& resource,
-                        const Column& column, Params* params) {
-  const std::string what = absl::StrCat(table.path(), ".", column.name);
-  return AboutField(BindField(resource, column, what, params), what);
+absl::Status BindColumn(const Message& resource, const Column& column, Params* params) {
+  return AboutField(BindField(resource, column, column.path, params), column.path);
 }
 
 absl::Status BindWritable(const TableSchema& table, const Message& resource,
                           Params* params) {
   for (const Column& column : table.columns()) {
     if (!column.writable()) continue;
-    if (absl::Status s = BindColumn(table, resource, column, params); !s.ok()) return s;
+    if (absl::Status s = BindColumn(resource, column, params); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -194,14 +192,14 @@ absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
   std::vector<std::string> sets;
   for (const Column& column : table.columns()) {
     if (!written[static_cast<size_t>(table.ColumnIndex(column))]) continue;
-    if (absl::Status s = BindColumn(table, resource, column, params); !s.ok()) return s;
+    if (absl::Status s = BindColumn(resource, column, params); !s.ok()) return s;
     sets.push_back(absl::StrCat(column.quoted, " = $", params->size()));
   }
   std::string where = absl::StrCat(table.primary_key().quoted, " = $1");
   if (etag_column != nullptr) {
     sets.push_back(absl::StrCat(etag_column->quoted, " = ", kNewVersionSql));
     if (etag.has_value()) {
-      if (absl::Status s = CheckEtag(*etag, absl::StrCat(table.path(), ".", etag_column->name));
+      if (absl::Status s = CheckEtag(*etag, etag_column->path);
           !s.ok()) {
         return s;
       }

@@ -49,13 +49,12 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows);
 std::string GetManySql(const TableSchema& table);
 
 // Appends the value of `column` in `resource` to `params` (NULL for an unset
-// optional field). INVALID_ARGUMENT about the field `table.column` when the
-// value cannot be stored (a NUL in text, a malformed UUID, an id <= 0 in a
-// reference, a timestamp outside 0001-01-01..9999-12-31, bytes over
-// kMaxBytesValue).
-absl::Status BindColumn(const TableSchema& table,
-                        const google::protobuf::Message& resource,
-                        const Column& column, Params* params);
+// field with presence). INVALID_ARGUMENT about the field (`column.path`) when
+// the value cannot be stored (db/sql/codec.h: a NUL in text, a malformed
+// UUID, an id <= 0 in a reference, a time out of range, bytes over
+// kMaxBytesValue, ...).
+absl::Status BindColumn(const google::protobuf::Message& resource, const Column& column,
+                        Params* params);
 
 // BindColumn for every writable column, in InsertSql's order.
 absl::Status BindWritable(const TableSchema& table,

@@ -71,13 +71,11 @@ bool IsSet(const Message& message, const db::Column& column) {
 }
 
 absl::Status CheckRequired(const Message& resource,
-                           const std::vector<const db::Column*>& columns,
-                           absl::string_view path) {
+                           const std::vector<const db::Column*>& columns) {
   for (const db::Column* column : columns) {
     if (column->required && !IsSet(resource, *column)) {
-      const std::string field = absl::StrCat(path, ".", column->name);
-      return db::InvalidField(field, db::reason::kRequiredField,
-                              absl::StrCat(field, " is required"));
+      return db::InvalidField(column->path, db::reason::kRequiredField,
+                              absl::StrCat(column->path, " is required"));
     }
   }
   return absl::OkStatus();

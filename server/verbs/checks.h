@@ -27,10 +27,9 @@ absl::StatusOr<std::string> KeyOf(const google::protobuf::Message& message,
 bool IsSet(const google::protobuf::Message& message, const db::Column& column);
 
 // REQUIRED_FIELD for the first of `columns` that is required and not set
-// in `resource`, at `path` in the request.
+// in `resource`, named by its path in the request.
 absl::Status CheckRequired(const google::protobuf::Message& resource,
-                           const std::vector<const db::Column*>& columns,
-                           absl::string_view path);
+                           const std::vector<const db::Column*>& columns);
 
 // The paths of the google.protobuf.FieldMask in `field` of `message`
 // (generated or dynamic).

@@ -48,14 +48,7 @@ absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(const Call& call) const
       create.request_id = *std::move(uuid);
     }
   }
-  std::vector<const db::Column*> writable;
-  for (const db::Column& column : table_.schema().columns()) {
-    if (column.writable()) writable.push_back(&column);
-  }
-  if (absl::Status s = CheckRequired(*create.resource, writable, plan.resource->name());
-      !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = CheckRequired(*create.resource, writable_); !s.ok()) return s;
   for (const db::Column& column : table_.schema().columns()) {
     if (column.random_length > 0 && !IsSet(*create.resource, column)) {
       Draw(column, create.resource.get());

@@ -34,7 +34,11 @@ Crud::Crud(const db::Table& table, Executor& executor, absl::Duration default_de
           [this](std::vector<PendingGet> gets) { ReadGets(std::move(gets)); })),
       creates_(std::make_unique<Batcher<PendingCreate>>(
           executor, BatchLimits{},
-          [this](std::vector<PendingCreate> creates) { InsertCreates(std::move(creates)); })) {}
+          [this](std::vector<PendingCreate> creates) { InsertCreates(std::move(creates)); })) {
+  for (const db::Column& column : table.schema().columns()) {
+    if (column.writable()) writable_.push_back(&column);
+  }
+}
 
 db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   const auto deadline = context->deadline();

@@ -100,6 +100,8 @@ class Crud final {
   void ReadGets(std::vector<PendingGet> gets) const;
 
   const db::Table& table_;
+  // The columns a create writes, in table order.
+  std::vector<const db::Column*> writable_;
   Executor& executor_;
   const absl::Duration default_deadline_;
   const RandomText random_text_;

@@ -30,11 +30,9 @@ absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(const Call& call) 
   const MethodPlan& plan = call.plan();
   const Message& request = call.request();
   const db::TableSchema& table = table_.schema();
-  const std::string& path = plan.resource->name();
   const Message& resource = request.GetReflection()->GetMessage(request, plan.resource);
   absl::StatusOr<std::string> key =
-      KeyOf(resource, table.primary_key().field, table.primary_key(),
-            absl::StrCat(path, ".", table.primary_key().name));
+      KeyOf(resource, table.primary_key().field, table.primary_key(), table.primary_key().path);
   if (!key.ok()) return key.status();
 
   std::vector<const db::Column*> columns;
@@ -60,9 +58,7 @@ absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(const Call& call) 
     if (!masked.ok()) return masked.status();
     columns = *std::move(masked);
   }
-  if (absl::Status s = CheckRequired(resource, columns, path); !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = CheckRequired(resource, columns); !s.ok()) return s;
   std::optional<std::string> etag;
   if (const db::Column* etag_column = table.etag()) {
     std::string value = resource.GetReflection()->GetString(resource, etag_column->field);
