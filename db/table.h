@@ -52,6 +52,11 @@ class Table {
   absl::Status Insert(const google::protobuf::Message& resource,
                       const std::string& request_id, const CallLimit& limit,
                       google::protobuf::Message* out) const;
+  // Insert with `params` already bound from `resource` (BindWritable), so
+  // that a create whose values were checked by binding them binds them once.
+  absl::Status InsertBound(const google::protobuf::Message& resource, Params params,
+                           const std::string& request_id, const CallLimit& limit,
+                           google::protobuf::Message* out) const;
 
   // One create of a batch: its writable columns bound (BindWritable), its
   // request_id ("" for none) and where the row as stored goes.
@@ -150,9 +155,9 @@ class Table {
                          google::protobuf::Message* out) const;
   // The statement inserting `rows` rows at once.
   const Statement& InsertBatch(size_t rows) const;
-  absl::Status InsertIdempotent(const google::protobuf::Message& resource,
-                          const std::string& request_id, const CallLimit& limit,
-                          google::protobuf::Message* out) const;
+  absl::Status InsertIdempotent(const google::protobuf::Message& resource, Params params,
+                                const std::string& request_id, const CallLimit& limit,
+                                google::protobuf::Message* out) const;
   // ABORTED: the row no longer carries the etag the caller read.
   absl::Status EtagMismatch(absl::string_view key) const;
   // NOT_FOUND or ABORTED, after a conditional write touched no row.

@@ -20,9 +20,17 @@ using google::protobuf::Reflection;
 
 absl::Status Table::Insert(const Message& resource, const std::string& request_id,
                            const CallLimit& limit, Message* out) const {
-  if (!request_id.empty()) return InsertIdempotent(resource, request_id, limit, out);
   Params params;
   if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
+  return InsertBound(resource, std::move(params), request_id, limit, out);
+}
+
+absl::Status Table::InsertBound(const Message& resource, Params params,
+                                const std::string& request_id, const CallLimit& limit,
+                                Message* out) const {
+  if (!request_id.empty()) {
+    return InsertIdempotent(resource, std::move(params), request_id, limit, out);
+  }
   return Explain(InsertRow(insert_, std::move(params), limit, out), &resource, "");
 }
 
@@ -74,15 +82,14 @@ absl::Status Table::InsertMany(std::vector<PendingInsert> rows,
   return absl::OkStatus();
 }
 
-absl::Status Table::InsertIdempotent(const Message& resource, const std::string& request_id,
-                               const CallLimit& limit, Message* out) const {
+absl::Status Table::InsertIdempotent(const Message& resource, Params params,
+                                     const std::string& request_id, const CallLimit& limit,
+                                     Message* out) const {
   // The first call with a request_id, as nearly every one is: the row and its
   // request_id in one statement, one round trip. Any constraint it breaks
   // (the request_id already recorded, or a retried create clashing with the
   // row it made) sends the call the careful way below.
   {
-    Params params;
-    if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
     params.AddText(request_id);
     params.AddText(table_.name());
     absl::Status status = InsertRow(insert_recording_, std::move(params), limit, out);
@@ -92,10 +99,10 @@ absl::Status Table::InsertIdempotent(const Message& resource, const std::string&
   }
   // Two rounds at most: when a concurrent call with the same request_id
   // commits first, this one's record clashes, and the second round reads
-  // what that call created.
+  // what that call created. (Rare: its values are bound again.)
   for (int round = 0; round < 2; ++round) {
-    Params params;
-    if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
+    Params row_params;
+    if (absl::Status s = BindWritable(table_, resource, &row_params); !s.ok()) return s;
     std::string created_key;
     {
       absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
@@ -110,7 +117,7 @@ absl::Status Table::InsertIdempotent(const Message& resource, const std::string&
           created_key = found[0][0].c_str();
           tx.commit();
         } else {
-          pqxx::result row = (*conn)->Exec(tx, insert_, std::move(params));
+          pqxx::result row = (*conn)->Exec(tx, insert_, std::move(row_params));
           if (absl::Status s = ReadRow(row.at(0), 0, all_columns_, out); !s.ok()) return s;
           const Column& pk = table_.primary_key();
           const Reflection* r = out->GetReflection();

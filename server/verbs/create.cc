@@ -100,11 +100,17 @@ void Crud::InsertCreates(std::vector<PendingCreate> creates) const {
       return;
     }
   }
-  // Alone, or in a batch the database refused, writing nothing: one by one,
-  // each with its own outcome and explanation.
+  // Alone, with the values it bound, or in a batch the database refused,
+  // writing nothing (the batch took their values): one by one, each with its
+  // own outcome and explanation.
   for (PendingCreate* create : live) {
-    Answer(*create, table_.Insert(*create->create.resource, create->create.request_id,
-                                  create->limit, create->call->response()));
+    const Message& resource = *create->create.resource;
+    Answer(*create, live.size() == 1
+                        ? table_.InsertBound(resource, std::move(create->params),
+                                             create->create.request_id, create->limit,
+                                             create->call->response())
+                        : table_.Insert(resource, create->create.request_id, create->limit,
+                                        create->call->response()));
   }
 }
 
