@@ -12,6 +12,9 @@
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/rpc_method.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
@@ -406,6 +409,25 @@ TEST_P(ConformanceTest, EmptyAndUnsetValuesRoundTrip) {
     } else if (column.field->has_presence()) {
       EXPECT_FALSE(r->HasField(*got, column.field)) << column.name << " came back set";
     }
+  }
+}
+
+TEST_P(ConformanceTest, BytesThatAreNoRequestAreInvalidArgument) {
+  // A field 1 whose length runs past the end: no message parses from it.
+  const std::string garbage("\x0a\x7f\x01", 3);
+  for (int m = 0; m < client_->service().method_count(); ++m) {
+    const auto* method = client_->service().method(m);
+    const std::string path = absl::StrCat("/", client_->service().full_name(), "/", method->name());
+    grpc::internal::RpcMethod rpc(path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC);
+    grpc::Slice slice(garbage);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    const grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+        served->channel.get(), rpc, &context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << path;
+    EXPECT_EQ(status.error_message(),
+              absl::StrCat("the request is not a valid ", method->input_type()->full_name()));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "server/verbs/call.h"
 
 #include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/strings/str_cat.h"
 #include "db/errors.h"
@@ -19,12 +20,13 @@ Call::Call(grpc::CallbackServerContext* context, const MethodPlan& plan,
       reply_(reply) {}
 
 absl::Status Call::Parse(const grpc::ByteBuffer& request) {
-  // gRPC's deserializer consumes its buffer: a copy shares the slices.
-  grpc::ByteBuffer copy(request);
-  const grpc::Status parsed =
-      grpc::GenericDeserialize<grpc::ProtoBufferReader, google::protobuf::Message>(
-          &copy, request_.get());
-  if (parsed.ok()) return absl::OkStatus();
+  // Read in place: gRPC's GenericDeserialize would clear the buffer, which
+  // the handler owns, so it would need a copy. The reader only reads (it
+  // wants a non-const buffer for ByteBuffer::c_buffer()).
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
+  if (reader.status().ok() && request_->ParseFromZeroCopyStream(&reader)) {
+    return absl::OkStatus();
+  }
   return db::WithReason(
       absl::InvalidArgumentError(absl::StrCat("the request is not a valid ",
                                               request_->GetDescriptor()->full_name())),
