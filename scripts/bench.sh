@@ -224,15 +224,22 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
   echo "bench: building the baseline $(git rev-parse --short "$BENCH_BASELINE")" >&2
   cmake -S "$base_src" -B "$build/baseline" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build/baseline" -j "${JOBS:-2}" --target protomodel-server >/dev/null
-  psql "$admin" -qc "DROP DATABASE IF EXISTS bench_base WITH (FORCE)" -c "CREATE DATABASE bench_base" >/dev/null
-  head_pid=$server_pid head_port=$server_port
-  start_server "$build/baseline/server/protomodel-server" "${admin%/postgres}/bench_base" \
-    "$out/baseline.log" --log_rpcs=false
-  base_pid=$server_pid base_port=$server_port
-  server_pid=$head_pid
-  psql "${admin%/postgres}/bench_base" -qc "INSERT INTO hero (name, secret_name, age)
-    SELECT 'hero-' || i, 'secret-' || i, i % 100 FROM generate_series(1, 100000) AS i" \
-    -c "VACUUM ANALYZE hero" >/dev/null
+  # Both servers on fresh databases seeded alike (the first one's holds the
+  # rows the scenarios above wrote): like for like.
+  stop_server
+  pair_server() {  # pair_server SIDE BINARY: sets pair_pid and pair_port
+    local db=${admin%/postgres}/bench_$1
+    psql "$admin" -qc "DROP DATABASE IF EXISTS bench_$1 WITH (FORCE)" -c "CREATE DATABASE bench_$1" >/dev/null
+    start_server "$2" "$db" "$out/server-$1.log" --log_rpcs=false
+    pair_pid=$server_pid pair_port=$server_port
+    psql "$db" -qc "INSERT INTO hero (name, secret_name, age)
+      SELECT 'hero-' || i, 'secret-' || i, i % 100 FROM generate_series(1, 100000) AS i" \
+      -c "VACUUM ANALYZE hero" >/dev/null
+  }
+  pair_server base "$build/baseline/server/protomodel-server"
+  base_pid=$pair_pid base_port=$pair_port
+  pair_server head "$build/server/protomodel-server"
+  head_port=$pair_port
   paired=$out/paired.txt
   : >"$paired"
   for round in 1 2 3; do
@@ -289,7 +296,7 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
     wait "$pid" 2>/dev/null || true
     rm -f "$out/callgrind-$1".*[0-9]
   }
-  count_instructions head "$build/server/protomodel-server" "$bench_url"
+  count_instructions head "$build/server/protomodel-server" "${admin%/postgres}/bench_head"
   count_instructions base "$build/baseline/server/protomodel-server" "${admin%/postgres}/bench_base"
   least() {  # least SIDE SCENARIO: the smaller of the rounds
     grep "side=$1 scenario=$2 " "$counted" | sed -n 's/.*instructions_per_call=\([0-9]*\).*/\1/p' |
