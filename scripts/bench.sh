@@ -254,6 +254,13 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
       done
     done
   done
+  # The median of each round's this-tree/baseline ratio: a round's two runs
+  # share the machine's mood, so their ratio keeps less of it.
+  paired_ratio() {  # paired_ratio SCENARIO
+    grep "scenario=$1 " "$paired" | sed -n 's/^side=\([a-z]*\) .*calls_per_s=\([0-9.]*\).*/\1 \2/p' |
+      awk '$1 == "head" { h = $2 } $1 == "base" && $2 > 0 { printf "%.4f\n", h / $2 }' |
+      sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
+  }
   median() {  # median SIDE SCENARIO FIELD
     grep "side=$1 .*scenario=$2 " "$paired" | sed -n "s/.* $3=\([0-9.]*\).*/\1/p" | sort -g |
       awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
@@ -315,13 +322,13 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
   } >>"$report"
   {
     echo
-    echo "This tree against $(git rev-parse --short "$BENCH_BASELINE") (medians of 3 rounds, taken in turn):"
+    echo "This tree against $(git rev-parse --short "$BENCH_BASELINE") (3 rounds, taken in turn; medians, and the median of the rounds' own ratios):"
     echo
     echo "| scenario | this tree calls/s | baseline calls/s | ratio | this tree p99 ms | baseline p99 ms |"
     echo "|---|---|---|---|---|---|"
     for scenario in get_hero create_hero; do
       h=$(median head "$scenario" calls_per_s) b=$(median base "$scenario" calls_per_s)
-      echo "| $scenario | $h | $b | $(ratio "$h" "$b") | $(median head "$scenario" p99_ms) | $(median base "$scenario" p99_ms) |"
+      echo "| $scenario | $h | $b | $(paired_ratio "$scenario") | $(median head "$scenario" p99_ms) | $(median base "$scenario" p99_ms) |"
     done
   } >>"$report"
 fi
