@@ -156,7 +156,8 @@ function connectTo(target, protos, options = optionsFromEnv()) {
 }
 
 // The built-in services, by their package's first part and their name:
-// connect().heroes.HeroService. target and options: as for connectTo().
+// a.v1.BService is connect().a.BService. target and options: as for
+// connectTo().
 function connect(target = process.env.PROTOMODEL_TARGET || 'localhost:50051',
   options = optionsFromEnv()) {
   const all = connectTo(target, { files: builtinFiles() }, options);

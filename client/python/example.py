@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Calls protomodel from Python: create, list with a filter, update with a
-mask, get, delete, and one error code with its details (error_details()).
-Run `make python-client` first.
+"""protomodel from Python: connect() gives a channel for the stubs of any
+served proto, error_details() the AIP-193 details of a call's error. Run `make
+python-client` first; docs/examples/ shows both on the built-in resources.
 
 The environment picks the server and how to reach it, with the names the C++
 client and the CLI read:
@@ -26,18 +26,15 @@ pass their descriptors so that their creates retry the in-doubt UNKNOWN too:
       book=library_pb2.Book(title="Dune"), request_id=str(uuid.uuid4())), timeout=10)
 """
 import collections
+import importlib
 import json
 import os
 import sys
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated"))
 
 import grpc  # noqa: E402
-from google.protobuf import field_mask_pb2  # noqa: E402
 from google.rpc import error_details_pb2, status_pb2  # noqa: E402
-from grimoire.v1 import grimoire_pb2  # noqa: E402
-from heroes.v1 import heroes_pb2, heroes_pb2_grpc  # noqa: E402
 
 # Retry UNAVAILABLE (nothing was written, the contract promises) on every
 # method, whatever its service: the empty name matches them all. Creates,
@@ -64,8 +61,24 @@ def service_config(protos):
     return json.dumps({"methodConfig": config})
 
 
-# The built-in protos, whose creates connect() retries by default.
-BUILTIN_PROTOS = (heroes_pb2.DESCRIPTOR, grimoire_pb2.DESCRIPTOR)
+def _generated_protos():
+    """The DESCRIPTOR of every proto whose stubs are in generated/ (the
+    built-in ones, and yours when generate.sh put them there), but for the
+    well-known types, google.rpc and protomodel's own options."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated")
+    found = []
+    for folder, _, files in sorted(os.walk(root)):
+        for name in sorted(files):
+            if not name.endswith("_pb2.py"):
+                continue
+            module = os.path.relpath(os.path.join(folder, name[:-3]), root).replace(os.sep, ".")
+            if module.split(".")[0] not in ("google", "protomodel", "grpc"):
+                found.append(importlib.import_module(module).DESCRIPTOR)
+    return tuple(found)
+
+
+# The generated protos, whose creates connect() retries by default.
+BUILTIN_PROTOS = _generated_protos()
 
 
 def _options(protos):
@@ -159,41 +172,3 @@ def error_details(error):
                         detail.Unpack(details[name])
             return details
     return None
-
-
-def main():
-    with connect() as channel:
-        heroes = heroes_pb2_grpc.HeroServiceStub(channel)
-        # A fresh request_id per logical create makes the retries safe.
-        hero = heroes.CreateHero(heroes_pb2.CreateHeroRequest(
-            hero=heroes_pb2.Hero(name="Deadpond", secret_name="Dive Wilson"),
-            request_id=str(uuid.uuid4())), timeout=10)
-        print("created", hero.id, hero.name)
-
-        page = heroes.ListHeroes(heroes_pb2.ListHeroesRequest(filter='name = "Dead*"'), timeout=10)
-        print("listed", [h.name for h in page.heroes])
-
-        hero = heroes.UpdateHero(heroes_pb2.UpdateHeroRequest(
-            hero=heroes_pb2.Hero(id=hero.id, age=30),
-            update_mask=field_mask_pb2.FieldMask(paths=["age"])), timeout=10)
-        print("updated age to", hero.age)
-
-        got = heroes.GetHero(heroes_pb2.GetHeroRequest(id=hero.id), timeout=10)
-        print("got", got.name, got.age)
-
-        heroes.DeleteHero(heroes_pb2.DeleteHeroRequest(id=hero.id), timeout=10)
-        try:
-            heroes.GetHero(heroes_pb2.GetHeroRequest(id=hero.id), timeout=10)
-        except grpc.RpcError as error:
-            print("after delete:", error.code().name, error.details())
-            details = error_details(error)
-            if details is not None:
-                info = details["error_info"]
-                print("  reason:", info.domain, info.reason)
-                if "resource_info" in details:
-                    resource = details["resource_info"]
-                    print("  resource:", resource.resource_type, resource.resource_name)
-
-
-if __name__ == "__main__":
-    main()

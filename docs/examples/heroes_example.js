@@ -1,11 +1,12 @@
 'use strict';
-// Create, list with a filter, update with a mask, get, delete, and one error
-// code with its details (errorDetails). PROTOMODEL_TARGET picks the server
+// The built-in heroes from Node.js: create, list with a filter, update with a
+// mask, get, delete, and one error code with its details (errorDetails).
+// Run `make tools` first. PROTOMODEL_TARGET picks the server
 // (default localhost:50051); PROTOMODEL_TOKEN, PROTOMODEL_TLS and
 // PROTOMODEL_TLS_CA_FILE (and, for mTLS, PROTOMODEL_CLIENT_CERT_FILE and
 // PROTOMODEL_CLIENT_KEY_FILE) how to reach it, as for the C++ client and the
 // CLI.
-const { connect, optionsFromEnv, call, newRequestId, errorDetails, status } = require('./index');
+const { connect, optionsFromEnv, call, newRequestId, errorDetails, status } = require('../../client/node');
 
 async function main() {
   const target = process.env.PROTOMODEL_TARGET || 'localhost:50051';
