@@ -86,7 +86,7 @@ install: build
 
 # Throughput and latency against pgbench on the same database, in one run;
 # writes build-release/bench/report.md and a plot.
-bench: deps
+bench: deps tools
 	scripts/bench.sh
 
 # PostgreSQL restarts and a replica's SIGTERM under load, checked against the

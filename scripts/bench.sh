@@ -26,6 +26,12 @@ mkdir -p "$out"
 
 missing=()
 command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
+# The peers' stacks (tests/bench/peers): SQLModel's tutorial service on
+# Debian's python3 (FastAPI, SQLModel, psycopg2, and uvicorn with what
+# `uvicorn[standard]` brings: uvloop and httptools), driven by wrk.
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+/usr/bin/python3 -c 'import fastapi, sqlmodel, uvicorn, psycopg2, uvloop, httptools' 2>/dev/null ||
+  missing+=(python3-fastapi python3-sqlmodel python3-uvicorn python3-psycopg2 python3-uvloop python3-httptools)
 if [ -n "${BENCH_BASELINE:-}" ] && ! command -v callgrind_control >/dev/null 2>&1; then
   missing+=(valgrind)
 fi
@@ -37,7 +43,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j "${JOBS:-2}" --target protomodel-server protomodel-load >/dev/null
+cmake --build "$build" -j "${JOBS:-2}" --target protomodel-server protomodel-load \
+  protomodel-handwritten-peer >/dev/null
+peers=tests/bench/peers
+if [ ! -f "$peers/node/node_modules/.package-lock.json" ] ||
+   [ "$peers/node/package-lock.json" -nt "$peers/node/node_modules/.package-lock.json" ]; then
+  (cd "$peers/node" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 pgbin=/usr/lib/postgresql/15/bin
 export PGOPTIONS=--client-min-messages=warning
@@ -55,7 +67,9 @@ cleanup() {
   scripts/pg.sh stop "$build/bench-pg"
 }
 base_pid=
-trap 'cleanup; [ -z "$base_pid" ] || kill "$base_pid" 2>/dev/null || true' EXIT
+peer_pids=()
+trap 'cleanup; [ -z "$base_pid" ] || kill "$base_pid" 2>/dev/null || true
+      [ ${#peer_pids[@]} -eq 0 ] || kill "${peer_pids[@]}" 2>/dev/null || true' EXIT
 start_server "$build/server/protomodel-server" "$bench_url" "$out/server.log" --log_rpcs=false
 server=$server_pid
 port=$server_port
@@ -143,6 +157,85 @@ line_of() { grep "scenario=$1 " "$results"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 floor=$(field "$(line_of health_check)" calls_per_s)
 
+# The peers (tests/bench/peers): the services a user would write instead,
+# each serving the same hero table on the same PostgreSQL, driven at the same
+# concurrency. Each round runs a scenario on protomodel and then on each
+# peer, back to back, so a ratio compares runs that shared the machine's
+# mood; the report takes the median of the rounds' own ratios.
+peer_rounds=${BENCH_PEER_ROUNDS:-3}
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+start_peer() {  # start_peer NAME PORT COMMAND...: once it accepts connections
+  local name=$1 port=$2
+  shift 2
+  "$@" >"$out/peer-$name.log" 2>&1 &
+  local pid=$!
+  peer_pids+=("$pid")
+  local deadline=$((SECONDS + 60))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pid" 2>/dev/null; then
+      echo "bench: the $name peer did not start; its log says:" >&2
+      tail -n 20 "$out/peer-$name.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+fastapi_port=$(free_port)
+start_peer fastapi "$fastapi_port" env DATABASE_URL="$bench_url" /usr/bin/python3 -m uvicorn \
+  fastapi_heroes:app --app-dir "$peers" --workers 2 --host 127.0.0.1 --port "$fastapi_port" \
+  --loop uvloop --http httptools --log-level warning --no-access-log
+node_port=$(free_port)
+start_peer node "$node_port" node "$peers/node/heroes.js" "$node_port" "$bench_url" proto
+cpp_port=$(free_port)
+start_peer handwritten "$cpp_port" "$build/tests/bench/protomodel-handwritten-peer" "$cpp_port" "$bench_url"
+
+peer_run() {  # peer_run PEER SCENARIO DURATION: its result line
+  local flags=() scenario=${2%:plain}
+  case $2 in *:plain) flags=(--request_ids=false) ;; esac
+  case $1 in
+    fastapi)
+      wrk -t 2 -c "$clients" -d "${3}s" -s "$peers/wrk_heroes.lua" "http://127.0.0.1:$fastapi_port" \
+        -- "$scenario" | sed -n "s/^wrk: /scenario=$2 /p"
+      return ;;
+    protomodel) p=$port ;;
+    node) p=$node_port ;;
+    handwritten) p=$cpp_port ;;
+  esac
+  local line
+  line=$("$build/tests/bench/protomodel-load" --target "127.0.0.1:$p" --scenario "$scenario" \
+    --concurrency "$clients" --duration_seconds "$3" --warmup_seconds 0 "${flags[@]}")
+  echo "${line/scenario=$scenario /scenario=$2 }"
+}
+peer_results=$out/peers.txt
+: >"$peer_results"
+peer_scenarios="get_hero create_hero:plain list_heroes"
+for round in $(seq "$peer_rounds"); do
+  for scenario in $peer_scenarios; do
+    for peer in protomodel fastapi node handwritten; do
+      echo "bench: peers round $round, $scenario on $peer" >&2
+      peer_run "$peer" "$scenario" 1 >/dev/null  # warm-up
+      echo "peer=$peer round=$round $(peer_run "$peer" "$scenario" "$seconds")" | tee -a "$peer_results" >&2
+    done
+  done
+done
+kill "${peer_pids[@]}" 2>/dev/null || true
+wait "${peer_pids[@]}" 2>/dev/null || true
+peer_pids=()
+peer_median() {  # peer_median PEER SCENARIO: median calls/s over the rounds
+  grep "^peer=$1 .*scenario=$2 " "$peer_results" | sed -n 's/.* calls_per_s=\([0-9.]*\).*/\1/p' |
+    sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'
+}
+peer_ratio() {  # peer_ratio PEER SCENARIO: median of the rounds' protomodel/PEER
+  for round in $(seq "$peer_rounds"); do
+    local ours theirs
+    ours=$(grep "^peer=protomodel round=$round .*scenario=$2 " "$peer_results" | sed -n 's/.* calls_per_s=\([0-9.]*\).*/\1/p')
+    theirs=$(grep "^peer=$1 round=$round .*scenario=$2 " "$peer_results" | sed -n 's/.* calls_per_s=\([0-9.]*\).*/\1/p')
+    awk -v a="${ours:-0}" -v b="${theirs:-0}" 'BEGIN { if (b > 0) printf "%.4f\n", a / b }'
+  done | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int((NR + 1) / 2)]; else print "-" }'
+}
+
 gnuplot <<GNUPLOT
 set terminal pngcairo size 800,520 noenhanced
 set output "$out/get_hero_concurrency.png"
@@ -192,12 +285,46 @@ bound_plain=$(bound "$pg_batch_plain")
     echo "| $scenario | $cps | $(field "$l" p50_ms) | $(field "$l" p99_ms) | $(field "$l" p999_ms) | $(field "$l" errors) | $(field "$l" mb_per_s) | $(field "$l" rss_mb) | $r |"
   done
   echo
-  echo "Against the targets:"
+  echo "Against the peers (each a median of $peer_rounds rounds taken in turn; ratio: the median of the rounds' protomodel/peer):"
+  echo
+  echo "| scenario | protomodel calls/s | FastAPI + SQLModel | Node grpc-js + pg | hand-written C++ | / FastAPI | / Node | / hand-written C++ |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for scenario in $peer_scenarios; do
+    echo "| $scenario | $(peer_median protomodel "$scenario") | $(peer_median fastapi "$scenario") | $(peer_median node "$scenario") | $(peer_median handwritten "$scenario") | $(peer_ratio fastapi "$scenario") | $(peer_ratio node "$scenario") | $(peer_ratio handwritten "$scenario") |"
+  done
+  echo
+  read_mb=$(field "$(line_of conversation_read)" mb_per_s)
+  write_mb=$(field "$(line_of conversation_write)" mb_per_s)
+  write_rss=$(field "$(line_of conversation_write)" rss_mb)
+  met() {  # met FIGURE OP GOAL
+    awk -v f="$1" -v g="$3" -v op="$2" 'BEGIN { if (f == "" || f == "-") print "-";
+      else if ((op == ">=" && f + 0 >= g) || (op == "<=" && f + 0 <= g)) print "yes"; else print "no" }'
+  }
+  target() {  # target NAME FIGURE OP GOAL
+    local sign="≥"
+    [ "$3" = "<=" ] && sign="≤"
+    echo "| $1 | $2 | $sign $4 | $(met "$2" "$3" "$4") |"
+  }
+  echo "Against the targets ($clients in flight):"
+  echo
+  echo "| target | this run | goal | met |"
+  echo "|---|---|---|---|"
+  target "GetHero / FastAPI" "$(peer_ratio fastapi get_hero)" ">=" 12
+  target "GetHero / Node" "$(peer_ratio node get_hero)" ">=" 2
+  target "GetHero / hand-written C++" "$(peer_ratio handwritten get_hero)" ">=" 1.5
+  target "GetHero / gRPC floor" "$(ratio "$get" "$floor")" ">=" 0.75
+  target "CreateHero with request_id / ceiling" "$(ratio "$create" "$bound_recorded")" ">=" 0.8
+  target "ListHeroes 100 / FastAPI" "$(peer_ratio fastapi list_heroes)" ">=" 20
+  target "1 MB read MB/s" "$read_mb" ">=" 300
+  target "1 MB write MB/s" "$write_mb" ">=" 200
+  target "RSS with 16 x 1 MB writes MB" "$write_rss" "<=" 64
+  echo
+  echo "Other figures:"
   echo
   echo "| figure | this run | target |"
   echo "|---|---|---|"
-  echo "| GetHero / pgbench -S | $(ratio "$get" "$pg_select") | ≥ 0.30 |"
-  echo "| CreateHero / pgbench insert (no request id) | $(ratio "$plain" "$pg_insert") | ≥ 0.60 |"
+  echo "| GetHero / pgbench -S | $(ratio "$get" "$pg_select") | |"
+  echo "| CreateHero / pgbench insert (no request id) | $(ratio "$plain" "$pg_insert") | |"
   echo "| CreateHero (no request id), estimated ceiling: gRPC's floor plus the database's batched rows, nothing else | $bound_plain calls/s: $(ratio "$bound_plain" "$pg_insert") of pgbench insert | |"
   echo "| CreateHero with request id / pgbench insert + record | $(ratio "$create" "$pg_recorded") | |"
   echo "| CreateHero with request id, estimated ceiling likewise | $bound_recorded calls/s: $(ratio "$bound_recorded" "$pg_recorded") of pgbench insert + record | |"
