@@ -8,7 +8,9 @@
 #include <pqxx/result>
 
 #include "absl/status/status.h"
+#include "db/exec/pipeline.h"
 #include "db/schema/schema.h"
+#include "db/sql/codec.h"
 
 namespace protomodel::db {
 
@@ -17,13 +19,25 @@ namespace protomodel::db {
 // INTERNAL: the database sent a value `column` cannot hold.
 absl::Status BadValue(const Column& column);
 
-// Sets one field from its text-format value (NULL clears it).
-absl::Status ReadColumn(const pqxx::field& value, const Column& column,
-                        google::protobuf::Message* out);
+// A field of a libpqxx row, as a pipeline Result's cells are.
+inline Cell CellAt(const pqxx::row& row, size_t column) {
+  const pqxx::field field = row[static_cast<pqxx::row::size_type>(column)];
+  return {field.c_str(), field.size(), field.is_null()};
+}
+inline Cell CellAt(const ResultRow& row, size_t column) { return row[column]; }
 
-// Reads `columns` from `row`, starting at field `offset`.
-absl::Status ReadRow(const pqxx::row& row, size_t offset,
-                     const std::vector<const Column*>& columns, google::protobuf::Message* out);
+// Reads `columns` from `row` (a pqxx::row or a ResultRow), starting at
+// field `offset`; each value in text format, NULL clearing its field.
+template <typename Row>
+absl::Status ReadRow(const Row& row, size_t offset, const std::vector<const Column*>& columns,
+                     google::protobuf::Message* out) {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const Cell cell = CellAt(row, offset + i);
+    absl::Status s = ReadColumn(cell.data, cell.size, cell.null, *columns[i], out);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 
 // Every column of `table`, in order.
 std::vector<const Column*> AllColumns(const TableSchema& table);

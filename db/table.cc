@@ -1,8 +1,5 @@
 #include "db/table.h"
 
-#include <pqxx/nontransaction>
-#include <pqxx/transaction>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "db/errors.h"
@@ -17,8 +14,14 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-Table::Table(const Schema& schema, const TableSchema& table, Pool& pool)
-    : schema_(schema), table_(table), pool_(pool), all_columns_(AllColumns(table)) {
+Table::Table(const Schema& schema, const TableSchema& table, Pool& pool, Pipeline& pipeline,
+             Offload offload)
+    : schema_(schema),
+      table_(table),
+      pool_(pool),
+      pipeline_(pipeline),
+      offload_(std::move(offload)),
+      all_columns_(AllColumns(table)) {
   select_list_ = SelectList(all_columns_, "");
   const std::string& t = table.quoted_name();
   const std::string& pk = table.primary_key().quoted;
@@ -126,19 +129,6 @@ absl::Status Table::Explain(absl::Status status, const Message* resource,
                         Describe(key), " is still referenced by ", field,
                         "; delete or change those ", owner->name(), " rows first")),
                     reason::kStillReferenced);
-}
-
-absl::StatusOr<pqxx::result> Table::RunAlone(const Statement& statement, Params params,
-                                             const CallLimit& limit, const char* op,
-                                             StatementKind kind, absl::string_view what) const {
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, op);
-  if (!conn.ok()) return conn.status();
-  try {
-    pqxx::nontransaction tx((*conn)->raw());
-    return (*conn)->Exec(tx, statement, std::move(params));
-  } catch (const std::exception& e) {
-    return StatusFromException(e, kind, what);
-  }
 }
 
 }  // namespace protomodel::db

@@ -9,12 +9,14 @@
 
 #include <google/protobuf/message.h>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "db/sql/order_by.h"
 #include "db/sql/params.h"
 #include "db/exec/sql_status.h"
+#include "db/exec/pipeline.h"
 #include "db/exec/pool.h"
 #include "db/schema/schema.h"
 
@@ -38,9 +40,21 @@ struct ListQuery {
 // SQL for the standard operations is built once, here; statements are
 // prepared per connection. Every value travels as a parameter. Keys are in
 // text form, already validated (integers > 0, lower-case UUIDs).
+//
+// Each operation is one statement on the Pipeline and answers through its
+// callback (run on the pipeline's thread, or at once on the caller's), so
+// no thread waits for the database. The exception is a create retried with
+// its request_id, which reads and writes in one transaction: that work goes
+// to `offload` (threads that may block) and runs on the Pool.
 class Table {
  public:
-  Table(const Schema& schema, const TableSchema& table, Pool& pool);
+  // Runs blocking work off the caller's thread.
+  using Offload = std::function<void(absl::AnyInvocable<void() &&> work)>;
+  // What an operation answers with.
+  using Done = absl::AnyInvocable<void(absl::Status status) &&>;
+
+  Table(const Schema& schema, const TableSchema& table, Pool& pool, Pipeline& pipeline,
+        Offload offload);
 
   const TableSchema& schema() const { return table_; }
 
@@ -49,14 +63,14 @@ class Table {
   // lower-case UUID), the insert and the request_id are committed together,
   // and a later Insert with the same request_id inserts nothing and fills
   // `out` with the row the first one created (AIP-155).
-  absl::Status Insert(const google::protobuf::Message& resource,
-                      const std::string& request_id, const CallLimit& limit,
-                      google::protobuf::Message* out) const;
+  // `resource` must outlive the call.
+  void Insert(const google::protobuf::Message& resource, const std::string& request_id,
+              CallLimit limit, google::protobuf::Message* out, Done done) const;
   // Insert with `params` already bound from `resource` (BindWritable), so
   // that a create whose values were checked by binding them binds them once.
-  absl::Status InsertBound(const google::protobuf::Message& resource, Params params,
-                           const std::string& request_id, const CallLimit& limit,
-                           google::protobuf::Message* out) const;
+  void InsertBound(const google::protobuf::Message& resource, Params params,
+                   const std::string& request_id, CallLimit limit,
+                   google::protobuf::Message* out, Done done) const;
 
   // One create of a batch: its writable columns bound (BindWritable), its
   // request_id ("" for none) and where the row as stored goes.
@@ -71,20 +85,23 @@ class Table {
   // recorded, a unique clash, a missing reference) fails the whole batch,
   // not yet explained: make its creates one by one with Insert to learn
   // which fail and why.
-  absl::Status InsertMany(std::vector<PendingInsert> rows, const CallLimit& limit) const;
+  void InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done done) const;
 
   // The row with primary key `key`; with `relations`, also its relationship
   // fields (one round trip). NOT_FOUND naming the resource when absent.
-  absl::Status Get(const std::string& key, bool relations, const CallLimit& limit,
-                   google::protobuf::Message* out) const;
+  void Get(std::string key, bool relations, CallLimit limit, google::protobuf::Message* out,
+           Done done) const;
+  // Get, waiting for the answer: for work that runs on offloaded threads.
+  absl::Status GetAndWait(const std::string& key, const CallLimit& limit,
+                          google::protobuf::Message* out) const;
 
   // Several point reads in one statement and one round trip: for each i,
   // fills outs[i] with the row whose primary key is keys[i] and sets
-  // (*found)[i]; keys may repeat. The status is the statement's, OK even
-  // when some rows are absent.
-  absl::Status GetMany(const std::vector<std::string>& keys, const CallLimit& limit,
-                       const std::vector<google::protobuf::Message*>& outs,
-                       std::vector<bool>* found) const;
+  // found[i]; keys may repeat. The status is the statement's, OK even when
+  // some rows are absent.
+  using GotMany = absl::AnyInvocable<void(absl::Status status, std::vector<bool> found) &&>;
+  void GetMany(std::vector<std::string> keys, CallLimit limit,
+               std::vector<google::protobuf::Message*> outs, GotMany done) const;
 
   // A List checked and turned into its statement, touching no database:
   // INVALID_ARGUMENT about `filter`, `order_by` or `page_token`.
@@ -100,10 +117,10 @@ class Table {
   absl::StatusOr<PreparedList> PrepareList(const ListQuery& query) const;
 
   // Appends a page of rows to the repeated field `rows` of `response` and
-  // returns the next page token ("" on the last page).
-  absl::StatusOr<std::string> List(PreparedList list, const CallLimit& limit,
-                                   google::protobuf::Message* response,
-                                   const google::protobuf::FieldDescriptor* rows) const;
+  // answers the next page token ("" on the last page).
+  using Listed = absl::AnyInvocable<void(absl::StatusOr<std::string> next_page_token) &&>;
+  void List(PreparedList list, CallLimit limit, google::protobuf::Message* response,
+            const google::protobuf::FieldDescriptor* rows, Listed done) const;
 
   // An update of `columns` of `resource` (which must outlive it) to the row
   // `key`, checked and bound, touching no database: INVALID_ARGUMENT about
@@ -124,14 +141,13 @@ class Table {
   // Runs `update` and fills `out` with the row after it. With an etag, the
   // row must still carry it (ABORTED otherwise, nothing written). NOT_FOUND
   // when absent.
-  absl::Status Update(PreparedUpdate update, const CallLimit& limit,
-                      google::protobuf::Message* out) const;
+  void Update(PreparedUpdate update, CallLimit limit, google::protobuf::Message* out,
+              Done done) const;
 
   // Deletes the row `key`; with `etag` (checked by CheckEtag), only if it
   // still carries it.
-  absl::Status Delete(const std::string& key,
-                      const std::optional<std::string>& etag,
-                      const CallLimit& limit) const;
+  void Delete(std::string key, std::optional<std::string> etag, CallLimit limit,
+              Done done) const;
 
   // The column whose unique or foreign-key constraint a failed write of this
   // table violated, or nullptr.
@@ -143,27 +159,30 @@ class Table {
   absl::Status NotFound(absl::string_view key) const;
 
  private:
-  // Runs `statement` alone, outside a transaction, on a connection leased
-  // for `op`; errors as StatusFromException reports them for `kind`, about
-  // `what`.
-  absl::StatusOr<pqxx::result> RunAlone(const Statement& statement, Params params,
-                                        const CallLimit& limit, const char* op,
-                                        StatementKind kind, absl::string_view what) const;
-  // Runs one INSERT ... RETURNING statement outside a transaction; errors
-  // as StatusFromException reports them, not yet explained.
-  absl::Status InsertRow(const Statement& statement, Params params, const CallLimit& limit,
-                         google::protobuf::Message* out) const;
+  // Runs one INSERT ... RETURNING statement; `done` gets its status, not
+  // yet explained.
+  void InsertRow(const Statement& statement, Params params, CallLimit limit,
+                 google::protobuf::Message* out, Done done) const;
   // The statement inserting `rows` rows at once.
   const Statement& InsertBatch(size_t rows) const;
-  absl::Status InsertIdempotent(const google::protobuf::Message& resource, Params params,
-                                const std::string& request_id, const CallLimit& limit,
-                                google::protobuf::Message* out) const;
+  // A create retried with its request_id: in one transaction on the Pool,
+  // on an offloaded thread.
+  absl::Status InsertCarefully(const google::protobuf::Message& resource,
+                               const std::string& request_id, const CallLimit& limit,
+                               google::protobuf::Message* out) const;
+  // Fills `response` with a List's page; the next page token.
+  absl::StatusOr<std::string> ReadPage(const PreparedList& list, const Result& result,
+                                       google::protobuf::Message* response,
+                                       const google::protobuf::FieldDescriptor* rows) const;
+  // Fills `out` from a Get's rows.
+  absl::Status ReadGot(const Result& result, const std::string& key, bool full,
+                       google::protobuf::Message* out) const;
   // ABORTED: the row no longer carries the etag the caller read.
   absl::Status EtagMismatch(absl::string_view key) const;
-  // NOT_FOUND or ABORTED, after a conditional write touched no row.
-  absl::Status MissedWrite(Connection& conn, pqxx::transaction_base& tx,
-                           const std::string& key,
-                           const std::optional<std::string>& etag) const;
+  // NOT_FOUND or ABORTED, after a conditional write touched no row: asks
+  // whether the row is there, and with which etag.
+  void MissedWrite(std::string key, std::optional<std::string> etag, CallLimit limit,
+                   Done done) const;
   // Names the field or resource at fault in a constraint violation.
   absl::Status Explain(absl::Status status,
                        const google::protobuf::Message* resource,
@@ -172,6 +191,8 @@ class Table {
   const Schema& schema_;
   const TableSchema& table_;
   Pool& pool_;
+  Pipeline& pipeline_;
+  const Offload offload_;
   std::vector<const Column*> all_columns_;
   std::string select_list_;  // all columns, unqualified
   Statement insert_;

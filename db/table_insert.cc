@@ -3,6 +3,7 @@
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "db/errors.h"
 #include "db/exec/sql_status.h"
@@ -18,30 +19,52 @@ using google::protobuf::Reflection;
 // Creates: one row, a batch of rows in one statement, and creates with a
 // request_id that are made once however often they are retried.
 
-absl::Status Table::Insert(const Message& resource, const std::string& request_id,
-                           const CallLimit& limit, Message* out) const {
+void Table::Insert(const Message& resource, const std::string& request_id, CallLimit limit,
+                   Message* out, Done done) const {
   Params params;
-  if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) return s;
-  return InsertBound(resource, std::move(params), request_id, limit, out);
-}
-
-absl::Status Table::InsertBound(const Message& resource, Params params,
-                                const std::string& request_id, const CallLimit& limit,
-                                Message* out) const {
-  if (!request_id.empty()) {
-    return InsertIdempotent(resource, std::move(params), request_id, limit, out);
+  if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) {
+    return std::move(done)(std::move(s));
   }
-  return Explain(InsertRow(insert_, std::move(params), limit, out), &resource, "");
+  InsertBound(resource, std::move(params), request_id, std::move(limit), out, std::move(done));
 }
 
-absl::Status Table::InsertRow(const Statement& statement, Params params,
-                              const CallLimit& limit, Message* out) const {
-  absl::StatusOr<pqxx::result> result =
-      RunAlone(statement, std::move(params), limit, "insert", StatementKind::kWrite,
-               absl::StrCat("creating ", table_.name()));
-  if (!result.ok()) return result.status();
-  if (result->empty()) return BadValue(table_.primary_key());
-  return ReadRow((*result)[0], 0, all_columns_, out);
+void Table::InsertBound(const Message& resource, Params params, const std::string& request_id,
+                        CallLimit limit, Message* out, Done done) const {
+  if (request_id.empty()) {
+    return InsertRow(insert_, std::move(params), std::move(limit), out,
+                     [this, &resource, done = std::move(done)](absl::Status status) mutable {
+                       std::move(done)(Explain(std::move(status), &resource, ""));
+                     });
+  }
+  // The first call with a request_id, as nearly every one is: the row and
+  // its request_id in one statement, one round trip. Any constraint it
+  // breaks (the request_id already recorded, or a retried create clashing
+  // with the row it made) sends the call the careful way.
+  params.AddText(request_id);
+  params.AddText(table_.name());
+  CallLimit again = limit;
+  InsertRow(insert_recording_, std::move(params), std::move(limit), out,
+            [this, &resource, request_id, again = std::move(again), out,
+             done = std::move(done)](absl::Status status) mutable {
+              if (status.ok() || ViolatedConstraint(status).empty()) {
+                return std::move(done)(Explain(std::move(status), &resource, ""));
+              }
+              offload_([this, &resource, request_id = std::move(request_id),
+                        again = std::move(again), out, done = std::move(done)]() mutable {
+                std::move(done)(InsertCarefully(resource, request_id, again, out));
+              });
+            });
+}
+
+void Table::InsertRow(const Statement& statement, Params params, CallLimit limit, Message* out,
+                      Done done) const {
+  pipeline_.Run(statement, std::move(params), std::move(limit),
+                {"insert", StatementKind::kWrite, absl::StrCat("creating ", table_.name())},
+                [this, out, done = std::move(done)](absl::StatusOr<Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  if (result->empty()) return std::move(done)(BadValue(table_.primary_key()));
+                  std::move(done)(ReadRow(ResultRow{&*result, 0}, 0, all_columns_, out));
+                });
 }
 
 const Statement& Table::InsertBatch(size_t rows) const {
@@ -54,8 +77,7 @@ const Statement& Table::InsertBatch(size_t rows) const {
   return it->second;
 }
 
-absl::Status Table::InsertMany(std::vector<PendingInsert> rows,
-                               const CallLimit& limit) const {
+void Table::InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done done) const {
   Params params;
   for (PendingInsert& row : rows) {
     params.Append(std::move(row.params));
@@ -66,37 +88,33 @@ absl::Status Table::InsertMany(std::vector<PendingInsert> rows,
     }
   }
   params.AddText(table_.name());
-  absl::StatusOr<pqxx::result> result =
-      RunAlone(InsertBatch(rows.size()), std::move(params), limit, "insert", StatementKind::kWrite,
-               absl::StrCat("creating ", table_.name()));
-  if (!result.ok()) return result.status();
-  if (result->size() != rows.size()) {
-    return absl::InternalError(absl::StrCat("creating ", rows.size(), " ", table_.name(),
-                                            " rows returned ", result->size()));
-  }
-  for (const pqxx::row& row : *result) {
-    const size_t ord = row[0].as<size_t>();
-    if (ord < 1 || ord > rows.size()) return BadValue(table_.primary_key());
-    if (absl::Status s = ReadRow(row, 1, all_columns_, rows[ord - 1].out); !s.ok()) return s;
-  }
-  return absl::OkStatus();
+  const Statement& statement = InsertBatch(rows.size());
+  pipeline_.Run(
+      statement, std::move(params), std::move(limit),
+      {"insert", StatementKind::kWrite, absl::StrCat("creating ", table_.name())},
+      [this, rows = std::move(rows), done = std::move(done)](
+          absl::StatusOr<Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        if (result->size() != rows.size()) {
+          return std::move(done)(absl::InternalError(absl::StrCat(
+              "creating ", rows.size(), " ", table_.name(), " rows returned ", result->size())));
+        }
+        for (size_t i = 0; i < result->size(); ++i) {
+          const Cell ord_cell = result->cell(i, 0);
+          size_t ord = 0;
+          if (!absl::SimpleAtoi(absl::string_view(ord_cell.data, ord_cell.size), &ord) ||
+              ord < 1 || ord > rows.size()) {
+            return std::move(done)(BadValue(table_.primary_key()));
+          }
+          absl::Status s = ReadRow(ResultRow{&*result, i}, 1, all_columns_, rows[ord - 1].out);
+          if (!s.ok()) return std::move(done)(std::move(s));
+        }
+        std::move(done)(absl::OkStatus());
+      });
 }
 
-absl::Status Table::InsertIdempotent(const Message& resource, Params params,
-                                     const std::string& request_id, const CallLimit& limit,
-                                     Message* out) const {
-  // The first call with a request_id, as nearly every one is: the row and its
-  // request_id in one statement, one round trip. Any constraint it breaks
-  // (the request_id already recorded, or a retried create clashing with the
-  // row it made) sends the call the careful way below.
-  {
-    params.AddText(request_id);
-    params.AddText(table_.name());
-    absl::Status status = InsertRow(insert_recording_, std::move(params), limit, out);
-    if (status.ok() || ViolatedConstraint(status).empty()) {
-      return Explain(std::move(status), &resource, "");
-    }
-  }
+absl::Status Table::InsertCarefully(const Message& resource, const std::string& request_id,
+                                    const CallLimit& limit, Message* out) const {
   // Two rounds at most: when a concurrent call with the same request_id
   // commits first, this one's record clashes, and the second round reads
   // what that call created. (Rare: its values are bound again.)
@@ -140,7 +158,7 @@ absl::Status Table::InsertIdempotent(const Message& resource, Params params,
         return Explain(status, &resource, "");
       }
     }
-    return Get(created_key, false, limit, out);
+    return GetAndWait(created_key, limit, out);
   }
   return absl::AbortedError(absl::StrCat("request_id ", request_id,
                                          ": a concurrent create with it did not settle; retry"));

@@ -1,9 +1,7 @@
 #include "db/table.h"
 
-#include <pqxx/nontransaction>
-#include <pqxx/transaction>
-
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/strings/str_join.h"
 #include "db/errors.h"
 #include "db/exec/sql_status.h"
@@ -24,63 +22,81 @@ using google::protobuf::Reflection;
 // Reads: one row (with its relations in the detailed view), many rows by
 // key in one statement, and pages of a List.
 
-absl::Status Table::Get(const std::string& key, bool relations,
-                        const CallLimit& limit, Message* out) const {
+void Table::Get(std::string key, bool relations, CallLimit limit, Message* out,
+                Done done) const {
   const bool full = relations && !get_full_.sql.empty();
   Params params;
   params.AddText(key);
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "get");
-  if (!conn.ok()) return conn.status();
-  try {
-    pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result = (*conn)->Exec(tx, full ? get_full_ : get_, std::move(params));
-    if (result.empty()) {
-      return NotFound(key);
-    }
-    if (absl::Status s = ReadRow(result[0], 0, all_columns_, out); !s.ok()) return s;
-    if (!full) return absl::OkStatus();
-    const Reflection* r = out->GetReflection();
-    size_t offset = all_columns_.size();
-    for (const Relation& relation : table_.relations()) {
-      const std::vector<const Column*> columns = AllColumns(*relation.target);
-      const size_t pk = offset + static_cast<size_t>(relation.target->ColumnIndex(
-                                     relation.target->primary_key()));
-      for (const pqxx::row& row : result) {
-        if (row[static_cast<pqxx::row::size_type>(pk)].is_null()) break;
-        Message* related = relation.field->is_repeated()
-                               ? r->AddMessage(out, relation.field)
-                               : r->MutableMessage(out, relation.field);
-        if (absl::Status s = ReadRow(row, offset, columns, related); !s.ok()) return s;
-        if (!relation.field->is_repeated()) break;
-      }
-      offset += columns.size();
-    }
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return StatusFromException(e, StatementKind::kRead, Describe(key));
-  }
+  std::string what = Describe(key);
+  pipeline_.Run(full ? get_full_ : get_, std::move(params), std::move(limit),
+                {"get", StatementKind::kRead, std::move(what)},
+                [this, key = std::move(key), full, out, done = std::move(done)](
+                    absl::StatusOr<Result> result) mutable {
+                  std::move(done)(result.ok() ? ReadGot(*result, key, full, out)
+                                              : result.status());
+                });
 }
 
-absl::Status Table::GetMany(const std::vector<std::string>& keys,
-                            const CallLimit& limit, const std::vector<Message*>& outs,
-                            std::vector<bool>* found) const {
-  found->assign(keys.size(), false);
-  Params params;
-  params.AddText(ArrayLiteral(keys));
-  absl::StatusOr<pqxx::result> result = RunAlone(get_many_, std::move(params), limit, "get",
-                                                 StatementKind::kRead,
-                                                 absl::StrCat("reading ", table_.name()));
-  if (!result.ok()) return result.status();
-  const auto pk = static_cast<pqxx::row::size_type>(table_.ColumnIndex(table_.primary_key()));
-  for (const pqxx::row& row : *result) {
-    const absl::string_view key(row[pk].c_str(), row[pk].size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i] != key) continue;
-      if (absl::Status s = ReadRow(row, 0, all_columns_, outs[i]); !s.ok()) return s;
-      (*found)[i] = true;
+absl::Status Table::GetAndWait(const std::string& key, const CallLimit& limit,
+                               Message* out) const {
+  absl::Notification answered;
+  absl::Status status;
+  Get(key, false, limit, out, [&](absl::Status s) {
+    status = std::move(s);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return status;
+}
+
+absl::Status Table::ReadGot(const Result& result, const std::string& key, bool full,
+                            Message* out) const {
+  if (result.empty()) return NotFound(key);
+  if (absl::Status s = ReadRow(ResultRow{&result, 0}, 0, all_columns_, out); !s.ok()) return s;
+  if (!full) return absl::OkStatus();
+  const Reflection* r = out->GetReflection();
+  size_t offset = all_columns_.size();
+  for (const Relation& relation : table_.relations()) {
+    const std::vector<const Column*> columns = AllColumns(*relation.target);
+    const size_t pk = offset + static_cast<size_t>(relation.target->ColumnIndex(
+                                   relation.target->primary_key()));
+    for (size_t i = 0; i < result.size(); ++i) {
+      const ResultRow row{&result, i};
+      if (row[pk].null) break;
+      Message* related = relation.field->is_repeated() ? r->AddMessage(out, relation.field)
+                                                       : r->MutableMessage(out, relation.field);
+      if (absl::Status s = ReadRow(row, offset, columns, related); !s.ok()) return s;
+      if (!relation.field->is_repeated()) break;
     }
+    offset += columns.size();
   }
   return absl::OkStatus();
+}
+
+void Table::GetMany(std::vector<std::string> keys, CallLimit limit, std::vector<Message*> outs,
+                    GotMany done) const {
+  Params params;
+  params.AddText(ArrayLiteral(keys));
+  pipeline_.Run(
+      get_many_, std::move(params), std::move(limit),
+      {"get", StatementKind::kRead, absl::StrCat("reading ", table_.name())},
+      [this, keys = std::move(keys), outs = std::move(outs),
+       done = std::move(done)](absl::StatusOr<Result> result) mutable {
+        std::vector<bool> found(keys.size(), false);
+        if (!result.ok()) return std::move(done)(result.status(), std::move(found));
+        const size_t pk = static_cast<size_t>(table_.ColumnIndex(table_.primary_key()));
+        for (size_t row = 0; row < result->size(); ++row) {
+          const Cell cell = result->cell(row, pk);
+          const absl::string_view key(cell.data, cell.size);
+          for (size_t i = 0; i < keys.size(); ++i) {
+            if (keys[i] != key) continue;
+            absl::Status s = ReadRow(ResultRow{&*result, row}, 0, all_columns_, outs[i]);
+            if (!s.ok()) return std::move(done)(std::move(s), std::move(found));
+            found[i] = true;
+          }
+        }
+        std::move(done)(absl::OkStatus(), std::move(found));
+      });
 }
 
 namespace {
@@ -145,26 +161,33 @@ absl::StatusOr<Table::PreparedList> Table::PrepareList(const ListQuery& query) c
   return list;
 }
 
-absl::StatusOr<std::string> Table::List(PreparedList list, const CallLimit& limit,
-                                        Message* response,
-                                        const FieldDescriptor* rows) const {
+void Table::List(PreparedList list, CallLimit limit, Message* response,
+                 const FieldDescriptor* rows, Listed done) const {
+  Params params = std::move(list.params);
+  const Statement statement{"", std::move(list.sql)};
+  pipeline_.Run(statement, std::move(params), std::move(limit),
+                {"list", StatementKind::kRead, absl::StrCat("listing ", table_.name())},
+                [this, list = std::move(list), response, rows, done = std::move(done)](
+                    absl::StatusOr<Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  std::move(done)(ReadPage(list, *result, response, rows));
+                });
+}
+
+absl::StatusOr<std::string> Table::ReadPage(const PreparedList& list, const Result& result,
+                                            Message* response,
+                                            const FieldDescriptor* rows) const {
   const std::vector<const Column*>& columns = list.columns;
   const std::vector<bool>& wanted = list.wanted;
-  absl::StatusOr<pqxx::result> listed =
-      RunAlone(Statement{"", list.sql}, std::move(list.params), limit, "list",
-               StatementKind::kRead, absl::StrCat("listing ", table_.name()));
-  if (!listed.ok()) return listed.status();
-  const pqxx::result& result = *listed;
-
   const Reflection* r = response->GetReflection();
   size_t bytes = 0;
   int count = 0;
   bool more = result.size() > static_cast<size_t>(list.page_size);
   std::vector<protomodel::v1::KeyValue> last;
-  for (const pqxx::row& row : result) {
+  for (size_t i = 0; i < result.size(); ++i) {
     if (count == list.page_size) break;
     Message* out = r->AddMessage(response, rows);
-    if (absl::Status s = ReadRow(row, 0, columns, out); !s.ok()) return s;
+    if (absl::Status s = ReadRow(ResultRow{&result, i}, 0, columns, out); !s.ok()) return s;
     std::vector<protomodel::v1::KeyValue> key_values = KeyValuesOf(*out, list.keys);
     for (const Column* column : columns) {
       if (!wanted[static_cast<size_t>(table_.ColumnIndex(*column))]) {

@@ -1,8 +1,5 @@
 #include "db/table.h"
 
-#include <pqxx/nontransaction>
-#include <pqxx/transaction>
-
 #include "absl/strings/str_cat.h"
 #include "db/errors.h"
 #include "db/exec/sql_status.h"
@@ -17,19 +14,19 @@ using google::protobuf::Reflection;
 
 // Updates and deletes, with their etag preconditions.
 
-absl::Status Table::MissedWrite(Connection& conn, pqxx::transaction_base& tx,
-                                const std::string& key,
-                                const std::optional<std::string>& etag) const {
-  if (!etag.has_value()) {
-    return NotFound(key);
-  }
+void Table::MissedWrite(std::string key, std::optional<std::string> etag, CallLimit limit,
+                        Done done) const {
+  if (!etag.has_value()) return std::move(done)(NotFound(key));
   Params params;
   params.AddText(key);
-  pqxx::result result = conn.Exec(tx, exists_, std::move(params));
-  if (result.empty()) {
-    return NotFound(key);
-  }
-  return EtagMismatch(key);
+  std::string what = Describe(key);
+  pipeline_.Run(exists_, std::move(params), std::move(limit),
+                {"update", StatementKind::kRead, std::move(what)},
+                [this, key = std::move(key), done = std::move(done)](
+                    absl::StatusOr<Result> result) mutable {
+                  if (!result.ok()) return std::move(done)(result.status());
+                  std::move(done)(result->empty() ? NotFound(key) : EtagMismatch(key));
+                });
 }
 
 absl::StatusOr<Table::PreparedUpdate> Table::PrepareUpdate(
@@ -55,52 +52,63 @@ absl::StatusOr<Table::PreparedUpdate> Table::PrepareUpdate(
   return update;
 }
 
-absl::Status Table::Update(PreparedUpdate update, const CallLimit& limit, Message* out) const {
-  const std::string& key = update.key;
-  const std::optional<std::string>& etag = update.etag;
+void Table::Update(PreparedUpdate update, CallLimit limit, Message* out, Done done) const {
   if (!update.statement.has_value()) {
     // Nothing to write: the row as it is, after the same precondition.
-    absl::Status s = Get(key, false, limit, out);
-    if (!s.ok() || !etag.has_value()) return s;
-    if (out->GetReflection()->GetString(*out, table_.etag()->field) != *etag) {
-      return EtagMismatch(key);
-    }
-    return absl::OkStatus();
+    const std::string key = update.key;
+    return Get(key, false, std::move(limit), out,
+               [this, out, update = std::move(update), done = std::move(done)](
+                   absl::Status status) mutable {
+                 if (status.ok() && update.etag.has_value() &&
+                     out->GetReflection()->GetString(*out, table_.etag()->field) !=
+                         *update.etag) {
+                   status = EtagMismatch(update.key);
+                 }
+                 std::move(done)(std::move(status));
+               });
   }
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "update");
-  if (!conn.ok()) return conn.status();
-  try {
-    pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result = (*conn)->Exec(tx, *update.statement, std::move(update.params));
-    if (result.empty()) return MissedWrite(**conn, tx, key, etag);
-    return ReadRow(result[0], 0, all_columns_, out);
-  } catch (const std::exception& e) {
-    return Explain(StatusFromException(e, StatementKind::kWrite, Describe(key)), update.resource,
-                   key);
-  }
+  const Statement statement = std::move(*update.statement);
+  Params params = std::move(update.params);
+  std::string what = Describe(update.key);
+  CallLimit again = limit;
+  pipeline_.Run(
+      statement, std::move(params), std::move(limit),
+      {"update", StatementKind::kWrite, std::move(what)},
+      [this, out, update = std::move(update), again = std::move(again),
+       done = std::move(done)](absl::StatusOr<Result> result) mutable {
+        if (!result.ok()) {
+          return std::move(done)(Explain(result.status(), update.resource, update.key));
+        }
+        if (result->empty()) {
+          return MissedWrite(std::move(update.key), std::move(update.etag), std::move(again),
+                             std::move(done));
+        }
+        std::move(done)(ReadRow(ResultRow{&*result, 0}, 0, all_columns_, out));
+      });
 }
 
-absl::Status Table::Delete(const std::string& key,
-                           const std::optional<std::string>& etag,
-                           const CallLimit& limit) const {
+void Table::Delete(std::string key, std::optional<std::string> etag, CallLimit limit,
+                   Done done) const {
   const bool conditional = etag.has_value() && table_.etag() != nullptr;
+  if (!conditional) etag.reset();
   Params params;
   params.AddText(key);
   if (conditional) params.AddText(*etag);
-  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "delete");
-  if (!conn.ok()) return conn.status();
-  try {
-    pqxx::nontransaction tx((*conn)->raw());
-    pqxx::result result =
-        (*conn)->Exec(tx, conditional ? delete_if_ : delete_, std::move(params));
-    if (result.affected_rows() == 0) {
-      return MissedWrite(**conn, tx, key, conditional ? etag : std::nullopt);
-    }
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    return Explain(StatusFromException(e, StatementKind::kWrite, Describe(key)), nullptr,
-                   key);
-  }
+  std::string what = Describe(key);
+  CallLimit again = limit;
+  pipeline_.Run(conditional ? delete_if_ : delete_, std::move(params), std::move(limit),
+                {"delete", StatementKind::kWrite, std::move(what)},
+                [this, key = std::move(key), etag = std::move(etag), again = std::move(again),
+                 done = std::move(done)](absl::StatusOr<Result> result) mutable {
+                  if (!result.ok()) {
+                    return std::move(done)(Explain(result.status(), nullptr, key));
+                  }
+                  if (result->affected() == 0) {
+                    return MissedWrite(std::move(key), std::move(etag), std::move(again),
+                                       std::move(done));
+                  }
+                  std::move(done)(absl::OkStatus());
+                });
 }
 
 }  // namespace protomodel::db

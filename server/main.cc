@@ -31,12 +31,18 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "Address to serve gRPC on, host:port. Env: PROTOMODEL_LISTEN.");
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL connection URI or libpq key=value string. Env: DATABASE_URL.");
+ABSL_FLAG(int, pipeline_connections, 2,
+          "Database connections that carry the calls' statements, many in flight on "
+          "each (libpq pipeline mode). Env: PROTOMODEL_PIPELINE_CONNECTIONS.");
 ABSL_FLAG(int, pool_size, 8,
-          "Database connections per server, at most; keep pool_size x replicas "
-          "under PostgreSQL's max_connections. Env: PROTOMODEL_POOL_SIZE.");
+          "Database connections for multi-statement transactions (a create retried "
+          "with its request_id), opened on demand, at most; keep (pipeline_connections "
+          "+ pool_size) x replicas under PostgreSQL's max_connections. "
+          "Env: PROTOMODEL_POOL_SIZE.");
 ABSL_FLAG(int, max_waiting, 1024,
-          "Calls that may wait for a database connection; past it calls fail "
-          "at once with RESOURCE_EXHAUSTED. Env: PROTOMODEL_MAX_WAITING.");
+          "Calls that may wait for the database (statements in flight, calls waiting "
+          "for their batch); past it calls fail at once with RESOURCE_EXHAUSTED. "
+          "Env: PROTOMODEL_MAX_WAITING.");
 ABSL_FLAG(bool, prepared_statements, true,
           "Prepare statements per connection; false runs every query unnamed and "
           "sends no startup options, for PgBouncer in transaction pooling mode. "
@@ -134,7 +140,7 @@ a flag on the command line wins.)";
 
 const std::vector<std::string>& FlagNames() {
   static const std::vector<std::string> kNames = {
-      "listen", "database_url", "pool_size", "max_waiting", "prepared_statements",
+      "listen", "database_url", "pipeline_connections", "pool_size", "max_waiting", "prepared_statements",
       "max_statement_seconds",
       "max_message_bytes", "max_concurrent_streams", "migrate", "schema_check", "migrations_dir",
       "descriptor_set",
@@ -170,6 +176,7 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   protomodel::server::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.database_url = absl::GetFlag(FLAGS_database_url);
+  options.pipeline_connections = absl::GetFlag(FLAGS_pipeline_connections);
   options.pool_size = absl::GetFlag(FLAGS_pool_size);
   options.max_waiting = absl::GetFlag(FLAGS_max_waiting);
   options.prepared_statements = absl::GetFlag(FLAGS_prepared_statements);
@@ -205,11 +212,11 @@ int Serve(const protomodel::server::ServerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   spdlog::info(
-      "starting: listen={} database={} pool_size={} max_waiting={} "
+      "starting: listen={} database={} pipeline_connections={} pool_size={} max_waiting={} "
       "prepared_statements={} max_statement_seconds={} max_message_bytes={} "
       "max_concurrent_streams={} migrate={} default_deadline={}s shutdown_grace={}s",
       options.listen, protomodel::db::RedactUrl(options.database_url),
-      options.pool_size, options.max_waiting, options.prepared_statements,
+      options.pipeline_connections, options.pool_size, options.max_waiting, options.prepared_statements,
       options.max_statement_seconds, options.max_message_bytes,
       options.max_concurrent_streams, options.migrate,
       absl::ToInt64Seconds(options.default_deadline),

@@ -23,8 +23,8 @@ using heroes::v1::View;
 
 // Runs `calls`, each on a thread of its own, so that they wait together in
 // the server's queue and go in one batch: while a lock on the hero table
-// holds, two `holder` calls (of the same method) take the two batches that
-// may run at once, then `calls` queue behind them; then the lock goes.
+// holds, a `holder` call (of the same method) takes the batch that may run
+// at once, then `calls` queue behind it; then the lock goes.
 void RunTogether(server::Server& server, const std::string& database_url,
                  const std::function<void()>& holder,
                  const std::vector<std::function<void()>>& calls) {
@@ -36,14 +36,12 @@ void RunTogether(server::Server& server, const std::string& database_url,
     while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   };
   std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    threads.emplace_back(holder);
-    wait_for([&] { return server.pool().Stats().in_use == i + 1; });
-  }
+  threads.emplace_back(holder);
+  wait_for([&] { return server.statements_in_flight() == 1; });
   for (const auto& call : calls) threads.emplace_back(call);
   const int queued = static_cast<int>(calls.size());
-  wait_for([&] { return server.queued_calls() == queued; });
-  EXPECT_EQ(server.queued_calls(), queued);
+  wait_for([&] { return server.waiting_calls() == queued; });
+  EXPECT_EQ(server.waiting_calls(), queued);
   lock.abort();
   for (std::thread& thread : threads) thread.join();
 }
@@ -54,8 +52,7 @@ struct Created {
   std::vector<Hero> heroes;
 };
 
-// `count` creates run together (RunTogether, two creates holding the
-// batches): create(i, &hero) makes the i-th.
+// `count` creates run together (RunTogether, a create holding the batch): create(i, &hero) makes the i-th.
 Created CreateTogether(server::Server& server, const std::string& database_url,
                        HeroesClient& client, int count,
                        const std::function<grpc::Status(int, Hero*)>& create) {
@@ -78,13 +75,13 @@ class HeroServiceTest : public ServiceTest {
   }
 
   // While `lock` still holds the table: the server's statement is gone from
-  // the database and its connection is back (within 5 s).
+  // the database, which said so (within 5 s).
   void ExpectStatementCancelledWhileLocked(pqxx::work& lock) {
     const absl::Time until = absl::Now() + absl::Seconds(5);
-    while (test_server().server().pool().Stats().in_use > 0 && absl::Now() < until) {
+    while (test_server().server().statements_in_flight() > 0 && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(20));
     }
-    EXPECT_EQ(test_server().server().pool().Stats().in_use, 0);
+    EXPECT_EQ(test_server().server().statements_in_flight(), 0);
     EXPECT_EQ(LockWaiters(lock), 0);
   }
 
@@ -523,7 +520,7 @@ TEST_F(HeroServiceTest, CreatesWaitingTogetherEachReceiveTheirOwnHero) {
   Hero again;
   ASSERT_TRUE(client_.heroes().CreateHero(&context, retry, &again).ok());
   EXPECT_EQ(again.SerializeAsString(), made[3].SerializeAsString());
-  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates + 2);
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates + 1);
 }
 
 // A create that fails in a batch fails alone, with its own reason; the
@@ -550,7 +547,7 @@ TEST_F(HeroServiceTest, ABadCreateInABatchFailsAloneWithItsOwnReason) {
     EXPECT_EQ(made[i].name(), absl::StrCat("hero-", i));
     EXPECT_EQ(made[i].team_id(), team.id());
   }
-  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates - 1 + 2);
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates - 1 + 1);
 }
 
 // One statement reads for several callers: one caller's deadline passing
@@ -570,16 +567,14 @@ TEST_F(HeroServiceTest, OneDeadlineInABatchedReadFailsOnlyItsCall) {
     while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   };
 
-  // Two reads hold the two batches that may run at once, waiting for the lock.
-  grpc::ClientContext holders[2];
+  // A read holds the batch that may run at once, waiting for the lock.
+  grpc::ClientContext holder;
   std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    threads.emplace_back([&, i] {
-      Hero out;
-      (void)call(&holders[i], &out);
-    });
-    wait_for([&] { return test_server().server().pool().Stats().in_use == i + 1; });
-  }
+  threads.emplace_back([&] {
+    Hero out;
+    (void)call(&holder, &out);
+  });
+  wait_for([&] { return test_server().server().statements_in_flight() == 1; });
   // Three more queue together: one with a short deadline.
   grpc::ClientContext short_lived, patient[2];
   short_lived.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -589,12 +584,12 @@ TEST_F(HeroServiceTest, OneDeadlineInABatchedReadFailsOnlyItsCall) {
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] { patient_status[i] = call(&patient[i], &patient_out[i]); });
   }
-  wait_for([&] { return test_server().server().queued_calls() == 3; });
-  EXPECT_EQ(test_server().server().queued_calls(), 3);
-  // The holders leave; the three are read together, waiting for the lock.
-  for (grpc::ClientContext& holder : holders) holder.TryCancel();
-  wait_for([&] { return test_server().server().queued_calls() == 0; });
-  threads[2].join();
+  wait_for([&] { return test_server().server().waiting_calls() == 3; });
+  EXPECT_EQ(test_server().server().waiting_calls(), 3);
+  // The holder leaves; the three are read together, waiting for the lock.
+  holder.TryCancel();
+  wait_for([&] { return test_server().server().waiting_calls() == 0; });
+  threads[1].join();
   EXPECT_CODE(short_status, DEADLINE_EXCEEDED);
   EXPECT_EQ(LockWaiters(lock), 1);  // the shared statement still waits
   lock.abort();
@@ -705,7 +700,7 @@ TEST_F(RequestIdTest, RetriesInOneBatchCreateOneHero) {
     ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
     EXPECT_EQ(results[i].SerializeAsString(), results[0].SerializeAsString());
   }
-  EXPECT_EQ(Heroes(), 1 + 2);
+  EXPECT_EQ(Heroes(), 1 + 1);
 }
 
 TEST_F(RequestIdTest, ARequestIdBelongsToOneKindOfResource) {

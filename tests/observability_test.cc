@@ -259,13 +259,15 @@ TEST_F(ObservedServerTest, MethodsNoServiceHasShareOneSeries) {
   EXPECT_EQ(Delta(before, Samples(text), Handled("unknown", "unknown", "Unauthenticated")), 2);
 }
 
-TEST_F(ObservedServerTest, MetricsReportThePoolAndTheSchemaVersion) {
+TEST_F(ObservedServerTest, MetricsReportTheConnectionsAndTheSchemaVersion) {
   HeroesClient writer(Channel(kWriter));
   heroes::v1::Hero got;
   EXPECT_CODE(writer.GetHero(1 << 30, heroes::v1::VIEW_UNSPECIFIED, &got), NOT_FOUND);
   const std::map<std::string, double> samples = Scrape();
+  ASSERT_TRUE(samples.count("protomodel_db_pipeline_connections_open"));
+  EXPECT_GE(samples.at("protomodel_db_pipeline_connections_open"), 1);
+  EXPECT_EQ(samples.at("protomodel_db_statements_in_flight"), 0);
   ASSERT_TRUE(samples.count("protomodel_db_pool_connections{state=\"idle\"}"));
-  EXPECT_GE(samples.at("protomodel_db_pool_connections{state=\"idle\"}"), 1);
   EXPECT_EQ(samples.at("protomodel_db_pool_connections{state=\"in_use\"}"), 0);
   EXPECT_EQ(samples.at("protomodel_db_pool_waiting"), 0);
   const int version =

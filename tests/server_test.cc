@@ -355,14 +355,14 @@ TEST(ServerOverloadTest, AFullQueueIsResourceExhaustedAtOnce) {
   heroes::v1::Hero got_held, got_queued;
   std::thread first([&] { held = client.GetHero(hero.id(), heroes::v1::BASIC, &got_held); });
   const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (server.server().pool().Stats().in_use == 0 && absl::Now() < until) {
+  while (server.server().statements_in_flight() == 0 && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   std::thread second([&] { queued = client.GetHero(hero.id(), heroes::v1::BASIC, &got_queued); });
-  while (server.server().queued_calls() == 0 && absl::Now() < until) {
+  while (server.server().waiting_calls() == 0 && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  ASSERT_EQ(server.server().queued_calls(), 1);
+  ASSERT_EQ(server.server().waiting_calls(), 1);
 
   const absl::Time start = absl::Now();
   heroes::v1::Hero refused;

@@ -49,26 +49,17 @@ std::string ViolatedConstraint(const absl::Status& status) {
   return payload ? std::string(*payload) : "";
 }
 
-absl::Status StatusFromException(const std::exception& e, StatementKind kind,
-                                 absl::string_view context) {
-  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+absl::Status ConnectionLost(StatementKind kind, absl::string_view context) {
+  if (kind == StatementKind::kWrite) {
     return absl::UnknownError(absl::StrCat(
-        context, ": the connection to the database failed during commit; "
+        context, ": the connection to the database failed while writing; "
                  "the outcome is unknown"));
   }
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-    if (kind == StatementKind::kWrite) {
-      return absl::UnknownError(absl::StrCat(
-          context, ": the connection to the database failed while writing; "
-                   "the outcome is unknown"));
-    }
-    return absl::UnavailableError(
-        absl::StrCat(context, ": the database is unavailable"));
-  }
-  const std::string state = SqlState(e);
-  if (state.empty()) {
-    return absl::InternalError(absl::StrCat(context, ": ", e.what()));
-  }
+  return absl::UnavailableError(absl::StrCat(context, ": the database is unavailable"));
+}
+
+absl::Status StatusFromSql(absl::string_view state, absl::string_view message,
+                           absl::string_view context) {
   if (IsUnavailableState(state)) {
     return absl::UnavailableError(
         absl::StrCat(context, ": the database is unavailable (", state, ")"));
@@ -78,25 +69,39 @@ absl::Status StatusFromException(const std::exception& e, StatementKind kind,
         absl::StrCat(context, ": the query was cancelled at the deadline"));
   }
   if (state == "23505") {
-    return WithConstraint(
-        absl::AlreadyExistsError(absl::StrCat(context, ": already exists")),
-        e.what());
+    return WithConstraint(absl::AlreadyExistsError(absl::StrCat(context, ": already exists")),
+                          message);
   }
   if (state == "23503" || state == "23001") {
     return WithConstraint(absl::FailedPreconditionError(absl::StrCat(
                               context, ": a referenced row is missing or a "
                                        "referencing row remains")),
-                          e.what());
+                          message);
   }
   if (state == "23502" || absl::StartsWith(state, "22")) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(context, ": ", message));
   }
   if (state == "40001" || state == "40P01") {
-    return absl::AbortedError(
-        absl::StrCat(context, ": concurrent update, retry (", state, ")"));
+    return absl::AbortedError(absl::StrCat(context, ": concurrent update, retry (", state, ")"));
   }
-  return absl::InternalError(
-      absl::StrCat(context, ": SQLSTATE ", state, ": ", e.what()));
+  return absl::InternalError(absl::StrCat(context, ": SQLSTATE ", state, ": ", message));
+}
+
+absl::Status StatusFromException(const std::exception& e, StatementKind kind,
+                                 absl::string_view context) {
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return absl::UnknownError(absl::StrCat(
+        context, ": the connection to the database failed during commit; "
+                 "the outcome is unknown"));
+  }
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return ConnectionLost(kind, context);
+  }
+  const std::string state = SqlState(e);
+  if (state.empty()) {
+    return absl::InternalError(absl::StrCat(context, ": ", e.what()));
+  }
+  return StatusFromSql(state, e.what(), context);
 }
 
 }  // namespace protomodel::db

@@ -37,6 +37,15 @@ enum class StatementKind {
 absl::Status StatusFromException(const std::exception& e, StatementKind kind,
                                  absl::string_view context);
 
+// The same mapping for an error the database sent: its SQLSTATE and
+// message.
+absl::Status StatusFromSql(absl::string_view state, absl::string_view message,
+                           absl::string_view context);
+
+// A connection lost while a statement of `kind` ran: UNAVAILABLE, or
+// UNKNOWN for a write.
+absl::Status ConnectionLost(StatementKind kind, absl::string_view context);
+
 // The SQLSTATE code of a libpqxx SQL error, or "" for any other exception.
 std::string SqlState(const std::exception& e);
 

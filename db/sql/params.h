@@ -58,6 +58,9 @@ class Params {
   int size() const { return static_cast<int>(raw_.lengths.size()); }
 
   pqxx::internal::params Release() && { return std::move(raw_); }
+  // What libpq takes: each value's pointer (get_pointers()), length, NULL
+  // flag and format.
+  const pqxx::internal::params& raw() const { return raw_; }
 
  private:
   pqxx::internal::params raw_;

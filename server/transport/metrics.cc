@@ -69,21 +69,30 @@ const char* GoCodeName(grpc::StatusCode code) {
   }
 }
 
-// Reads the pool at scrape time rather than on every change.
+// Reads the pipeline and the pool at scrape time rather than on every
+// change.
 class Metrics::PoolCollector final : public prometheus::Collectable {
  public:
-  void Watch(const db::Pool* pool) {
+  void Watch(const db::Pipeline* pipeline, const db::Pool* pool) {
     absl::MutexLock lock(&mu_);
+    pipeline_ = pipeline;
     pool_ = pool;
   }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     absl::MutexLock lock(&mu_);
-    if (pool_ == nullptr) return {};
+    if (pool_ == nullptr || pipeline_ == nullptr) return {};
+    auto gauge = [](const char* name, const char* help, double value) {
+      prometheus::MetricFamily family{name, help, prometheus::MetricType::Gauge, {}};
+      prometheus::ClientMetric metric;
+      metric.gauge.value = value;
+      family.metric.push_back(std::move(metric));
+      return family;
+    };
     const db::PoolStats stats = pool_->Stats();
     prometheus::MetricFamily connections{
         "protomodel_db_pool_connections",
-        "Database connections of the pool, by state.", prometheus::MetricType::Gauge, {}};
+        "Connections of the pool (multi-statement transactions), by state.", prometheus::MetricType::Gauge, {}};
     for (const auto& [state, value] :
          {std::pair<const char*, int>{"in_use", stats.in_use}, {"idle", stats.idle}}) {
       prometheus::ClientMetric metric;
@@ -91,17 +100,21 @@ class Metrics::PoolCollector final : public prometheus::Collectable {
       metric.gauge.value = value;
       connections.metric.push_back(std::move(metric));
     }
-    prometheus::MetricFamily waiting{
-        "protomodel_db_pool_waiting", "Calls waiting for a database connection.",
-        prometheus::MetricType::Gauge, {}};
-    prometheus::ClientMetric metric;
-    metric.gauge.value = stats.waiting;
-    waiting.metric.push_back(std::move(metric));
-    return {std::move(connections), std::move(waiting)};
+    return {std::move(connections),
+            gauge("protomodel_db_pool_waiting",
+                  "Calls waiting for a connection of the pool (multi-statement transactions).",
+                  stats.waiting),
+            gauge("protomodel_db_pipeline_connections_open",
+                  "Pipeline connections open (they carry the calls' statements).",
+                  pipeline_->open_connections()),
+            gauge("protomodel_db_statements_in_flight",
+                  "Statements sent on the pipeline and not yet answered.",
+                  pipeline_->in_flight())};
   }
 
  private:
   mutable absl::Mutex mu_;
+  const db::Pipeline* pipeline_ ABSL_GUARDED_BY(mu_) = nullptr;
   const db::Pool* pool_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
@@ -203,7 +216,9 @@ void Metrics::ObserveQuery(absl::string_view op, absl::Duration held) {
 
 void Metrics::SetSchemaVersion(int version) { schema_version_.Set(version); }
 
-void Metrics::WatchPool(const db::Pool* pool) { pool_collector_->Watch(pool); }
+void Metrics::WatchDatabase(const db::Pipeline* pipeline, const db::Pool* pool) {
+  pool_collector_->Watch(pipeline, pool);
+}
 
 absl::StatusOr<int> Metrics::Serve(const std::string& listen) {
   try {

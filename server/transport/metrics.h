@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "db/exec/pipeline.h"
 #include "db/exec/pool.h"
 
 namespace protomodel::server {
@@ -64,8 +65,9 @@ class Metrics final {
   // Time a pool connection was held for one database operation.
   void ObserveQuery(absl::string_view op, absl::Duration held);
   void SetSchemaVersion(int version);
-  // Reports `pool`'s connections and waiting calls at every scrape.
-  void WatchPool(const db::Pool* pool);
+  // Reports the pipeline's connections and statements in flight, and the
+  // pool's connections and waiting calls, at every scrape.
+  void WatchDatabase(const db::Pipeline* pipeline, const db::Pool* pool);
 
   // Serves GET /metrics on `listen` (host:port; port 0 picks one) in
   // Prometheus' text format. Returns the port bound.

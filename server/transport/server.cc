@@ -89,6 +89,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError("--pool_size must be at least 1");
   }
+  if (options.pipeline_connections < 1) {
+    return absl::InvalidArgumentError("--pipeline_connections must be at least 1");
+  }
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
   server->metrics_ = std::make_unique<Metrics>();
@@ -144,8 +147,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         options.max_statement_seconds);
   }
   server->pool_ = std::make_unique<db::Pool>(pool_options);
-  metrics->WatchPool(server->pool_.get());
-  // One worker per connection: each can hold one while the rest queue.
+  db::PipelineOptions pipeline_options;
+  pipeline_options.url = options.database_url;
+  pipeline_options.connections = options.pipeline_connections;
+  pipeline_options.max_in_flight = options.max_waiting;
+  pipeline_options.prepared_statements = options.prepared_statements;
+  pipeline_options.max_statement_seconds = pool_options.max_statement_seconds;
+  pipeline_options.observe = pool_options.observe;
+  server->pipeline_ = std::make_unique<db::Pipeline>(pipeline_options);
+  metrics->WatchDatabase(server->pipeline_.get(), server->pool_.get());
+  // One worker per pool connection: each can hold one while the rest queue.
   server->executor_ = std::make_unique<Executor>(options.pool_size, options.max_waiting);
 
   // Reflection clients (grpcurl, buf curl) describe grpc.health.v1.Health
@@ -186,10 +197,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
   // One Table and one Crud per table, shared by every method on it.
   for (const auto& table : server->schema_->tables()) {
-    server->tables_.push_back(
-        std::make_unique<db::Table>(*server->schema_, *table, *server->pool_));
+    server->tables_.push_back(std::make_unique<db::Table>(
+        *server->schema_, *table, *server->pool_, *server->pipeline_,
+        [executor = server->executor_.get()](absl::AnyInvocable<void() &&> work) {
+          executor->Post(std::move(work));
+        }));
     server->cruds_.push_back(std::make_unique<Crud>(
-        *server->tables_.back(), *server->executor_, options.default_deadline,
+        *server->tables_.back(), options.default_deadline, options.max_waiting,
         options.random_text ? options.random_text : RandomText));
   }
   const auto crud_of = [&](const db::TableSchema* table) -> const Crud* {

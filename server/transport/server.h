@@ -10,11 +10,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "db/exec/pipeline.h"
 #include "db/exec/pool.h"
 #include "db/schema/schema.h"
 #include "db/table.h"
 #include "server/transport/auth.h"
 #include "server/verbs/crud.h"
+#include "server/verbs/executor.h"
 #include "server/transport/health.h"
 #include "server/transport/metrics.h"
 #include "server/transport/reflection.h"
@@ -29,10 +31,16 @@ struct ServerOptions {
   // host:port; port 0 picks a free port (see Server::port()).
   std::string listen = "0.0.0.0:50051";
   std::string database_url;
-  // Database connections, at most (pool size x replicas < max_connections).
+  // Connections that carry the calls' statements, many in flight on each
+  // (libpq's pipeline mode).
+  int pipeline_connections = 2;
+  // Connections for work that spans statements in one transaction (a create
+  // retried with its request_id), opened on demand, at most. A replica uses
+  // up to pipeline_connections + pool_size (keep that x replicas under
+  // max_connections).
   int pool_size = 8;
-  // Calls waiting for a worker (one per connection), at most; past it
-  // RESOURCE_EXHAUSTED.
+  // Calls waiting for the database, at most (statements in flight, and
+  // calls waiting for their batch); past it RESOURCE_EXHAUSTED.
   int max_waiting = 1024;
   // false: unnamed statements and no startup options (PgBouncer in
   // transaction pooling mode).
@@ -113,8 +121,14 @@ class Server final {
   void Wait();
   bool ready() const { return health_->ready(); }
   const db::Pool& pool() const { return *pool_; }
-  // Calls accepted and waiting for a worker.
-  int queued_calls() const { return executor_->queued(); }
+  // Statements sent to the database and not yet answered.
+  int statements_in_flight() const { return pipeline_->in_flight(); }
+  // Calls waiting for their batch (Batcher) to go.
+  int waiting_calls() const {
+    int waiting = 0;
+    for (const auto& crud : cruds_) waiting += crud->waiting();
+    return waiting;
+  }
   // The health port and the metrics port bound (0 when not serving).
   int health_port() const { return health_port_; }
   int metrics_port() const { return metrics_port_; }
@@ -142,7 +156,11 @@ class Server final {
   absl::flat_hash_set<std::string> service_methods_;
   std::vector<std::unique_ptr<ResourceService>> services_;
   std::unique_ptr<Reflection> reflection_;
-  // Runs the calls' database work; gone before what that work uses.
+  // Carries the calls' statements and finishes them on its threads: gone
+  // before what they use.
+  std::unique_ptr<db::Pipeline> pipeline_;
+  // Runs the work that must block (transactions on the pool): gone before
+  // the pipeline it may wait on.
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<grpc::Server> server_;
   // Answers UNIMPLEMENTED for all but health on the health port (a server

@@ -8,87 +8,97 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
-#include "server/verbs/executor.h"
 
 namespace protomodel::server {
 
 struct BatchLimits {
   size_t max_batch = 64;  // items in one batch
-  int max_running = 2;    // batches under way at once
+  int max_running = 1;    // batches under way at once
   // A batch stops growing before its items' bytes() pass this (a first item
   // always goes), so large rows do not pile up in one statement.
   size_t max_bytes = 1 << 20;
+  // Items waiting for a batch, at most; past it Add refuses.
+  size_t max_queued = 1024;
 };
 
-// Work of one kind that the executor's workers do for several calls at once
-// (point reads of one table: one statement for all of them).
+// Work of one kind done for several calls at once (point reads of one
+// table: one statement for all of them).
 //
-// Items wait in the batcher's own queue, each counted as a call waiting for
-// the executor (so the executor's bound covers them). When a worker comes
-// free it takes all that are waiting, up to `max_batch`, and hands them to
-// `run` together. Nothing ever waits for a batch to fill: at low load each
-// item runs alone as soon as a worker is free. At most `max_running` batches
-// run at once, so under load the items arriving while they run gather and go
-// together in the next one, which turns N round trips into one. T has
-// `size_t bytes() const`, what the item adds to its batch's statement.
+// An item that arrives while fewer than `max_running` batches are under way
+// goes at once, alone, on the caller's thread: nothing ever waits for a
+// batch to fill. Items that arrive while `max_running` are under way wait,
+// and when one of those batches is answered, all that wait (up to
+// `max_batch`) go together in the next: under load N round trips become
+// one. `run` must not block: it starts the batch's statement and calls
+// `finished` once that statement has been answered (on whichever thread
+// answers it). T has `size_t bytes() const`, what the item adds to its
+// batch's statement.
 template <typename T>
 class Batcher {
  public:
-  using Run = absl::AnyInvocable<void(std::vector<T> items)>;
+  using Finished = absl::AnyInvocable<void() &&>;
+  using Run = absl::AnyInvocable<void(std::vector<T> items, Finished finished) const>;
 
-  Batcher(Executor& executor, BatchLimits limits, Run run)
-      : executor_(executor), limits_(limits), run_(std::move(run)) {}
+  Batcher(BatchLimits limits, Run run) : limits_(limits), run_(std::move(run)) {}
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  // Queues `item`, moving from it; false, leaving it as it was, when the
-  // executor has as many calls waiting as it takes.
-  bool Add(T& item) {
-    if (!executor_.Reserve()) return false;
+  // Items waiting for a batch.
+  size_t waiting() {
     absl::MutexLock lock(&mu_);
-    queue_.push_back(std::move(item));
-    ScheduleLocked();
+    return queue_.size();
+  }
+
+  // Starts or queues `item`, moving from it; false, leaving it as it was,
+  // when max_queued items are waiting.
+  bool Add(T& item) {
+    std::vector<T> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      if (queue_.size() >= limits_.max_queued) return false;
+      queue_.push_back(std::move(item));
+      if (running_ >= limits_.max_running) return true;
+      batch = TakeLocked();
+    }
+    Start(std::move(batch));
     return true;
   }
 
  private:
-  // Posts a drain when items wait, none is posted yet and fewer than
-  // max_running batches are under way.
-  void ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (queue_.empty() || posted_ || running_ >= limits_.max_running) return;
-    posted_ = true;
-    executor_.Post([this] { Drain(); });
+  std::vector<T> TakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<T> batch;
+    size_t bytes = 0;
+    while (!queue_.empty() && batch.size() < limits_.max_batch &&
+           (batch.empty() || bytes + queue_.front().bytes() <= limits_.max_bytes)) {
+      bytes += queue_.front().bytes();
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    ++running_;
+    return batch;
   }
 
-  void Drain() {
+  void Start(std::vector<T> batch) {
+    run_(std::move(batch), [this] { Finish(); });
+  }
+
+  // A batch was answered: the items that waited meanwhile go next.
+  void Finish() {
     std::vector<T> batch;
     {
       absl::MutexLock lock(&mu_);
-      posted_ = false;
-      ++running_;
-      size_t bytes = 0;
-      while (!queue_.empty() && batch.size() < limits_.max_batch &&
-             (batch.empty() || bytes + queue_.front().bytes() <= limits_.max_bytes)) {
-        bytes += queue_.front().bytes();
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      executor_.Release(static_cast<int>(batch.size()));
-      ScheduleLocked();
+      --running_;
+      if (queue_.empty()) return;
+      batch = TakeLocked();
     }
-    if (!batch.empty()) run_(std::move(batch));
-    absl::MutexLock lock(&mu_);
-    --running_;
-    ScheduleLocked();
+    Start(std::move(batch));
   }
 
-  Executor& executor_;
   const BatchLimits limits_;
-  Run run_;
+  const Run run_;
   absl::Mutex mu_;
   std::deque<T> queue_ ABSL_GUARDED_BY(mu_);
-  bool posted_ ABSL_GUARDED_BY(mu_) = false;  // a drain waits for a worker
-  int running_ ABSL_GUARDED_BY(mu_) = 0;      // drains under way
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // batches under way
 };
 
 }  // namespace protomodel::server

@@ -23,10 +23,8 @@ void Crud::Create(Call* call) const {
   }
   if (!create->drawn.empty()) {
     // Its random values may clash and be drawn again: alone.
-    return Enqueue(call, [this, response = call->response(), create = *std::move(create)](
-                             const db::CallLimit& limit) mutable {
-      return InsertOne(limit, create, response);
-    });
+    return InsertDrawn(std::make_unique<DrawnCreate>(
+        DrawnCreate{call, *std::move(create), Limit(call->context())}));
   }
   PendingCreate pending{call, *std::move(create), std::move(params), Limit(call->context())};
   if (!creates_->Add(pending)) call->Finish(Overloaded());
@@ -62,56 +60,68 @@ void Crud::Draw(const db::Column& column, Message* resource) const {
   resource->GetReflection()->SetString(resource, column.field, random_text_(column.random_length));
 }
 
-absl::Status Crud::InsertOne(const db::CallLimit& limit, PreparedCreate& create,
-                             Message* response) const {
+void Crud::InsertDrawn(std::unique_ptr<DrawnCreate> create) const {
   constexpr int kAttempts = 5;
-  absl::Status status;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    status = table_.Insert(*create.resource, create.request_id, limit, response);
-    const db::Column* clash = status.ok() ? nullptr : table_.ViolatedColumn(status);
-    if (clash == nullptr ||
-        std::find(create.drawn.begin(), create.drawn.end(), clash) == create.drawn.end()) {
-      break;
-    }
-    Draw(*clash, create.resource.get());
-  }
-  return status;
+  DrawnCreate& c = *create;
+  table_.Insert(*c.create.resource, c.create.request_id, c.limit, c.call->response(),
+                [this, create = std::move(create)](absl::Status status) mutable {
+                  const db::Column* clash = status.ok() ? nullptr : table_.ViolatedColumn(status);
+                  const std::vector<const db::Column*>& drawn = create->create.drawn;
+                  if (clash != nullptr && ++create->attempts < kAttempts &&
+                      std::find(drawn.begin(), drawn.end(), clash) != drawn.end()) {
+                    Draw(*clash, create->create.resource.get());
+                    return InsertDrawn(std::move(create));
+                  }
+                  Answer(create->call, std::move(status));
+                });
 }
 
-void Crud::InsertCreates(std::vector<PendingCreate> creates) const {
-  const std::vector<PendingCreate*> live = Startable(creates);
-  if (live.size() > 1) {
-    std::vector<db::Table::PendingInsert> rows;
-    for (PendingCreate* create : live) {
-      rows.push_back(
-          {std::move(create->params), create->create.request_id, create->call->response()});
-    }
-    const absl::Status status = table_.InsertMany(std::move(rows), SharedLimit(live));
-    // The database refused the statement (a constraint, a value it would
-    // not take: one row's fault, and nothing was written): one by one below,
-    // so that each caller gets its own answer. Otherwise the answer is the
-    // batch's, the same for all: written, in doubt (never redone), the
-    // database unreachable, or the time gone.
-    const absl::StatusCode code = status.code();
-    if (status.ok() || code == absl::StatusCode::kUnknown ||
-        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kCancelled ||
-        code == absl::StatusCode::kDeadlineExceeded) {
-      for (PendingCreate* create : live) Answer(*create, status);
-      return;
-    }
+void Crud::InsertCreates(std::vector<PendingCreate> creates, Finished finished) const {
+  std::vector<PendingCreate> live = Startable(std::move(creates));
+  if (live.empty()) return std::move(finished)();
+  if (live.size() == 1) {
+    auto create = std::make_unique<PendingCreate>(std::move(live[0]));
+    PendingCreate& c = *create;
+    return table_.InsertBound(*c.create.resource, std::move(c.params), c.create.request_id,
+                              c.limit, c.call->response(),
+                              [create = std::move(create), finished = std::move(finished)](
+                                  absl::Status status) mutable {
+                                std::move(finished)();
+                                Answer(create->call, std::move(status));
+                              });
   }
-  // Alone, with the values it bound, or in a batch the database refused,
-  // writing nothing (the batch took their values): one by one, each with its
-  // own outcome and explanation.
-  for (PendingCreate* create : live) {
-    const Message& resource = *create->create.resource;
-    Answer(*create, live.size() == 1
-                        ? table_.InsertBound(resource, std::move(create->params),
-                                             create->create.request_id, create->limit,
-                                             create->call->response())
-                        : table_.Insert(resource, create->create.request_id, create->limit,
-                                        create->call->response()));
+  std::vector<db::Table::PendingInsert> rows;
+  for (PendingCreate& create : live) {
+    rows.push_back({std::move(create.params), create.create.request_id, create.call->response()});
   }
+  db::CallLimit limit = SharedLimit(live);
+  table_.InsertMany(
+      std::move(rows), std::move(limit),
+      [this, live = std::move(live), finished = std::move(finished)](absl::Status status) mutable {
+        std::move(finished)();
+        // The database refused the statement (a constraint, a value it
+        // would not take: one row's fault, and nothing was written): one by
+        // one below, so that each caller gets its own answer. Otherwise the
+        // answer is the batch's, the same for all: written, in doubt (never
+        // redone), the database unreachable, or the time gone.
+        const absl::StatusCode code = status.code();
+        if (status.ok() || code == absl::StatusCode::kUnknown ||
+            code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kCancelled ||
+            code == absl::StatusCode::kDeadlineExceeded) {
+          for (PendingCreate& create : live) Answer(create.call, status);
+          return;
+        }
+        // Each on its own statement, with its own outcome and explanation
+        // (the batch took their bound values: bound again).
+        for (PendingCreate& pending : live) {
+          auto create = std::make_unique<PendingCreate>(std::move(pending));
+          PendingCreate& c = *create;
+          table_.Insert(*c.create.resource, c.create.request_id, c.limit, c.call->response(),
+                        [create = std::move(create)](absl::Status own) {
+                          Answer(create->call, std::move(own));
+                        });
+        }
+      });
 }
 
 }  // namespace protomodel::server

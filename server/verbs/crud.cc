@@ -13,8 +13,9 @@ namespace {
 // table with `bytes` columns (CRDT state: rows of megabytes) is read one row
 // per statement: its per-statement cost is nothing beside its rows, and one
 // result would hold them all at once.
-BatchLimits ReadLimits(const db::TableSchema& table) {
+BatchLimits ReadLimits(const db::TableSchema& table, int max_waiting) {
   BatchLimits limits;
+  limits.max_queued = static_cast<size_t>(max_waiting);
   for (const db::Column& column : table.columns()) {
     if (column.type == db::ColumnType::kBytes) limits.max_batch = 1;
   }
@@ -23,18 +24,21 @@ BatchLimits ReadLimits(const db::TableSchema& table) {
 
 }  // namespace
 
-Crud::Crud(const db::Table& table, Executor& executor, absl::Duration default_deadline,
+Crud::Crud(const db::Table& table, absl::Duration default_deadline, int max_waiting,
            RandomText random_text)
     : table_(table),
-      executor_(executor),
       default_deadline_(default_deadline),
       random_text_(std::move(random_text)),
       gets_(std::make_unique<Batcher<PendingGet>>(
-          executor, ReadLimits(table.schema()),
-          [this](std::vector<PendingGet> gets) { ReadGets(std::move(gets)); })),
+          ReadLimits(table.schema(), max_waiting),
+          [this](std::vector<PendingGet> gets, Finished finished) {
+            ReadGets(std::move(gets), std::move(finished));
+          })),
       creates_(std::make_unique<Batcher<PendingCreate>>(
-          executor, BatchLimits{},
-          [this](std::vector<PendingCreate> creates) { InsertCreates(std::move(creates)); })) {
+          BatchLimits{.max_queued = static_cast<size_t>(max_waiting)},
+          [this](std::vector<PendingCreate> creates, Finished finished) {
+            InsertCreates(std::move(creates), std::move(finished));
+          })) {
   for (const db::Column& column : table.schema().columns()) {
     if (column.writable()) writable_.push_back(&column);
   }
@@ -49,14 +53,8 @@ db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
   return db::CallLimit(limit, [context] { return context->IsCancelled(); });
 }
 
-void Crud::Enqueue(Call* call, Work work) const {
-  const bool queued = executor_.Submit(
-      [call, limit = Limit(call->context()), work = std::move(work)]() mutable {
-        absl::Status status = Unstarted(call->context(), limit);
-        if (status.ok()) status = Settled(call->context(), work(limit));
-        call->Finish(status);
-      });
-  if (!queued) call->Finish(Overloaded());
+db::Table::Done Crud::Finisher(Call* call) {
+  return [call](absl::Status status) { Answer(call, std::move(status)); };
 }
 
 }  // namespace protomodel::server

@@ -15,26 +15,28 @@
 #include "db/table.h"
 #include "server/verbs/batcher.h"
 #include "server/verbs/call.h"
-#include "server/verbs/executor.h"
 
 namespace protomodel::server {
 
 // The five standard verbs (AIP-131..135) over one table, for any method
 // whose plan (MethodPlan) names the request and response fields it reads
 // and writes. Every request is checked on gRPC's thread (INVALID_ARGUMENT
-// naming the field) before it takes a place in the Executor's queue, and
-// nothing throws. The database work runs on the Executor, so gRPC's threads
-// never wait on the database: a call queued past its deadline or after its
-// client left is answered without touching the database. Point reads (Get
-// without the detailed view) and creates that queue up together are done
-// together, in one statement (see Batcher). Each verb finishes its Call.
+// naming the field), and nothing throws. Its statement is then sent from
+// that thread on the Table's pipeline, and the call is finished on the
+// pipeline's thread when the database answers: no thread waits for the
+// database, and none hands a call to another on the way in. Point reads
+// (Get without the detailed view) and creates that arrive while earlier
+// ones are under way are done together, in one statement (see Batcher); a
+// call that waited for its batch past its deadline or after its client left
+// is answered without touching the database. Each verb finishes its Call.
 class Crud final {
  public:
   // Makes `length` random URL-safe characters, for columns with a
   // random_length option.
   using RandomText = std::function<std::string(int length)>;
 
-  Crud(const db::Table& table, Executor& executor, absl::Duration default_deadline,
+  // At most `max_waiting` Gets, and as many creates, wait for a batch.
+  Crud(const db::Table& table, absl::Duration default_deadline, int max_waiting,
        RandomText random_text);
 
   void Create(Call* call) const;
@@ -42,6 +44,9 @@ class Crud final {
   void List(Call* call) const;
   void Update(Call* call) const;
   void Delete(Call* call) const;
+
+  // Calls waiting for their batch.
+  int waiting() const { return static_cast<int>(gets_->waiting() + creates_->waiting()); }
 
  private:
   // A Get waiting to be read in a batch.
@@ -74,13 +79,21 @@ class Crud final {
     std::optional<std::string> etag;
   };
 
-  using Work = absl::AnyInvocable<absl::Status(const db::CallLimit&)>;
+  // A create whose random values the server drew: tried again, drawing
+  // anew, while they clash.
+  struct DrawnCreate {
+    Call* call;
+    PreparedCreate create;
+    db::CallLimit limit;
+    int attempts = 0;
+  };
+
+  using Finished = Batcher<PendingGet>::Finished;
 
   // The call's deadline (or the default one) and its cancellation.
   db::CallLimit Limit(grpc::CallbackServerContext* context) const;
-  // Queues `work` for the executor and finishes `call` with its status (or
-  // at once, when the queue is full).
-  void Enqueue(Call* call, Work work) const;
+  // What answers `call` when the table is done.
+  static db::Table::Done Finisher(Call* call);
 
   // Each request checked and made ready for the database, or
   // INVALID_ARGUMENT about the field at fault.
@@ -92,17 +105,15 @@ class Crud final {
   // Fills `column` of `resource` with random text.
   void Draw(const db::Column& column, google::protobuf::Message* resource) const;
   // Inserts one create, retrying a clash on a random value it drew.
-  absl::Status InsertOne(const db::CallLimit& limit, PreparedCreate& create,
-                         google::protobuf::Message* response) const;
+  void InsertDrawn(std::unique_ptr<DrawnCreate> create) const;
   // Inserts a batch of creates, in one statement when there are several.
-  void InsertCreates(std::vector<PendingCreate> creates) const;
+  void InsertCreates(std::vector<PendingCreate> creates, Finished finished) const;
   // Reads a batch of Gets, in one statement when there are several.
-  void ReadGets(std::vector<PendingGet> gets) const;
+  void ReadGets(std::vector<PendingGet> gets, Finished finished) const;
 
   const db::Table& table_;
   // The columns a create writes, in table order.
   std::vector<const db::Column*> writable_;
-  Executor& executor_;
   const absl::Duration default_deadline_;
   const RandomText random_text_;
   std::unique_ptr<Batcher<PendingGet>> gets_;

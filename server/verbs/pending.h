@@ -2,6 +2,7 @@
 #define PROTOMODEL_SERVER_VERBS_PENDING_H_
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/server_context.h>
@@ -9,18 +10,19 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "db/exec/pool.h"
+#include "server/verbs/call.h"
 
 namespace protomodel::server {
 
 // What a call waiting for the database is answered with when it cannot wait.
 
-// RESOURCE_EXHAUSTED: the executor's queue is full.
+// RESOURCE_EXHAUSTED: too many calls wait for the database.
 inline absl::Status Overloaded() {
   return absl::ResourceExhaustedError(
       "server overloaded: too many calls are queued for the database; retry later");
 }
 
-// Why a call that waited for a worker must not start now, or OK.
+// Why a call that waited for its batch must not start now, or OK.
 inline absl::Status Unstarted(grpc::CallbackServerContext* context,
                               const db::CallLimit& limit) {
   if (context->IsCancelled()) return absl::CancelledError("the client cancelled the call");
@@ -30,24 +32,24 @@ inline absl::Status Unstarted(grpc::CallbackServerContext* context,
   return absl::OkStatus();
 }
 
-// The status to answer with, from the work's: a statement cancelled because
-// the client left fails like one cancelled at the deadline; say what
-// happened.
-inline absl::Status Settled(grpc::CallbackServerContext* context, absl::Status status) {
-  if (!status.ok() && context->IsCancelled()) {
-    return absl::CancelledError("the client cancelled the call");
+// Answers `call` with `status`, as its own caller sees it: a statement
+// cancelled because the client left fails like one cancelled at the
+// deadline; say what happened.
+inline void Answer(Call* call, absl::Status status) {
+  if (!status.ok() && call->context()->IsCancelled()) {
+    status = absl::CancelledError("the client cancelled the call");
   }
-  return status;
+  call->Finish(status);
 }
 
 // The calls of a batch that may still start; the others are answered.
 template <typename Pending>
-std::vector<Pending*> Startable(std::vector<Pending>& batch) {
-  std::vector<Pending*> live;
+std::vector<Pending> Startable(std::vector<Pending> batch) {
+  std::vector<Pending> live;
   for (Pending& pending : batch) {
     absl::Status unstarted = Unstarted(pending.call->context(), pending.limit);
     if (unstarted.ok()) {
-      live.push_back(&pending);
+      live.push_back(std::move(pending));
     } else {
       pending.call->Finish(unstarted);
     }
@@ -59,12 +61,12 @@ std::vector<Pending*> Startable(std::vector<Pending>& batch) {
 // latest of their deadlines and is cancelled only when every caller has
 // left; each call still answers by its own deadline and cancellation.
 template <typename Pending>
-db::CallLimit SharedLimit(const std::vector<Pending*>& live) {
+db::CallLimit SharedLimit(const std::vector<Pending>& live) {
   absl::Time deadline = absl::InfinitePast();
   std::vector<grpc::CallbackServerContext*> contexts;
-  for (const Pending* pending : live) {
-    deadline = std::max(deadline, pending->limit.deadline);
-    contexts.push_back(pending->call->context());
+  for (const Pending& pending : live) {
+    deadline = std::max(deadline, pending.limit.deadline);
+    contexts.push_back(pending.call->context());
   }
   return db::CallLimit(deadline, [contexts = std::move(contexts)] {
     for (grpc::CallbackServerContext* context : contexts) {
@@ -72,12 +74,6 @@ db::CallLimit SharedLimit(const std::vector<Pending*>& live) {
     }
     return true;
   });
-}
-
-// Answers a call of a batch with `status`, as its own caller sees it.
-template <typename Pending>
-void Answer(Pending& pending, absl::Status status) {
-  pending.call->Finish(Settled(pending.call->context(), std::move(status)));
 }
 
 }  // namespace protomodel::server

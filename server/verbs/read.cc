@@ -37,49 +37,58 @@ void Crud::Get(Call* call) const {
     full = value->name() == "FULL";
   }
   if (full) {
-    return Enqueue(call, [this, response = call->response(),
-                          key = *std::move(key)](const db::CallLimit& limit) {
-      return table_.Get(key, true, limit, response);
-    });
+    return table_.Get(*std::move(key), true, Limit(call->context()), call->response(),
+                      Finisher(call));
   }
   PendingGet get{call, *std::move(key), Limit(call->context())};
   if (!gets_->Add(get)) call->Finish(Overloaded());
 }
 
-void Crud::ReadGets(std::vector<PendingGet> gets) const {
-  const std::vector<PendingGet*> live = Startable(gets);
+void Crud::ReadGets(std::vector<PendingGet> gets, Finished finished) const {
+  std::vector<PendingGet> live = Startable(std::move(gets));
+  if (live.empty()) return std::move(finished)();
   if (live.size() == 1) {
-    PendingGet& get = *live[0];
-    return Answer(get, table_.Get(get.key, false, get.limit, get.call->response()));
+    Call* call = live[0].call;
+    return table_.Get(std::move(live[0].key), false, std::move(live[0].limit), call->response(),
+                      [call, finished = std::move(finished)](absl::Status status) mutable {
+                        std::move(finished)();
+                        Answer(call, std::move(status));
+                      });
   }
-  if (live.empty()) return;
   std::vector<std::string> keys;
   std::vector<Message*> outs;
-  for (PendingGet* get : live) {
-    keys.push_back(get->key);
-    outs.push_back(get->call->response());
+  std::vector<Call*> calls;
+  for (PendingGet& get : live) {
+    keys.push_back(get.key);
+    outs.push_back(get.call->response());
+    calls.push_back(get.call);
   }
-  std::vector<bool> found;
-  const absl::Status status = table_.GetMany(keys, SharedLimit(live), outs, &found);
-  for (size_t i = 0; i < live.size(); ++i) {
-    absl::Status own = status;
-    if (own.ok() && !found[i]) own = table_.NotFound(keys[i]);
-    Answer(*live[i], std::move(own));
-  }
+  db::CallLimit limit = SharedLimit(live);
+  table_.GetMany(std::move(keys), std::move(limit), std::move(outs),
+                 [this, live = std::move(live), calls = std::move(calls),
+                  finished = std::move(finished)](absl::Status status,
+                                                  std::vector<bool> found) mutable {
+                   std::move(finished)();
+                   for (size_t i = 0; i < calls.size(); ++i) {
+                     absl::Status own = status;
+                     if (own.ok() && !found[i]) own = table_.NotFound(live[i].key);
+                     Answer(calls[i], std::move(own));
+                   }
+                 });
 }
 
 void Crud::List(Call* call) const {
   absl::StatusOr<db::Table::PreparedList> list = PrepareList(*call);
   if (!list.ok()) return call->Finish(list.status());
-  Enqueue(call, [this, call, list = *std::move(list)](const db::CallLimit& limit) mutable {
-    Message* response = call->response();
-    absl::StatusOr<std::string> next =
-        table_.List(std::move(list), limit, response, call->plan().rows);
-    if (!next.ok()) return next.status();
-    response->GetReflection()->SetString(response, call->plan().next_page_token,
-                                         *std::move(next));
-    return absl::OkStatus();
-  });
+  table_.List(*std::move(list), Limit(call->context()), call->response(), call->plan().rows,
+              [call](absl::StatusOr<std::string> next) {
+                if (next.ok()) {
+                  Message* response = call->response();
+                  response->GetReflection()->SetString(response, call->plan().next_page_token,
+                                                       *std::move(next));
+                }
+                Answer(call, next.status());
+              });
 }
 
 absl::StatusOr<db::Table::PreparedList> Crud::PrepareList(const Call& call) const {

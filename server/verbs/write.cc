@@ -4,6 +4,7 @@
 #include "db/sql/sql_build.h"
 #include "server/verbs/checks.h"
 #include "server/verbs/crud.h"
+#include "server/verbs/pending.h"
 
 namespace protomodel::server {
 
@@ -12,18 +13,14 @@ using google::protobuf::Message;
 void Crud::Update(Call* call) const {
   absl::StatusOr<db::Table::PreparedUpdate> update = PrepareUpdate(*call);
   if (!update.ok()) return call->Finish(update.status());
-  Enqueue(call, [this, response = call->response(),
-                 update = *std::move(update)](const db::CallLimit& limit) mutable {
-    return table_.Update(std::move(update), limit, response);
-  });
+  table_.Update(*std::move(update), Limit(call->context()), call->response(), Finisher(call));
 }
 
 void Crud::Delete(Call* call) const {
   absl::StatusOr<PreparedDelete> del = PrepareDelete(*call);
   if (!del.ok()) return call->Finish(del.status());
-  Enqueue(call, [this, del = *std::move(del)](const db::CallLimit& limit) {
-    return table_.Delete(del.key, del.etag, limit);
-  });
+  table_.Delete(std::move(del->key), std::move(del->etag), Limit(call->context()),
+                Finisher(call));
 }
 
 absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(const Call& call) const {
