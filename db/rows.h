@@ -22,18 +22,19 @@ absl::Status BadValue(const Column& column);
 // A field of a libpqxx row, as a pipeline Result's cells are.
 inline Cell CellAt(const pqxx::row& row, size_t column) {
   const pqxx::field field = row[static_cast<pqxx::row::size_type>(column)];
-  return {field.c_str(), field.size(), field.is_null()};
+  return {field.c_str(), field.size(), field.is_null(), false};
 }
 inline Cell CellAt(const ResultRow& row, size_t column) { return row[column]; }
 
 // Reads `columns` from `row` (a pqxx::row or a ResultRow), starting at
-// field `offset`; each value in text format, NULL clearing its field.
+// field `offset`; each value as text (a bytea's raw in a binary result),
+// NULL clearing its field.
 template <typename Row>
 absl::Status ReadRow(const Row& row, size_t offset, const std::vector<const Column*>& columns,
                      google::protobuf::Message* out) {
   for (size_t i = 0; i < columns.size(); ++i) {
     const Cell cell = CellAt(row, offset + i);
-    absl::Status s = ReadColumn(cell.data, cell.size, cell.null, *columns[i], out);
+    absl::Status s = ReadColumn(cell.data, cell.size, cell.null, cell.binary, *columns[i], out);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

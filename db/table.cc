@@ -22,13 +22,16 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool, Pipelin
       pipeline_(pipeline),
       offload_(std::move(offload)),
       all_columns_(AllColumns(table)) {
-  select_list_ = SelectList(all_columns_, "");
+  const RowForm read_form = ReadForm(table);
+  write_form_ = WriteForm(table);
+  select_list_ = SelectList(all_columns_, "", read_form);
+  const bool binary = read_form.binary;
   const std::string& t = table.quoted_name();
   const std::string& pk = table.primary_key().quoted;
 
-  insert_ = {absl::StrCat(table.name(), ".insert"), InsertSql(table)};
+  insert_ = {absl::StrCat(table.name(), ".insert"), InsertSql(table), binary};
   insert_recording_ = {absl::StrCat(table.name(), ".insert_recording"),
-                       InsertRecordingSql(table)};
+                       InsertRecordingSql(table), binary};
   find_request_ = {absl::StrCat(table.name(), ".find_request"),
                    "SELECT \"resource_key\" FROM \"protomodel_request_ids\" "
                    "WHERE \"request_id\" = $1 AND \"table_name\" = $2"};
@@ -36,8 +39,8 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool, Pipelin
                      "INSERT INTO \"protomodel_request_ids\" "
                      "(\"request_id\", \"table_name\", \"resource_key\") VALUES ($1, $2, $3)"};
   get_ = {absl::StrCat(table.name(), ".get"),
-          absl::StrCat("SELECT ", select_list_, " FROM ", t, " WHERE ", pk, " = $1")};
-  get_many_ = {absl::StrCat(table.name(), ".get_many"), GetManySql(table)};
+          absl::StrCat("SELECT ", select_list_, " FROM ", t, " WHERE ", pk, " = $1"), binary};
+  get_many_ = {absl::StrCat(table.name(), ".get_many"), GetManySql(table), binary};
   exists_ = {absl::StrCat(table.name(), ".exists"),
              absl::StrCat("SELECT ", table.etag() ? table.etag()->quoted : pk,
                           " FROM ", t, " WHERE ", pk, " = $1")};
@@ -52,14 +55,14 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool, Pipelin
   // The detailed view: the row, each singular relation by a LEFT JOIN and
   // the repeated one (at most one) by a LATERAL join, in one statement.
   if (!table.relations().empty()) {
-    std::vector<std::string> select = {SelectList(all_columns_, "r")};
+    std::vector<std::string> select = {SelectList(all_columns_, "r", read_form)};
     std::string from = absl::StrCat(t, " AS r");
     std::string order;
     for (size_t i = 0; i < table.relations().size(); ++i) {
       const Relation& relation = table.relations()[i];
       const TableSchema& target = *relation.target;
       const std::string alias = absl::StrCat("j", i);
-      select.push_back(SelectList(AllColumns(target), alias));
+      select.push_back(SelectList(AllColumns(target), alias, RowForm{binary, {}}));
       if (!relation.field->is_repeated()) {
         absl::StrAppend(&from, " LEFT JOIN ", target.quoted_name(), " AS ", alias,
                         " ON ", alias, ".", target.primary_key().quoted, " = r.",
@@ -74,8 +77,17 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool, Pipelin
     }
     get_full_ = {absl::StrCat(table.name(), ".get_full"),
                  absl::StrCat("SELECT ", absl::StrJoin(select, ", "), " FROM ", from,
-                              " WHERE r.", pk, " = $1", order)};
+                              " WHERE r.", pk, " = $1", order),
+                 binary};
   }
+}
+
+void Table::Echo(const std::vector<const Column*>& echoed, Message* written, Message* out) {
+  if (echoed.empty()) return;
+  std::vector<const FieldDescriptor*> fields;
+  for (const Column* column : echoed) fields.push_back(column->field);
+  // `out` holds NULL (cleared) in these fields: swapping moves the bytes.
+  out->GetReflection()->SwapFields(written, out, fields);
 }
 
 std::string Table::Describe(absl::string_view key) const {

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "db/sql/order_by.h"
 #include "db/sql/params.h"
+#include "db/sql/sql_build.h"
 #include "db/exec/sql_status.h"
 #include "db/exec/pipeline.h"
 #include "db/exec/pool.h"
@@ -63,12 +64,14 @@ class Table {
   // lower-case UUID), the insert and the request_id are committed together,
   // and a later Insert with the same request_id inserts nothing and fills
   // `out` with the row the first one created (AIP-155).
-  // `resource` must outlive the call.
-  void Insert(const google::protobuf::Message& resource, const std::string& request_id,
+  // `resource` must outlive the call; on success its bytes fields have
+  // moved into `out` (WriteForm's echoed columns: they do not come back
+  // from the database).
+  void Insert(google::protobuf::Message* resource, const std::string& request_id,
               CallLimit limit, google::protobuf::Message* out, Done done) const;
   // Insert with `params` already bound from `resource` (BindWritable), so
   // that a create whose values were checked by binding them binds them once.
-  void InsertBound(const google::protobuf::Message& resource, Params params,
+  void InsertBound(google::protobuf::Message* resource, Params params,
                    const std::string& request_id, CallLimit limit,
                    google::protobuf::Message* out, Done done) const;
 
@@ -77,6 +80,7 @@ class Table {
   struct PendingInsert {
     Params params;
     std::string request_id;
+    google::protobuf::Message* resource = nullptr;  // what `params` were bound from
     google::protobuf::Message* out = nullptr;
   };
 
@@ -128,13 +132,14 @@ class Table {
   // without one.
   struct PreparedUpdate {
     std::string key;
-    const google::protobuf::Message* resource = nullptr;
+    google::protobuf::Message* resource = nullptr;
     std::optional<std::string> etag;
     std::optional<Statement> statement;  // none: nothing to write
     Params params;
+    std::vector<const Column*> echoed;  // WriteForm's: moved from `resource`
   };
   absl::StatusOr<PreparedUpdate> PrepareUpdate(std::string key,
-                                               const google::protobuf::Message& resource,
+                                               google::protobuf::Message& resource,
                                                const std::vector<const Column*>& columns,
                                                std::optional<std::string> etag) const;
 
@@ -162,14 +167,19 @@ class Table {
   // Runs one INSERT ... RETURNING statement; `done` gets its status, not
   // yet explained.
   void InsertRow(const Statement& statement, Params params, CallLimit limit,
-                 google::protobuf::Message* out, Done done) const;
+                 google::protobuf::Message* resource, google::protobuf::Message* out,
+                 Done done) const;
   // The statement inserting `rows` rows at once.
   const Statement& InsertBatch(size_t rows) const;
   // A create retried with its request_id: in one transaction on the Pool,
   // on an offloaded thread.
-  absl::Status InsertCarefully(const google::protobuf::Message& resource,
+  absl::Status InsertCarefully(google::protobuf::Message* resource,
                                const std::string& request_id, const CallLimit& limit,
                                google::protobuf::Message* out) const;
+  // Moves `echoed` columns (returned as NULL: WriteForm) from what was
+  // `written` into `out`.
+  static void Echo(const std::vector<const Column*>& echoed, google::protobuf::Message* written,
+                   google::protobuf::Message* out);
   // Fills `response` with a List's page; the next page token.
   absl::StatusOr<std::string> ReadPage(const PreparedList& list, const Result& result,
                                        google::protobuf::Message* response,
@@ -194,6 +204,7 @@ class Table {
   Pipeline& pipeline_;
   const Offload offload_;
   std::vector<const Column*> all_columns_;
+  RowForm write_form_;  // of inserts
   std::string select_list_;  // all columns, unqualified
   Statement insert_;
   Statement insert_recording_;

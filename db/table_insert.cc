@@ -19,21 +19,21 @@ using google::protobuf::Reflection;
 // Creates: one row, a batch of rows in one statement, and creates with a
 // request_id that are made once however often they are retried.
 
-void Table::Insert(const Message& resource, const std::string& request_id, CallLimit limit,
+void Table::Insert(Message* resource, const std::string& request_id, CallLimit limit,
                    Message* out, Done done) const {
   Params params;
-  if (absl::Status s = BindWritable(table_, resource, &params); !s.ok()) {
+  if (absl::Status s = BindWritable(table_, *resource, &params); !s.ok()) {
     return std::move(done)(std::move(s));
   }
   InsertBound(resource, std::move(params), request_id, std::move(limit), out, std::move(done));
 }
 
-void Table::InsertBound(const Message& resource, Params params, const std::string& request_id,
+void Table::InsertBound(Message* resource, Params params, const std::string& request_id,
                         CallLimit limit, Message* out, Done done) const {
   if (request_id.empty()) {
-    return InsertRow(insert_, std::move(params), std::move(limit), out,
-                     [this, &resource, done = std::move(done)](absl::Status status) mutable {
-                       std::move(done)(Explain(std::move(status), &resource, ""));
+    return InsertRow(insert_, std::move(params), std::move(limit), resource, out,
+                     [this, resource, done = std::move(done)](absl::Status status) mutable {
+                       std::move(done)(Explain(std::move(status), resource, ""));
                      });
   }
   // The first call with a request_id, as nearly every one is: the row and
@@ -43,27 +43,30 @@ void Table::InsertBound(const Message& resource, Params params, const std::strin
   params.AddText(request_id);
   params.AddText(table_.name());
   CallLimit again = limit;
-  InsertRow(insert_recording_, std::move(params), std::move(limit), out,
-            [this, &resource, request_id, again = std::move(again), out,
+  InsertRow(insert_recording_, std::move(params), std::move(limit), resource, out,
+            [this, resource, request_id, again = std::move(again), out,
              done = std::move(done)](absl::Status status) mutable {
               if (status.ok() || ViolatedConstraint(status).empty()) {
-                return std::move(done)(Explain(std::move(status), &resource, ""));
+                return std::move(done)(Explain(std::move(status), resource, ""));
               }
-              offload_([this, &resource, request_id = std::move(request_id),
+              offload_([this, resource, request_id = std::move(request_id),
                         again = std::move(again), out, done = std::move(done)]() mutable {
                 std::move(done)(InsertCarefully(resource, request_id, again, out));
               });
             });
 }
 
-void Table::InsertRow(const Statement& statement, Params params, CallLimit limit, Message* out,
-                      Done done) const {
+void Table::InsertRow(const Statement& statement, Params params, CallLimit limit,
+                      Message* resource, Message* out, Done done) const {
   pipeline_.Run(statement, std::move(params), std::move(limit),
                 {"insert", StatementKind::kWrite, absl::StrCat("creating ", table_.name())},
-                [this, out, done = std::move(done)](absl::StatusOr<Result> result) mutable {
+                [this, resource, out, done = std::move(done)](
+                    absl::StatusOr<Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
                   if (result->empty()) return std::move(done)(BadValue(table_.primary_key()));
-                  std::move(done)(ReadRow(ResultRow{&*result, 0}, 0, all_columns_, out));
+                  absl::Status status = ReadRow(ResultRow{&*result, 0}, 0, all_columns_, out);
+                  if (status.ok()) Echo(write_form_.echoed, resource, out);
+                  std::move(done)(std::move(status));
                 });
 }
 
@@ -106,21 +109,23 @@ void Table::InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done do
               ord < 1 || ord > rows.size()) {
             return std::move(done)(BadValue(table_.primary_key()));
           }
-          absl::Status s = ReadRow(ResultRow{&*result, i}, 1, all_columns_, rows[ord - 1].out);
+          const PendingInsert& row = rows[ord - 1];
+          absl::Status s = ReadRow(ResultRow{&*result, i}, 1, all_columns_, row.out);
           if (!s.ok()) return std::move(done)(std::move(s));
+          Echo(write_form_.echoed, row.resource, row.out);
         }
         std::move(done)(absl::OkStatus());
       });
 }
 
-absl::Status Table::InsertCarefully(const Message& resource, const std::string& request_id,
+absl::Status Table::InsertCarefully(Message* resource, const std::string& request_id,
                                     const CallLimit& limit, Message* out) const {
   // Two rounds at most: when a concurrent call with the same request_id
   // commits first, this one's record clashes, and the second round reads
   // what that call created. (Rare: its values are bound again.)
   for (int round = 0; round < 2; ++round) {
     Params row_params;
-    if (absl::Status s = BindWritable(table_, resource, &row_params); !s.ok()) return s;
+    if (absl::Status s = BindWritable(table_, *resource, &row_params); !s.ok()) return s;
     std::string created_key;
     {
       absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
@@ -137,6 +142,7 @@ absl::Status Table::InsertCarefully(const Message& resource, const std::string& 
         } else {
           pqxx::result row = (*conn)->Exec(tx, insert_, std::move(row_params));
           if (absl::Status s = ReadRow(row.at(0), 0, all_columns_, out); !s.ok()) return s;
+          Echo(write_form_.echoed, resource, out);
           const Column& pk = table_.primary_key();
           const Reflection* r = out->GetReflection();
           Params record;
@@ -155,7 +161,7 @@ absl::Status Table::InsertCarefully(const Message& resource, const std::string& 
         if (ViolatedConstraint(status) == "protomodel_request_ids_pkey" && round == 0) {
           continue;
         }
-        return Explain(status, &resource, "");
+        return Explain(status, resource, "");
       }
     }
     return GetAndWait(created_key, limit, out);

@@ -155,16 +155,16 @@ absl::StatusOr<Table::PreparedList> Table::PrepareList(const ListQuery& query) c
 
   params.AddText(absl::StrCat(query.page_size + 1));
   list.sql = absl::StrCat(
-      "SELECT ", SelectList(list.columns, ""), " FROM ", table_.quoted_name(),
+      "SELECT ", SelectList(list.columns, "", ReadForm(table_)), " FROM ", table_.quoted_name(),
       conditions.empty() ? "" : " WHERE ", absl::StrJoin(conditions, " AND "),
-      " ORDER BY ", OrderBySql(list.keys), " LIMIT $", params.size());
+      " ORDER BY ", OrderBySql(list.keys, table_.quoted_name()), " LIMIT $", params.size());
   return list;
 }
 
 void Table::List(PreparedList list, CallLimit limit, Message* response,
                  const FieldDescriptor* rows, Listed done) const {
   Params params = std::move(list.params);
-  const Statement statement{"", std::move(list.sql)};
+  const Statement statement{"", std::move(list.sql), ReadForm(table_).binary};
   pipeline_.Run(statement, std::move(params), std::move(limit),
                 {"list", StatementKind::kRead, absl::StrCat("listing ", table_.name())},
                 [this, list = std::move(list), response, rows, done = std::move(done)](

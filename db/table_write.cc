@@ -30,7 +30,7 @@ void Table::MissedWrite(std::string key, std::optional<std::string> etag, CallLi
 }
 
 absl::StatusOr<Table::PreparedUpdate> Table::PrepareUpdate(
-    std::string key, const Message& resource, const std::vector<const Column*>& columns,
+    std::string key, Message& resource, const std::vector<const Column*>& columns,
     std::optional<std::string> etag) const {
   PreparedUpdate update;
   update.resource = &resource;
@@ -46,6 +46,11 @@ absl::StatusOr<Table::PreparedUpdate> Table::PrepareUpdate(
         UpdateStatement(table_, key, resource, columns, etag, &update.params);
     if (!statement.ok()) return statement.status();
     update.statement = *std::move(statement);
+    std::vector<bool> written(table_.columns().size(), false);
+    for (const Column* column : columns) {
+      written[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
+    }
+    update.echoed = WriteForm(table_, written).echoed;
   }
   update.key = std::move(key);
   update.etag = std::move(etag);
@@ -83,7 +88,9 @@ void Table::Update(PreparedUpdate update, CallLimit limit, Message* out, Done do
           return MissedWrite(std::move(update.key), std::move(update.etag), std::move(again),
                              std::move(done));
         }
-        std::move(done)(ReadRow(ResultRow{&*result, 0}, 0, all_columns_, out));
+        absl::Status status = ReadRow(ResultRow{&*result, 0}, 0, all_columns_, out);
+        if (status.ok()) Echo(update.echoed, update.resource, out);
+        std::move(done)(std::move(status));
       });
 }
 

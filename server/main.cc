@@ -6,6 +6,7 @@
 #include <fstream>
 #include <cstdlib>
 #include <iostream>
+#include <malloc.h>
 #include <string>
 #include <vector>
 
@@ -210,6 +211,11 @@ int Serve(const protomodel::server::ServerOptions& options) {
   sigaddset(&signals, SIGTERM);
   // Every thread started from here on inherits the mask; this one waits.
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Blocks of 256 KiB and more (CRDT documents, their wire buffers) are
+  // mapped for themselves and go back to the system when freed, rather than
+  // glibc raising its threshold after the first ones are freed and keeping
+  // them in the heap: memory follows the documents in flight.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   spdlog::info(
       "starting: listen={} database={} pipeline_connections={} pool_size={} max_waiting={} "

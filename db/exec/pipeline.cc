@@ -44,13 +44,16 @@ Cell Result::cell(size_t row, size_t column) const {
   const int c = static_cast<int>(column);
   return {PQgetvalue(result_.get(), r, c),
           static_cast<size_t>(PQgetlength(result_.get(), r, c)),
-          PQgetisnull(result_.get(), r, c) != 0};
+          PQgetisnull(result_.get(), r, c) != 0, PQfformat(result_.get(), c) == 1};
 }
 
 namespace {
 
 // How often a statement in flight is checked for a caller that left.
 constexpr absl::Duration kCancelPoll = absl::Milliseconds(50);
+
+// Parameter bytes a connection has in flight before it sends more.
+constexpr size_t kMaxBytesInFlight = 4 << 20;
 
 // One statement on its way: kept until its Sync comes back, so that it can
 // be sent again.
@@ -65,6 +68,7 @@ struct Entry {
   bool expired = false;      // its deadline passed or its caller left
   bool cancel_sent = false;  // the database was asked to cancel it
   uint64_t epoch = 0;        // the link's cancel count when it was sent
+  size_t bytes = 0;          // its parameters' bytes, while in flight
   absl::Time sent;
   PGresult* result = nullptr;  // its own result (or its Prepare's error)
   ~Entry() {
@@ -168,9 +172,12 @@ class Pipeline::Link {
     while (inbox_size_.load(std::memory_order_acquire) > 0 && mu_.TryLock()) {
       std::vector<Answer> answers;
       const bool wake = SendInbox(answers) || want_write_ || broken_;
+      // Held back at the cap: the link's thread sends them as answers come.
+      const bool held_back = held_back_;
       mu_.Unlock();
       if (wake) Wake();
       Deliver(answers);
+      if (held_back) break;
     }
   }
 
@@ -185,6 +192,7 @@ class Pipeline::Link {
       inbox.swap(inbox_);
       inbox_size_.store(0, std::memory_order_release);
     }
+    held_back_ = false;
     if (inbox.empty()) return false;
     absl::Time look = absl::InfiniteFuture();
     for (const auto& entry : inbox) {
@@ -204,10 +212,27 @@ class Pipeline::Link {
       }
       return wake;
     }
-    for (auto& entry : inbox) {
+    while (!inbox.empty()) {
+      // Past the cap on parameter bytes in flight, the rest wait here (in
+      // the inbox, in order) for answers to come: libpq's buffers and the
+      // server's hold no more than that many bytes of large writes.
+      if (!pending_.empty() && pending_bytes_ >= kMaxBytesInFlight) {
+        absl::MutexLock lock(&inbox_mu_);
+        while (!inbox.empty()) {
+          inbox_.push_front(std::move(inbox.back()));
+          inbox.pop_back();
+        }
+        inbox_size_.store(static_cast<int>(inbox_.size()), std::memory_order_release);
+        held_back_ = true;
+        break;
+      }
+      std::unique_ptr<Entry> entry = std::move(inbox.front());
+      inbox.pop_front();
       if (!broken_ && !Send(*entry)) broken_ = true;
       // Sent or not (a write may have reached the database), it is answered
       // with the connection's fate when broken.
+      entry->bytes = entry->params.bytes();
+      pending_bytes_ += entry->bytes;
       pending_.push_back(std::move(entry));
     }
     Flush();
@@ -225,10 +250,10 @@ class Pipeline::Link {
   // libpq's buffer; Flush sends them.
   bool Send(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Statement& statement = entry.statement;
-    const pqxx::internal::params& raw = entry.params.raw();
-    const std::vector<const char*> values = raw.get_pointers();
-    const int n = static_cast<int>(raw.lengths.size());
+    const Params::Libpq raw = entry.params.ToLibpq();
+    const int n = static_cast<int>(raw.values.size());
     const bool named = owner_->options_.prepared_statements && !statement.name.empty();
+    const int result_format = statement.binary_results ? 1 : 0;
     entry.prepare = false;
     if (named && !prepared_.contains(statement.name)) {
       if (PQsendPrepare(conn_, statement.name.c_str(), statement.sql.c_str(), 0, nullptr) == 0) {
@@ -238,10 +263,10 @@ class Pipeline::Link {
       entry.prepare = true;
     }
     const int sent =
-        named ? PQsendQueryPrepared(conn_, statement.name.c_str(), n, values.data(),
-                                    raw.lengths.data(), raw.binaries.data(), 0)
-              : PQsendQueryParams(conn_, statement.sql.c_str(), n, nullptr, values.data(),
-                                  raw.lengths.data(), raw.binaries.data(), 0);
+        named ? PQsendQueryPrepared(conn_, statement.name.c_str(), n, raw.values.data(),
+                                    raw.lengths.data(), raw.formats.data(), result_format)
+              : PQsendQueryParams(conn_, statement.sql.c_str(), n, nullptr, raw.values.data(),
+                                  raw.lengths.data(), raw.formats.data(), result_format);
     if (sent == 0 || PQpipelineSync(conn_) == 0) return false;
     entry.sent = absl::Now();
     entry.epoch = cancels_;
@@ -367,6 +392,7 @@ class Pipeline::Link {
   void Complete(std::unique_ptr<Entry> entry, std::vector<Answer>& answers)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     load_.fetch_sub(1, std::memory_order_relaxed);
+    pending_bytes_ -= entry->bytes;
     if (!entry->done) {  // answered at its deadline already
       owner_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
       return;
@@ -376,6 +402,7 @@ class Pipeline::Link {
         entry->epoch != cancels_ && absl::Now() < entry->limit.deadline) {
       entry->resent = true;
       if (Send(*entry)) {
+        pending_bytes_ += entry->bytes;
         pending_.push_back(std::move(entry));
         load_.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -436,6 +463,7 @@ class Pipeline::Link {
       answers.push_back({std::move(entry), std::move(status)});
     }
     pending_.clear();
+    pending_bytes_ = 0;
     {
       absl::MutexLock lock(&inbox_mu_);
       for (auto& entry : inbox_) outbox_.push_back(std::move(entry));
@@ -510,17 +538,16 @@ class Pipeline::Link {
     failures_ = 0;
     last_error_ = absl::OkStatus();
     state_ = kOpen;
-    while (!outbox_.empty()) {
-      std::unique_ptr<Entry> entry = std::move(outbox_.front());
-      outbox_.pop_front();
-      if (!Send(*entry)) {
-        outbox_.push_front(std::move(entry));
-        broken_ = true;
-        return;
+    // What waited for the connection goes first, then what came since.
+    {
+      absl::MutexLock lock(&inbox_mu_);
+      while (!outbox_.empty()) {
+        inbox_.push_front(std::move(outbox_.back()));
+        outbox_.pop_back();
       }
-      pending_.push_back(std::move(entry));
+      inbox_size_.store(static_cast<int>(inbox_.size()), std::memory_order_release);
     }
-    Flush();
+    SendInbox(answers);
   }
 
   // Runs the callers' callbacks, outside the lock.
@@ -558,6 +585,8 @@ class Pipeline::Link {
   // When the link's thread wakes next by itself.
   absl::Time sleep_until_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   uint64_t cancels_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of pending_
+  bool held_back_ ABSL_GUARDED_BY(mu_) = false;  // the inbox waits for the cap
   absl::flat_hash_set<std::string> prepared_ ABSL_GUARDED_BY(mu_);
   std::deque<std::unique_ptr<Entry>> pending_ ABSL_GUARDED_BY(mu_);  // sent, in order
   std::deque<std::unique_ptr<Entry>> outbox_ ABSL_GUARDED_BY(mu_);   // for when it opens

@@ -20,11 +20,14 @@ struct pg_result;
 
 namespace protomodel::db {
 
-// One field of a result row: its text (or bytes) and whether it is NULL.
+// One field of a result row: its value and whether it is NULL. In a
+// binary result (Statement::binary_results) a bytea's value is its raw
+// bytes; every other column of such a statement is selected as text.
 struct Cell {
   const char* data;
   size_t size;
   bool null;
+  bool binary = false;
 };
 
 // The rows one statement returned, as libpq holds them (no copy).

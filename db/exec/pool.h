@@ -24,9 +24,13 @@ namespace protomodel::db {
 
 // One SQL statement. Statements with a name are prepared once per connection
 // (on first use); unnamed ones run as a single parameterised round trip.
+// With binary_results its rows come in binary format: its bytea columns as
+// raw bytes, so its other columns must be selected as text (sql_build's
+// SelectList does).
 struct Statement {
   std::string name;
   std::string sql;
+  bool binary_results = false;
 };
 
 // A database connection that remembers which statements it has prepared.

@@ -193,8 +193,9 @@ bool SetScalar(absl::string_view text, ColumnType type, const FieldDescriptor* f
 #define PM_SET(Type, v) (add ? r->Add##Type(out, f, v) : r->Set##Type(out, f, v))
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_BOOL:
-      if (text != "t" && text != "f") return false;
-      PM_SET(Bool, text == "t");
+      // "t" and "f" from bool's output; "true" and "false" from bool::text.
+      if (text != "t" && text != "f" && text != "true" && text != "false") return false;
+      PM_SET(Bool, text == "t" || text == "true");
       return true;
     case FieldDescriptor::CPPTYPE_INT32: {
       int32_t v = 0;
@@ -594,12 +595,16 @@ absl::Status BindField(const Message& message, const Column& column, absl::strin
   const Reflection* r = message.GetReflection();
   if (column.type == ColumnType::kBytes && !column.repeated && !column.wrapper &&
       !(column.nullable && !r->HasField(message, column.field))) {
-    // Straight from the message: a document of many MiB is copied once,
-    // into the binary parameter.
+    // Straight from the message: a document of many MiB is not copied until
+    // libpq writes it into its output buffer.
     std::string scratch;
     const std::string& bytes = r->GetStringReference(message, column.field, &scratch);
     if (absl::Status s = CheckBytesSize(bytes.size(), what); !s.ok()) return s;
-    params->AddBinary(bytes);
+    if (&bytes == &scratch) {
+      params->AddBinary(bytes);
+    } else {
+      params->AddBinaryView(bytes);
+    }
     return absl::OkStatus();
   }
   if (!column.repeated) {
@@ -665,12 +670,22 @@ std::string ValueText(const Message& resource, const Column& column) {
   return "";
 }
 
-absl::Status ReadColumn(const char* data, size_t size, bool is_null, const Column& column,
-                        Message* out) {
+absl::Status ReadColumn(const char* data, size_t size, bool is_null, bool binary,
+                        const Column& column, Message* out) {
   const Reflection* r = out->GetReflection();
   const FieldDescriptor* f = column.field;
   if (is_null) {
     r->ClearField(out, f);
+    return absl::OkStatus();
+  }
+  if (binary && column.type == ColumnType::kBytes && !column.repeated) {
+    if (column.wrapper) {
+      Message* wrapper = r->MutableMessage(out, f);
+      wrapper->GetReflection()->SetString(wrapper, wrapper->GetDescriptor()->field(0),
+                                          std::string(data, size));
+    } else {
+      r->SetString(out, f, std::string(data, size));
+    }
     return absl::OkStatus();
   }
   const absl::string_view text(data, size);

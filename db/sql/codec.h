@@ -58,7 +58,8 @@ absl::StatusOr<std::string> BindValue(const Column& column, Value value, ValueUs
                                       absl::string_view what, Params* params);
 
 // The value of `column` in `message`, bound whole: NULL when unset, an
-// array for a repeated column.
+// array for a repeated column. A bytes field is bound in place
+// (Params::AddBinaryView): `message` must outlive `params`' use.
 absl::Status BindField(const google::protobuf::Message& message, const Column& column,
                        absl::string_view what, Params* params);
 
@@ -68,9 +69,10 @@ absl::Status BindField(const google::protobuf::Message& message, const Column& c
 std::string ValueText(const google::protobuf::Message& resource, const Column& column);
 
 // Sets `column`'s field of `out` from the text PostgreSQL sent for it (NULL
-// clears it); INTERNAL when the text is not what the column holds.
-absl::Status ReadColumn(const char* text, size_t size, bool is_null, const Column& column,
-                        google::protobuf::Message* out);
+// clears it), or, when `binary`, a bytea's raw bytes; INTERNAL when the
+// value is not what the column holds.
+absl::Status ReadColumn(const char* text, size_t size, bool is_null, bool binary,
+                        const Column& column, google::protobuf::Message* out);
 
 }  // namespace protomodel::db
 

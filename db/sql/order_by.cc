@@ -80,9 +80,10 @@ absl::StatusOr<std::vector<OrderKey>> ParseOrderBy(absl::string_view order_by,
   return keys;
 }
 
-std::string OrderBySql(const std::vector<OrderKey>& keys) {
-  return absl::StrJoin(keys, ", ", [](std::string* out, const OrderKey& key) {
-    absl::StrAppend(out, key.column->quoted, key.desc ? " DESC" : "");
+std::string OrderBySql(const std::vector<OrderKey>& keys, absl::string_view qualifier) {
+  return absl::StrJoin(keys, ", ", [&](std::string* out, const OrderKey& key) {
+    absl::StrAppend(out, qualifier, qualifier.empty() ? "" : ".", key.column->quoted,
+                    key.desc ? " DESC" : "");
   });
 }
 

@@ -27,8 +27,10 @@ struct OrderKey {
 absl::StatusOr<std::vector<OrderKey>> ParseOrderBy(absl::string_view order_by,
                                                    const TableSchema& table);
 
-// `ORDER BY ...`: unset values sort last ascending, first descending.
-std::string OrderBySql(const std::vector<OrderKey>& keys);
+// `ORDER BY ...`: unset values sort last ascending, first descending. Each
+// column qualified by `qualifier` (the table) when given, so that it means
+// the stored column even where the select list returns it as text.
+std::string OrderBySql(const std::vector<OrderKey>& keys, absl::string_view qualifier = "");
 
 // The ordering keys' values in `row`, for a page token.
 std::vector<protomodel::v1::KeyValue> KeyValuesOf(

@@ -1,69 +1,116 @@
 #ifndef PROTOMODEL_DB_SQL_PARAMS_H_
 #define PROTOMODEL_DB_SQL_PARAMS_H_
 
+#include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
-#include <iterator>
 #include <utility>
+#include <vector>
 
 #include <pqxx/binarystring>
 #include <pqxx/prepared_statement>
+
+#include "absl/strings/string_view.h"
 
 namespace protomodel::db {
 
 // Statement parameters built at run time, each text, binary or NULL.
 //
-// libpqxx 6.4 decides text/binary and NULL per parameter only from static
-// argument types; its `internal::params` holds exactly what libpq needs, so
-// this fills one directly. Binary parameters carry `bytea` values as raw
-// bytes, not hex-escaped text.
+// Binary parameters carry `bytea` values as raw bytes, not hex-escaped text;
+// AddBinaryView does not even copy them: a document of many MiB goes from
+// the request's message straight into libpq's output buffer.
 class Params {
  public:
-  void AddNull() {
-    raw_.lengths.push_back(0);
-    raw_.nonnulls.push_back(0);
-    raw_.binaries.push_back(0);
-  }
+  void AddNull() { params_.push_back({Kind::kNull, 0, {}}); }
   void AddText(std::string value) {
-    raw_.lengths.push_back(static_cast<int>(value.size()));
-    raw_.nonnulls.push_back(1);
-    raw_.binaries.push_back(0);
-    raw_.strings.push_back(std::move(value));
+    params_.push_back({Kind::kOwnedText, owned_.size(), {}});
+    owned_.push_back(std::move(value));
   }
+  // Copies `bytes`.
   void AddBinary(absl::string_view bytes) {
-    raw_.lengths.push_back(static_cast<int>(bytes.size()));
-    raw_.nonnulls.push_back(1);
-    raw_.binaries.push_back(1);
-    raw_.bin_strings.emplace_back(bytes.data(), bytes.size());
+    params_.push_back({Kind::kOwnedBinary, owned_.size(), {}});
+    owned_.emplace_back(bytes);
+  }
+  // Refers to `bytes`, which must outlive every use of these parameters.
+  void AddBinaryView(absl::string_view bytes) {
+    params_.push_back({Kind::kViewBinary, 0, bytes});
   }
   // Appends `other`'s parameters after these, in order.
   void Append(Params other) {
-    auto move_all = [](auto& to, auto& from) {
-      to.insert(to.end(), std::make_move_iterator(from.begin()),
-                std::make_move_iterator(from.end()));
-    };
-    move_all(raw_.strings, other.raw_.strings);
-    move_all(raw_.lengths, other.raw_.lengths);
-    move_all(raw_.nonnulls, other.raw_.nonnulls);
-    move_all(raw_.binaries, other.raw_.binaries);
-    move_all(raw_.bin_strings, other.raw_.bin_strings);
+    const size_t base = owned_.size();
+    for (Param& param : other.params_) {
+      if (param.kind == Kind::kOwnedText || param.kind == Kind::kOwnedBinary) param.owned += base;
+      params_.push_back(param);
+    }
+    for (std::string& value : other.owned_) owned_.push_back(std::move(value));
   }
   // The bytes of all values.
   size_t bytes() const {
     size_t total = 0;
-    for (const int length : raw_.lengths) total += static_cast<size_t>(length);
+    for (const Param& param : params_) total += Value(param).size();
     return total;
   }
   // The number of parameters so far: the next one is `$size()+1`.
-  int size() const { return static_cast<int>(raw_.lengths.size()); }
+  int size() const { return static_cast<int>(params_.size()); }
 
-  pqxx::internal::params Release() && { return std::move(raw_); }
-  // What libpq takes: each value's pointer (get_pointers()), length, NULL
-  // flag and format.
-  const pqxx::internal::params& raw() const { return raw_; }
+  // What libpq takes, pointing into these parameters (valid while they
+  // stay as they are).
+  struct Libpq {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+  };
+  Libpq ToLibpq() const {
+    Libpq out;
+    out.values.reserve(params_.size());
+    out.lengths.reserve(params_.size());
+    out.formats.reserve(params_.size());
+    for (const Param& param : params_) {
+      const absl::string_view value = Value(param);
+      out.values.push_back(param.kind == Kind::kNull ? nullptr : value.data());
+      out.lengths.push_back(static_cast<int>(value.size()));
+      out.formats.push_back(param.kind == Kind::kOwnedBinary || param.kind == Kind::kViewBinary);
+    }
+    return out;
+  }
+
+  // For libpqxx (the pool's transactions): every value copied.
+  pqxx::internal::params Release() && {
+    pqxx::internal::params raw;
+    for (const Param& param : params_) {
+      const absl::string_view value = Value(param);
+      const bool binary = param.kind == Kind::kOwnedBinary || param.kind == Kind::kViewBinary;
+      raw.lengths.push_back(static_cast<int>(value.size()));
+      raw.nonnulls.push_back(param.kind != Kind::kNull);
+      raw.binaries.push_back(binary);
+      if (binary) {
+        raw.bin_strings.emplace_back(value.data(), value.size());
+      } else if (param.kind != Kind::kNull) {
+        raw.strings.emplace_back(value);
+      }
+    }
+    return raw;
+  }
 
  private:
-  pqxx::internal::params raw_;
+  enum class Kind { kNull, kOwnedText, kOwnedBinary, kViewBinary };
+  struct Param {
+    Kind kind;
+    size_t owned;            // index into owned_
+    absl::string_view view;  // kViewBinary
+  };
+  absl::string_view Value(const Param& param) const {
+    switch (param.kind) {
+      case Kind::kNull:
+        return {};
+      case Kind::kViewBinary:
+        return param.view;
+      default:
+        return owned_[param.owned];
+    }
+  }
+
+  std::vector<Param> params_;
+  std::vector<std::string> owned_;
 };
 
 }  // namespace protomodel::db

@@ -20,13 +20,20 @@ using google::protobuf::Message;
 constexpr char kNewVersionSql[] = "gen_random_uuid()::text";
 
 // The SQL expression that reads `column` in the form Table parses.
-std::string ColumnExpr(const Column& column, absl::string_view alias) {
-  const std::string ref = alias.empty()
-                              ? column.quoted
-                              : absl::StrCat(alias, ".", column.quoted);
-  if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
-    return absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
+// A bytea column read as raw bytes in a binary result.
+bool IsRawBytes(const Column& column) {
+  return column.type == ColumnType::kBytes && !column.repeated;
+}
+
+std::string ColumnExpr(const Column& column, absl::string_view alias, const RowForm& form) {
+  for (const Column* echoed : form.echoed) {
+    if (echoed == &column) return absl::StrCat("NULL::", TypeName(column));
   }
+  std::string ref = alias.empty() ? column.quoted : absl::StrCat(alias, ".", column.quoted);
+  if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
+    ref = absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
+  }
+  if (form.binary && !IsRawBytes(column)) return absl::StrCat(ref, "::text");
   return ref;
 }
 
@@ -52,10 +59,26 @@ std::vector<const Column*> AllColumns(const TableSchema& table) {
 
 }  // namespace
 
-std::string SelectList(const std::vector<const Column*>& columns,
-                       absl::string_view alias) {
+RowForm ReadForm(const TableSchema& table) {
+  RowForm form;
+  for (const Column& column : table.columns()) form.binary |= IsRawBytes(column);
+  return form;
+}
+
+RowForm WriteForm(const TableSchema& table, const std::vector<bool>& written) {
+  RowForm form = ReadForm(table);
+  for (const Column& column : table.columns()) {
+    const bool wrote = written.empty() ? column.writable()
+                                       : written[static_cast<size_t>(table.ColumnIndex(column))];
+    if (wrote && IsRawBytes(column)) form.echoed.push_back(&column);
+  }
+  return form;
+}
+
+std::string SelectList(const std::vector<const Column*>& columns, absl::string_view alias,
+                       const RowForm& form) {
   return absl::StrJoin(columns, ", ", [&](std::string* out, const Column* c) {
-    out->append(ColumnExpr(*c, alias));
+    out->append(ColumnExpr(*c, alias, form));
   });
 }
 
@@ -84,7 +107,7 @@ std::string InsertInto(const TableSchema& table, absl::string_view returning, si
 
 std::string InsertSql(const TableSchema& table) {
   size_t count = 0;
-  return InsertInto(table, SelectList(AllColumns(table), ""), &count);
+  return InsertInto(table, SelectList(AllColumns(table), "", WriteForm(table)), &count);
 }
 
 std::string InsertRecordingSql(const TableSchema& table) {
@@ -95,7 +118,8 @@ std::string InsertRecordingSql(const TableSchema& table) {
       "), \"recorded\" AS (INSERT INTO \"protomodel_request_ids\" "
       "(\"request_id\", \"table_name\", \"resource_key\") SELECT $", count + 1, "::uuid, $",
       count + 2, "::text, \"created\".", table.primary_key().quoted,
-      "::text FROM \"created\") SELECT ", SelectList(AllColumns(table), "\"created\""),
+      "::text FROM \"created\") SELECT ",
+      SelectList(AllColumns(table), "\"created\"", WriteForm(table)),
       " FROM \"created\"");
 }
 
@@ -148,12 +172,13 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
       " FROM \"input\" RETURNING *), \"recorded\" AS (INSERT INTO \"protomodel_request_ids\" "
       "(\"request_id\", \"table_name\", \"resource_key\") SELECT \"rid\", $",
       rows * per_row + 1, "::text, \"k\"::text FROM \"input\" WHERE \"rid\" IS NOT NULL) "
-      "SELECT \"input\".\"ord\", ", SelectList(AllColumns(table), "\"created\""),
+      "SELECT \"input\".\"ord\"", ReadForm(table).binary ? "::text" : "", ", ",
+      SelectList(AllColumns(table), "\"created\"", WriteForm(table)),
       " FROM \"created\" JOIN \"input\" ON \"created\".", pk.quoted, " = \"input\".\"k\"");
 }
 
 std::string GetManySql(const TableSchema& table) {
-  return absl::StrCat("SELECT ", SelectList(AllColumns(table), ""), " FROM ",
+  return absl::StrCat("SELECT ", SelectList(AllColumns(table), "", ReadForm(table)), " FROM ",
                       table.quoted_name(), " WHERE ", table.primary_key().quoted,
                       " = ANY($1::", TypeName(table.primary_key()), "[])");
 }
@@ -207,12 +232,13 @@ absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
       absl::StrAppend(&where, " AND ", etag_column->quoted, " = $", params->size());
     }
   }
+  const RowForm form = WriteForm(table, written);
   return Statement{
       absl::StrCat(table.name(), ".update.", ColumnSetHex(written),
                    etag.has_value() && etag_column != nullptr ? ".if" : ""),
       absl::StrCat("UPDATE ", table.quoted_name(), " SET ", absl::StrJoin(sets, ", "),
-                   " WHERE ", where, " RETURNING ",
-                   SelectList(AllColumns(table), ""))};
+                   " WHERE ", where, " RETURNING ", SelectList(AllColumns(table), "", form)),
+      form.binary};
 }
 
 }  // namespace protomodel::db

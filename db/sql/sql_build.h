@@ -20,13 +20,29 @@ namespace protomodel::db {
 // A statement's text depends only on the table, the columns written and
 // whether an etag is checked, never on the values (tests/fuzz/ checks this).
 
+// How a statement returns a table's rows.
+struct RowForm {
+  // Binary results (Statement::binary_results): bytea columns come as raw
+  // bytes, every other column as its text.
+  bool binary = false;
+  // Columns returned as NULL: the caller fills them from what it wrote, so
+  // a document of many MiB does not come back over the wire.
+  std::vector<const Column*> echoed;
+};
+
+// How reads of `table` return rows: binary when it has a bytea column.
+RowForm ReadForm(const TableSchema& table);
+// How writes of `table` return rows: ReadForm's, each bytea column written
+// (of `written`, by column index; every writable one when empty) echoed.
+RowForm WriteForm(const TableSchema& table, const std::vector<bool>& written = {});
+
 // The columns in `alias` (or unqualified when empty), in the form Table reads
-// them back: timestamps as microseconds since the epoch.
-std::string SelectList(const std::vector<const Column*>& columns,
-                       absl::string_view alias);
+// them back: timestamps as microseconds since the epoch; in `form`.
+std::string SelectList(const std::vector<const Column*>& columns, absl::string_view alias,
+                       const RowForm& form = {});
 
 // INSERT of every writable column, `$1`.. in column order (the order
-// BindWritable binds them in), RETURNING every column.
+// BindWritable binds them in), RETURNING every column (WriteForm's).
 std::string InsertSql(const TableSchema& table);
 
 // InsertSql's row and, in the same statement, its request_id (AIP-155):
@@ -39,12 +55,12 @@ std::string InsertRecordingSql(const TableSchema& table);
 // Params: for each row, BindWritable's, then its request_id (a uuid, or
 // NULL); last, the table's name. Keys are drawn before the rows are
 // written, so each returned row is matched to its input: the result is the
-// input row's number (1..rows), then every column (SelectList's form).
+// input row's number (1..rows), then every column (WriteForm's).
 // One statement, one transaction: any row that breaks a constraint leaves
 // nothing written.
 std::string InsertBatchSql(const TableSchema& table, size_t rows);
 
-// SELECT of every column (SelectList's form) of the rows whose primary key
+// SELECT of every column (ReadForm's) of the rows whose primary key
 // is in the array `$1`, in no particular order.
 std::string GetManySql(const TableSchema& table);
 

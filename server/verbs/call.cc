@@ -23,8 +23,15 @@ absl::Status Call::Parse(const grpc::ByteBuffer& request) {
   // Read in place: gRPC's GenericDeserialize would clear the buffer, which
   // the handler owns, so it would need a copy. The reader only reads (it
   // wants a non-const buffer for ByteBuffer::c_buffer()).
-  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
-  if (reader.status().ok() && request_->ParseFromZeroCopyStream(&reader)) {
+  bool parsed = false;
+  {
+    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
+    parsed = reader.status().ok() && request_->ParseFromZeroCopyStream(&reader);
+  }
+  if (parsed) {
+    // The wire bytes are not needed again: a document of many MiB is held
+    // once, in the message, not twice.
+    const_cast<grpc::ByteBuffer&>(request).Clear();
     return absl::OkStatus();
   }
   return db::WithReason(

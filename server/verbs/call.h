@@ -32,6 +32,7 @@ class Call {
   grpc::CallbackServerContext* context() const { return context_; }
   const MethodPlan& plan() const { return plan_; }
   const google::protobuf::Message& request() const { return *request_; }
+  google::protobuf::Message* mutable_request() { return request_.get(); }
   google::protobuf::Message* response() { return response_.get(); }
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
 

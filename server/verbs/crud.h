@@ -97,9 +97,9 @@ class Crud final {
 
   // Each request checked and made ready for the database, or
   // INVALID_ARGUMENT about the field at fault.
-  absl::StatusOr<PreparedCreate> PrepareCreate(const Call& call) const;
+  absl::StatusOr<PreparedCreate> PrepareCreate(Call* call) const;
   absl::StatusOr<db::Table::PreparedList> PrepareList(const Call& call) const;
-  absl::StatusOr<db::Table::PreparedUpdate> PrepareUpdate(const Call& call) const;
+  absl::StatusOr<db::Table::PreparedUpdate> PrepareUpdate(Call* call) const;
   absl::StatusOr<PreparedDelete> PrepareDelete(const Call& call) const;
 
   // Fills `column` of `resource` with random text.

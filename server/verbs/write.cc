@@ -11,7 +11,7 @@ namespace protomodel::server {
 using google::protobuf::Message;
 
 void Crud::Update(Call* call) const {
-  absl::StatusOr<db::Table::PreparedUpdate> update = PrepareUpdate(*call);
+  absl::StatusOr<db::Table::PreparedUpdate> update = PrepareUpdate(call);
   if (!update.ok()) return call->Finish(update.status());
   table_.Update(*std::move(update), Limit(call->context()), call->response(), Finisher(call));
 }
@@ -23,17 +23,18 @@ void Crud::Delete(Call* call) const {
                 Finisher(call));
 }
 
-absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(const Call& call) const {
-  const MethodPlan& plan = call.plan();
-  const Message& request = call.request();
+absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(Call* call) const {
+  const MethodPlan& plan = call->plan();
+  Message* request = call->mutable_request();
   const db::TableSchema& table = table_.schema();
-  const Message& resource = request.GetReflection()->GetMessage(request, plan.resource);
+  // Mutable: its bytes move into the response once written (Table::Echo).
+  Message& resource = *request->GetReflection()->MutableMessage(request, plan.resource);
   absl::StatusOr<std::string> key =
       KeyOf(resource, table.primary_key().field, table.primary_key(), table.primary_key().path);
   if (!key.ok()) return key.status();
 
   std::vector<const db::Column*> columns;
-  const std::vector<std::string> mask = MaskPaths(request, plan.update_mask);
+  const std::vector<std::string> mask = MaskPaths(*request, plan.update_mask);
   const bool replace_all = mask.size() == 1 && mask[0] == "*";
   if (mask.size() > 1) {
     for (const std::string& mask_path : mask) {
