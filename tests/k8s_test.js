@@ -269,8 +269,11 @@ for (const overlay of ['dev', 'prod']) {
     assert.ok(pod.terminationGracePeriodSeconds >
       Number(config.PROTOMODEL_SHUTDOWN_GRACE_SECONDS));
     const hpa = find(objects, 'HorizontalPodAutoscaler');
-    // pool size x max replicas < PostgreSQL's default max_connections (100).
-    assert.ok(hpa.spec.maxReplicas * Number(config.PROTOMODEL_POOL_SIZE) < 100);
+    // A replica's connections (the pipeline's, the pool's and health's one)
+    // x max replicas < PostgreSQL's default max_connections (100).
+    const perReplica = Number(config.PROTOMODEL_PIPELINE_CONNECTIONS) +
+      Number(config.PROTOMODEL_POOL_SIZE) + 1;
+    assert.ok(hpa.spec.maxReplicas * perReplica < 100);
     assert.ok(find(objects, 'Deployment').spec.replicas >= 2);
     const service = find(objects, 'Service', 'protomodel');
     assert.strictEqual(service.spec.ports[0].name, 'grpc');
