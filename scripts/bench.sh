@@ -143,6 +143,41 @@ for scenario in $scenarios; do
   echo "bench: $scenario" >&2
   run "$scenario" "$clients" | tee -a "$results" >&2
 done
+# Where a call's CPU goes: the server's, PostgreSQL's and the load
+# generator's CPU time a call, and the server's thread switches a call,
+# from /proc while the scenario runs (all three share the machine's cores,
+# so together they bound the calls a second).
+ticks_of() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local total=0 pid
+  for pid in $(pgrep -u postgres -x postgres); do total=$((total + $(ticks_of "$pid"))); done
+  echo "$total"
+}
+switches_of() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+profiled=$out/profile.txt
+: >"$profiled"
+for scenario in health_check get_hero; do
+  echo "bench: $scenario, profiled" >&2
+  s0=$(ticks_of "$server") p0=$(pg_ticks) c0=$(switches_of "$server")
+  "$build/tests/bench/protomodel-load" --target "127.0.0.1:$port" --scenario "$scenario" \
+    --concurrency "$clients" --duration_seconds "$seconds" --warmup_seconds 0 >"$out/profile-load.txt" &
+  load_pid=$!
+  sleep "$(awk -v s="$seconds" 'BEGIN { print s - 0.2 }')"
+  l1=$(ticks_of "$load_pid")
+  wait "$load_pid"
+  s1=$(ticks_of "$server") p1=$(pg_ticks) c1=$(switches_of "$server")
+  calls=$(sed -n 's/.* calls=\([0-9]*\).*/\1/p' "$out/profile-load.txt")
+  hz=$(getconf CLK_TCK)
+  awk -v sc="$scenario" -v n="$calls" -v hz="$hz" -v s=$((s1 - s0)) -v p=$((p1 - p0)) \
+      -v l="$l1" -v c=$((c1 - c0)) -v secs="$seconds" 'BEGIN {
+    us = 1e6 / hz / (n > 0 ? n : 1)
+    # the load generator was read 0.2 s before its end: scaled to the whole run
+    lu = l * us * secs / (secs - 0.2)
+    printf "scenario=%s calls=%d server_us=%.1f postgres_us=%.1f load_us=%.1f switches=%.2f\n",
+      sc, n, s * us, p * us, lu, c / (n > 0 ? n : 1) }' >>"$profiled"
+done
+cat "$profiled" >&2
+
 sweep=$out/get_hero_concurrency.dat
 echo "# concurrency calls_per_s" >"$sweep"
 for c in 1 2 4 8 16 32 64; do
@@ -331,6 +366,15 @@ bound_plain=$(bound "$pg_batch_plain")
   echo "| deep page / first page time | $(ratio "$first" "$deep") | ≤ 1.2 |"
   echo "| GetHero p99 at $clients in flight, ms | $(field "$(line_of get_hero)" p99_ms) (gRPC's floor: $(field "$(line_of health_check)" p99_ms)) | ≤ 2 |"
   echo "| server peak RSS, GetHero, MB | $(field "$(line_of get_hero)" rss_mb) | ≤ 64 |"
+  echo
+  echo "Where a call's CPU goes ($clients in flight; microseconds of CPU a call, from /proc; the three share $(nproc) cores, so $(nproc) s / (their sum) bounds the calls a second):"
+  echo
+  echo "| scenario | server | PostgreSQL | load generator | bound, calls/s | server thread switches a call |"
+  echo "|---|---|---|---|---|---|"
+  while read -r l; do
+    sum=$(awk -v a="$(field "$l" server_us)" -v b="$(field "$l" postgres_us)" -v c="$(field "$l" load_us)" 'BEGIN { print a + b + c }')
+    echo "| $(sed -n 's/^scenario=\([a-z_]*\).*/\1/p' <<<"$l") | $(field "$l" server_us) | $(field "$l" postgres_us) | $(field "$l" load_us) | $(awk -v s="$sum" -v n="$(nproc)" 'BEGIN { if (s > 0) printf "%.0f", n * 1e6 / s }') | $(field "$l" switches) |"
+  done <"$profiled"
   echo
   echo "GetHero against calls in flight:"
   echo
