@@ -8,6 +8,7 @@
 #include <iostream>
 #include <malloc.h>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -216,6 +217,10 @@ int Serve(const protomodel::server::ServerOptions& options) {
   // glibc raising its threshold after the first ones are freed and keeping
   // them in the heap: memory follows the documents in flight.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  // An allocation arena per core rather than glibc's eight: memory freed by
+  // one thread (a call finished on a pipeline thread) is reused by the next
+  // rather than kept in an arena of its own.
+  mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
 
   spdlog::info(
       "starting: listen={} database={} pipeline_connections={} pool_size={} max_waiting={} "

@@ -90,12 +90,13 @@ TEST(BatcherTest, ItemsArrivingWhileBatchesRunGoTogetherInArrivalOrder) {
     Item item{i};
     ASSERT_TRUE(batcher.Add(item));
   }
-  // Two under way, alone; the rest wait for one of them to be answered.
-  EXPECT_EQ(recorder.Batches(), (std::vector<std::vector<int>>{{0}, {1}}));
+  // The first went alone at once; the second batch waited for company
+  // (two items); the rest wait for one of them to be answered.
+  EXPECT_EQ(recorder.Batches(), (std::vector<std::vector<int>>{{0}, {1, 2}}));
   recorder.AnswerOne();
   const auto batches = recorder.Batches();
   ASSERT_EQ(batches.size(), 3u);
-  EXPECT_EQ(batches[2], (std::vector<int>{2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  EXPECT_EQ(batches[2], (std::vector<int>{3, 4, 5, 6, 7, 8, 9, 10, 11}));
   recorder.AnswerAll();
 }
 
@@ -122,6 +123,20 @@ TEST(BatcherTest, ABatchStopsGrowingBeforeItsBytesPassTheLimit) {
   }
   recorder.AnswerAll();
   EXPECT_EQ(recorder.Batches(), (std::vector<std::vector<int>>{{0}, {1, 2}, {3}, {4}, {5}}));
+}
+
+// A lone item arriving while a batch is under way waits for it, or for
+// company, rather than taking the second batch alone.
+TEST(BatcherTest, ASecondBatchGoesOnlyWithCompany) {
+  Recorder recorder;
+  ItemBatcher batcher(Limits(64, 2), recorder.Runner());
+  Item first{0}, second{1};
+  ASSERT_TRUE(batcher.Add(first));
+  ASSERT_TRUE(batcher.Add(second));
+  EXPECT_EQ(recorder.Batches(), (std::vector<std::vector<int>>{{0}}));
+  recorder.AnswerOne();  // the first answered: the lone one goes
+  EXPECT_EQ(recorder.Batches(), (std::vector<std::vector<int>>{{0}, {1}}));
+  recorder.AnswerAll();
 }
 
 // Past max_queued waiting items Add refuses, leaving the item intact.

@@ -23,8 +23,9 @@ using heroes::v1::View;
 
 // Runs `calls`, each on a thread of its own, so that they wait together in
 // the server's queue and go in one batch: while a lock on the hero table
-// holds, a `holder` call (of the same method) takes the batch that may run
-// at once, then `calls` queue behind it; then the lock goes.
+// holds, three `holder` calls (of the same method) take the two batches
+// that may run at once (the first alone, the other two together), then
+// `calls` queue behind them; then the lock goes.
 void RunTogether(server::Server& server, const std::string& database_url,
                  const std::function<void()>& holder,
                  const std::vector<std::function<void()>>& calls) {
@@ -38,6 +39,8 @@ void RunTogether(server::Server& server, const std::string& database_url,
   std::vector<std::thread> threads;
   threads.emplace_back(holder);
   wait_for([&] { return server.statements_in_flight() == 1; });
+  for (int i = 0; i < 2; ++i) threads.emplace_back(holder);
+  wait_for([&] { return server.statements_in_flight() == 2; });
   for (const auto& call : calls) threads.emplace_back(call);
   const int queued = static_cast<int>(calls.size());
   wait_for([&] { return server.waiting_calls() == queued; });
@@ -52,7 +55,8 @@ struct Created {
   std::vector<Hero> heroes;
 };
 
-// `count` creates run together (RunTogether, a create holding the batch): create(i, &hero) makes the i-th.
+// `count` creates run together (RunTogether, three creates holding the
+// batches): create(i, &hero) makes the i-th.
 Created CreateTogether(server::Server& server, const std::string& database_url,
                        HeroesClient& client, int count,
                        const std::function<grpc::Status(int, Hero*)>& create) {
@@ -520,7 +524,7 @@ TEST_F(HeroServiceTest, CreatesWaitingTogetherEachReceiveTheirOwnHero) {
   Hero again;
   ASSERT_TRUE(client_.heroes().CreateHero(&context, retry, &again).ok());
   EXPECT_EQ(again.SerializeAsString(), made[3].SerializeAsString());
-  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates + 1);
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates + 3);
 }
 
 // A create that fails in a batch fails alone, with its own reason; the
@@ -547,7 +551,7 @@ TEST_F(HeroServiceTest, ABadCreateInABatchFailsAloneWithItsOwnReason) {
     EXPECT_EQ(made[i].name(), absl::StrCat("hero-", i));
     EXPECT_EQ(made[i].team_id(), team.id());
   }
-  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates - 1 + 1);
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), kCreates - 1 + 3);
 }
 
 // One statement reads for several callers: one caller's deadline passing
@@ -567,14 +571,19 @@ TEST_F(HeroServiceTest, OneDeadlineInABatchedReadFailsOnlyItsCall) {
     while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   };
 
-  // A read holds the batch that may run at once, waiting for the lock.
-  grpc::ClientContext holder;
+  // Three reads hold the two batches that may run at once (the first alone,
+  // the other two together), waiting for the lock.
+  grpc::ClientContext holders[3];
   std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    Hero out;
-    (void)call(&holder, &out);
-  });
-  wait_for([&] { return test_server().server().statements_in_flight() == 1; });
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      Hero out;
+      (void)call(&holders[i], &out);
+    });
+    if (i != 1) {
+      wait_for([&] { return test_server().server().statements_in_flight() == (i == 0 ? 1 : 2); });
+    }
+  }
   // Three more queue together: one with a short deadline.
   grpc::ClientContext short_lived, patient[2];
   short_lived.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -586,10 +595,10 @@ TEST_F(HeroServiceTest, OneDeadlineInABatchedReadFailsOnlyItsCall) {
   }
   wait_for([&] { return test_server().server().waiting_calls() == 3; });
   EXPECT_EQ(test_server().server().waiting_calls(), 3);
-  // The holder leaves; the three are read together, waiting for the lock.
-  holder.TryCancel();
+  // The holders leave; the three are read together, waiting for the lock.
+  for (grpc::ClientContext& holder : holders) holder.TryCancel();
   wait_for([&] { return test_server().server().waiting_calls() == 0; });
-  threads[1].join();
+  threads[3].join();
   EXPECT_CODE(short_status, DEADLINE_EXCEEDED);
   EXPECT_EQ(LockWaiters(lock), 1);  // the shared statement still waits
   lock.abort();
@@ -700,7 +709,7 @@ TEST_F(RequestIdTest, RetriesInOneBatchCreateOneHero) {
     ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
     EXPECT_EQ(results[i].SerializeAsString(), results[0].SerializeAsString());
   }
-  EXPECT_EQ(Heroes(), 1 + 1);
+  EXPECT_EQ(Heroes(), 1 + 3);
 }
 
 TEST_F(RequestIdTest, ARequestIdBelongsToOneKindOfResource) {

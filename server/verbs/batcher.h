@@ -13,7 +13,7 @@ namespace protomodel::server {
 
 struct BatchLimits {
   size_t max_batch = 64;  // items in one batch
-  int max_running = 1;    // batches under way at once
+  int max_running = 2;    // batches under way at once
   // A batch stops growing before its items' bytes() pass this (a first item
   // always goes), so large rows do not pile up in one statement.
   size_t max_bytes = 1 << 20;
@@ -24,12 +24,13 @@ struct BatchLimits {
 // Work of one kind done for several calls at once (point reads of one
 // table: one statement for all of them).
 //
-// An item that arrives while fewer than `max_running` batches are under way
-// goes at once, alone, on the caller's thread: nothing ever waits for a
-// batch to fill. Items that arrive while `max_running` are under way wait,
-// and when one of those batches is answered, all that wait (up to
-// `max_batch`) go together in the next: under load N round trips become
-// one. `run` must not block: it starts the batch's statement and calls
+// An item that arrives while no batch is under way goes at once, alone, on
+// the caller's thread: nothing ever waits for a batch to fill. While one is
+// under way, a further batch (up to `max_running`) starts as soon as two
+// items wait; otherwise items wait, and when a batch is answered, all that
+// wait (up to `max_batch`) go together in the next: under load N round
+// trips become one, and two batches' answers are read on two connections'
+// threads at once. `run` must not block: it starts the batch's statement and calls
 // `finished` once that statement has been answered (on whichever thread
 // answers it). T has `size_t bytes() const`, what the item adds to its
 // batch's statement.
@@ -57,7 +58,8 @@ class Batcher {
       absl::MutexLock lock(&mu_);
       if (queue_.size() >= limits_.max_queued) return false;
       queue_.push_back(std::move(item));
-      if (running_ >= limits_.max_running) return true;
+      // The first batch goes at once; a further one only with company.
+      if (running_ >= limits_.max_running || (running_ > 0 && queue_.size() < 2)) return true;
       batch = TakeLocked();
     }
     Start(std::move(batch));
