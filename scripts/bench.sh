@@ -156,7 +156,7 @@ pg_ticks() {
 switches_of() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
 profiled=$out/profile.txt
 : >"$profiled"
-for scenario in health_check get_hero; do
+for scenario in health_check get_hero create_hero; do
   echo "bench: $scenario, profiled" >&2
   s0=$(ticks_of "$server") p0=$(pg_ticks) c0=$(switches_of "$server")
   "$build/tests/bench/protomodel-load" --target "127.0.0.1:$port" --scenario "$scenario" \
