@@ -214,6 +214,32 @@ TEST_F(PipelineTest, ReportsTheRowsAWriteTouched) {
   EXPECT_EQ(result->affected(), 3u);
 }
 
+// Past 4 MiB of parameters in flight on a connection, statements wait to
+// be sent; one whose deadline passes meanwhile is answered then, unsent.
+TEST_F(PipelineTest, AStatementHeldBackPastItsDeadlineIsAnsweredUnsent) {
+  Pipeline pipeline(Options(1));
+  const std::string large(5 << 20, 'x');
+  Params params;
+  params.AddBinaryView(large);
+  absl::Notification large_done;
+  absl::StatusOr<Result> large_result;
+  pipeline.Run(Statement{"", "SELECT length($1::bytea) FROM pg_sleep(2)"}, std::move(params),
+               Soon(), {"test", StatementKind::kRead, "measuring"},
+               [&](absl::StatusOr<Result> result) {
+                 large_result = std::move(result);
+                 large_done.Notify();
+               });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<Result> held = pipeline.RunAndWait(
+      kAddOne, Text("1"), absl::Now() + absl::Milliseconds(300),
+      {"test", StatementKind::kWrite, "adding"});
+  EXPECT_EQ(held.status().code(), absl::StatusCode::kDeadlineExceeded) << held.status();
+  EXPECT_NE(held.status().message().find("before the query could be sent"), std::string::npos);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500));
+  ASSERT_TRUE(large_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(First(large_result), absl::StrCat(5 << 20)) << large_result.status();
+}
+
 TEST_F(PipelineTest, RefusesPastMaxInFlight) {
   PipelineOptions options = Options(1);
   options.max_in_flight = 1;

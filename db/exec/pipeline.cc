@@ -298,6 +298,7 @@ class Pipeline::Link {
           StartConnect(answers);
         }
         cancel = Expire(now, answers);
+        ExpireUnsent(now, answers);
         fds[1] = {-1, 0, 0};
         if (conn_ != nullptr && state_ != kDown) {
           fds[1].fd = PQsocket(conn_);
@@ -335,10 +336,17 @@ class Pipeline::Link {
     if (broken_) return 0;
     if (state_ == kDown) wake = retry_at_;
     if (state_ == kConnecting) wake = connect_deadline_;
+    const auto watch = [&](const Entry& entry) {
+      wake = std::min(wake, entry.limit.deadline);
+      if (entry.limit.cancelled) wake = std::min(wake, now + kCancelPoll);
+    };
     for (const auto& entry : pending_) {
-      if (!entry->done || entry->expired) continue;
-      wake = std::min(wake, entry->limit.deadline);
-      if (entry->limit.cancelled) wake = std::min(wake, now + kCancelPoll);
+      if (entry->done && !entry->expired) watch(*entry);
+    }
+    for (const auto& entry : outbox_) watch(*entry);
+    {
+      absl::MutexLock lock(&inbox_mu_);
+      for (const auto& entry : inbox_) watch(*entry);
     }
     if (wake == absl::InfiniteFuture()) return -1;
     return static_cast<int>(std::clamp<int64_t>(
@@ -447,6 +455,35 @@ class Pipeline::Link {
       }
     }
     return cancel;
+  }
+
+  // Answers the statements not sent yet (held back at the cap, or waiting
+  // for the connection to open) whose caller's deadline passed or who
+  // cancelled: nothing of theirs reached the database.
+  void ExpireUnsent(absl::Time now, std::vector<Answer>& answers)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const auto expire = [&](std::deque<std::unique_ptr<Entry>>& queue) {
+      for (auto it = queue.begin(); it != queue.end();) {
+        Entry& entry = **it;
+        absl::Status why;
+        if (now >= entry.limit.deadline) {
+          why = absl::DeadlineExceededError(absl::StrCat(
+              entry.purpose.what, ": the deadline passed before the query could be sent"));
+        } else if (entry.limit.cancelled && entry.limit.cancelled()) {
+          why = absl::CancelledError("the client cancelled the call");
+        } else {
+          ++it;
+          continue;
+        }
+        load_.fetch_sub(1, std::memory_order_relaxed);
+        answers.push_back({std::move(*it), std::move(why)});
+        it = queue.erase(it);
+      }
+    };
+    expire(outbox_);
+    absl::MutexLock lock(&inbox_mu_);
+    expire(inbox_);
+    inbox_size_.store(static_cast<int>(inbox_.size()), std::memory_order_release);
   }
 
   // The connection is gone: every statement on it is answered.
@@ -591,7 +628,7 @@ class Pipeline::Link {
   std::deque<std::unique_ptr<Entry>> pending_ ABSL_GUARDED_BY(mu_);  // sent, in order
   std::deque<std::unique_ptr<Entry>> outbox_ ABSL_GUARDED_BY(mu_);   // for when it opens
   // Entries taken and not yet sent (see Take).
-  absl::Mutex inbox_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  mutable absl::Mutex inbox_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::deque<std::unique_ptr<Entry>> inbox_ ABSL_GUARDED_BY(inbox_mu_);
   std::atomic<int> inbox_size_{0};
   std::thread thread_;
