@@ -47,6 +47,10 @@ struct Verbs {
   const MethodDescriptor* list = nullptr;
   const MethodDescriptor* update = nullptr;
   const MethodDescriptor* remove = nullptr;
+  const MethodDescriptor* batch_get = nullptr;
+  const MethodDescriptor* batch_create = nullptr;
+  const MethodDescriptor* batch_update = nullptr;
+  const MethodDescriptor* batch_delete = nullptr;
 };
 
 Verbs FindVerbs(const Descriptor* type) {
@@ -65,6 +69,10 @@ Verbs FindVerbs(const Descriptor* type) {
         case Verb::kList: verbs.list = method; break;
         case Verb::kUpdate: verbs.update = method; break;
         case Verb::kDelete: verbs.remove = method; break;
+        case Verb::kBatchGet: verbs.batch_get = method; break;
+        case Verb::kBatchCreate: verbs.batch_create = method; break;
+        case Verb::kBatchUpdate: verbs.batch_update = method; break;
+        case Verb::kBatchDelete: verbs.batch_delete = method; break;
       }
     }
   }
@@ -76,18 +84,62 @@ absl::Status Unsupported(const ServiceDescriptor& service, absl::string_view ver
       absl::StrCat(service.full_name(), " has no ", verb, " method"));
 }
 
-void SetKey(Message* request, const Key& id) {
-  const FieldDescriptor* field = request->GetDescriptor()->FindFieldByName("id");
+// Sets `id` in the key field `name` (or adds it, when repeated).
+void SetKey(Message* request, const Key& id, const std::string& name = "id") {
+  const FieldDescriptor* field = request->GetDescriptor()->FindFieldByName(name);
   if (field == nullptr) return;
   const auto* r = request->GetReflection();
+  const bool repeated = field->is_repeated();
   if (const int64_t* number = std::get_if<int64_t>(&id)) {
-    if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) r->SetInt64(request, field, *number);
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+      repeated ? r->AddInt64(request, field, *number) : r->SetInt64(request, field, *number);
+    }
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-      r->SetString(request, field, absl::StrCat(*number));
+      repeated ? r->AddString(request, field, absl::StrCat(*number))
+               : r->SetString(request, field, absl::StrCat(*number));
     }
   } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-    r->SetString(request, field, std::get<std::string>(id));
+    repeated ? r->AddString(request, field, std::get<std::string>(id))
+             : r->SetString(request, field, std::get<std::string>(id));
   }
+}
+
+// Sets the request's `view` to the value named `view` (none when empty).
+absl::Status SetView(Message* request, absl::string_view view) {
+  if (view.empty()) return absl::OkStatus();
+  const FieldDescriptor* field = request->GetDescriptor()->FindFieldByName("view");
+  const auto* value = field == nullptr || field->enum_type() == nullptr
+                          ? nullptr
+                          : field->enum_type()->FindValueByName(std::string(view));
+  if (value == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(request->GetDescriptor()->full_name(), " has no view ", view));
+  }
+  request->GetReflection()->SetEnum(request, field, value);
+  return absl::OkStatus();
+}
+
+// Moves the rows of `type` in `response` to the end of `rows`, in order.
+void TakeRows(Message* response, const Descriptor* type,
+              std::vector<std::unique_ptr<Message>>* rows) {
+  const Descriptor* out_type = response->GetDescriptor();
+  const auto* r = response->GetReflection();
+  for (int f = 0; f < out_type->field_count(); ++f) {
+    const FieldDescriptor* field = out_type->field(f);
+    if (!field->is_repeated() || field->message_type() != type) continue;
+    // Released from the end: put back in the server's order.
+    const size_t start = rows->size();
+    while (r->FieldSize(*response, field) > 0) {
+      rows->emplace_back(r->ReleaseLast(response, field));
+    }
+    std::reverse(rows->begin() + static_cast<std::ptrdiff_t>(start), rows->end());
+  }
+}
+
+// The entries field of a batch request, and a new entry in it.
+Message* AddEntry(Message* request) {
+  const FieldDescriptor* field = request->GetDescriptor()->FindFieldByName("requests");
+  return request->GetReflection()->AddMessage(request, field);
 }
 
 void SetString(Message* message, absl::string_view name, absl::string_view value) {
@@ -128,6 +180,10 @@ absl::StatusOr<ResourceClient> ResourceClient::For(const Descriptor* type,
   client.list_ = verbs.list;
   client.update_ = verbs.update;
   client.delete_ = verbs.remove;
+  client.batch_get_ = verbs.batch_get;
+  client.batch_create_ = verbs.batch_create;
+  client.batch_update_ = verbs.batch_update;
+  client.batch_delete_ = verbs.batch_delete;
   return client;
 }
 
@@ -145,13 +201,25 @@ absl::Status ResourceClient::Call(const MethodDescriptor* method, const Message&
       channel_.get(), rpc, context.get(), request, response));
 }
 
-absl::Status ResourceClient::Create(const Message& resource, Message* out) const {
-  if (create_ == nullptr) return Unsupported(*service_, "Create");
-  std::unique_ptr<Message> request = NewRequest(create_);
+void ResourceClient::FillCreate(Message* request, const Message& resource,
+                                const std::string& request_id) const {
   const FieldDescriptor* field =
       request->GetDescriptor()->FindFieldByName(LowerSnake(type_->name()));
-  request->GetReflection()->MutableMessage(request.get(), field)->CopyFrom(resource);
-  SetString(request.get(), "request_id", NewRequestId());
+  request->GetReflection()->MutableMessage(request, field)->CopyFrom(resource);
+  SetString(request, "request_id", request_id.empty() ? NewRequestId() : request_id);
+}
+
+void ResourceClient::FillUpdate(Message* request, const Message& resource,
+                                const std::vector<std::string>& update_mask) const {
+  const FieldDescriptor* field =
+      request->GetDescriptor()->FindFieldByName(LowerSnake(type_->name()));
+  request->GetReflection()->MutableMessage(request, field)->CopyFrom(resource);
+  SetMask(request, "update_mask", update_mask);
+}
+
+absl::Status ResourceClient::CallRetryingUnknown(const MethodDescriptor* method,
+                                                 const Message& request,
+                                                 Message* response) const {
   absl::Duration backoff = absl::Milliseconds(50);
   absl::Status status;
   for (int attempt = 0; attempt < std::max(1, options_.create_attempts); ++attempt) {
@@ -159,27 +227,29 @@ absl::Status ResourceClient::Create(const Message& resource, Message* out) const
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Seconds(1));
     }
-    status = Call(create_, *request, out);
+    status = Call(method, request, response);
     if (status.code() != absl::StatusCode::kUnknown) break;
   }
   return status;
+}
+
+std::unique_ptr<Message> ResourceClient::NewResponse(const MethodDescriptor* method) const {
+  const Descriptor* out_type = method->output_type();
+  return std::unique_ptr<Message>(FactoryFor(out_type)->GetPrototype(out_type)->New());
+}
+
+absl::Status ResourceClient::Create(const Message& resource, Message* out) const {
+  if (create_ == nullptr) return Unsupported(*service_, "Create");
+  std::unique_ptr<Message> request = NewRequest(create_);
+  FillCreate(request.get(), resource, "");
+  return CallRetryingUnknown(create_, *request, out);
 }
 
 absl::Status ResourceClient::Get(const Key& id, absl::string_view view, Message* out) const {
   if (get_ == nullptr) return Unsupported(*service_, "Get");
   std::unique_ptr<Message> request = NewRequest(get_);
   SetKey(request.get(), id);
-  if (!view.empty()) {
-    const FieldDescriptor* field = request->GetDescriptor()->FindFieldByName("view");
-    const auto* value = field == nullptr || field->enum_type() == nullptr
-                            ? nullptr
-                            : field->enum_type()->FindValueByName(std::string(view));
-    if (value == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(get_->full_name(), " has no view ", view));
-    }
-    request->GetReflection()->SetEnum(request.get(), field, value);
-  }
+  if (absl::Status s = SetView(request.get(), view); !s.ok()) return s;
   return Call(get_, *request, out);
 }
 
@@ -194,22 +264,11 @@ absl::StatusOr<std::string> ResourceClient::ListPage(
   if (const FieldDescriptor* size = list_->input_type()->FindFieldByName("page_size")) {
     request->GetReflection()->SetInt32(request.get(), size, options.page_size);
   }
-  const Descriptor* out_type = list_->output_type();
-  std::unique_ptr<Message> response(FactoryFor(out_type)->GetPrototype(out_type)->New());
+  std::unique_ptr<Message> response = NewResponse(list_);
   if (absl::Status s = Call(list_, *request, response.get()); !s.ok()) return s;
-  const auto* r = response->GetReflection();
-  for (int f = 0; f < out_type->field_count(); ++f) {
-    const FieldDescriptor* field = out_type->field(f);
-    if (!field->is_repeated() || field->message_type() != type_) continue;
-    // Released from the end: put back in the server's order.
-    const size_t start = rows->size();
-    while (r->FieldSize(*response, field) > 0) {
-      rows->emplace_back(r->ReleaseLast(response.get(), field));
-    }
-    std::reverse(rows->begin() + static_cast<std::ptrdiff_t>(start), rows->end());
-  }
-  const FieldDescriptor* next = out_type->FindFieldByName("next_page_token");
-  return next == nullptr ? std::string() : r->GetString(*response, next);
+  TakeRows(response.get(), type_, rows);
+  const FieldDescriptor* next = list_->output_type()->FindFieldByName("next_page_token");
+  return next == nullptr ? std::string() : response->GetReflection()->GetString(*response, next);
 }
 
 absl::Status ResourceClient::Update(const Message& resource,
@@ -217,10 +276,7 @@ absl::Status ResourceClient::Update(const Message& resource,
                                     Message* out) const {
   if (update_ == nullptr) return Unsupported(*service_, "Update");
   std::unique_ptr<Message> request = NewRequest(update_);
-  const FieldDescriptor* field =
-      request->GetDescriptor()->FindFieldByName(LowerSnake(type_->name()));
-  request->GetReflection()->MutableMessage(request.get(), field)->CopyFrom(resource);
-  SetMask(request.get(), "update_mask", update_mask);
+  FillUpdate(request.get(), resource, update_mask);
   return Call(update_, *request, out);
 }
 
@@ -229,9 +285,61 @@ absl::Status ResourceClient::Delete(const Key& id, absl::string_view etag) const
   std::unique_ptr<Message> request = NewRequest(delete_);
   SetKey(request.get(), id);
   SetString(request.get(), "etag", etag);
-  const Descriptor* out_type = delete_->output_type();
-  std::unique_ptr<Message> response(FactoryFor(out_type)->GetPrototype(out_type)->New());
-  return Call(delete_, *request, response.get());
+  return Call(delete_, *request, NewResponse(delete_).get());
+}
+
+absl::Status ResourceClient::BatchGet(const std::vector<Key>& ids, absl::string_view view,
+                                      const std::vector<std::string>& read_mask,
+                                      std::vector<std::unique_ptr<Message>>* rows) const {
+  if (batch_get_ == nullptr) return Unsupported(*service_, "BatchGet");
+  std::unique_ptr<Message> request = NewRequest(batch_get_);
+  for (const Key& id : ids) SetKey(request.get(), id, "ids");
+  if (absl::Status s = SetView(request.get(), view); !s.ok()) return s;
+  SetMask(request.get(), "read_mask", read_mask);
+  std::unique_ptr<Message> response = NewResponse(batch_get_);
+  if (absl::Status s = Call(batch_get_, *request, response.get()); !s.ok()) return s;
+  TakeRows(response.get(), type_, rows);
+  return absl::OkStatus();
+}
+
+absl::Status ResourceClient::BatchCreate(const std::vector<const Message*>& resources,
+                                         const std::vector<std::string>& request_ids,
+                                         std::vector<std::unique_ptr<Message>>* rows) const {
+  if (batch_create_ == nullptr) return Unsupported(*service_, "BatchCreate");
+  std::unique_ptr<Message> request = NewRequest(batch_create_);
+  for (size_t i = 0; i < resources.size(); ++i) {
+    FillCreate(AddEntry(request.get()), *resources[i],
+               i < request_ids.size() ? request_ids[i] : std::string());
+  }
+  std::unique_ptr<Message> response = NewResponse(batch_create_);
+  absl::Status s = CallRetryingUnknown(batch_create_, *request, response.get());
+  if (!s.ok()) return s;
+  TakeRows(response.get(), type_, rows);
+  return absl::OkStatus();
+}
+
+absl::Status ResourceClient::BatchUpdate(const std::vector<UpdateEntry>& updates,
+                                         std::vector<std::unique_ptr<Message>>* rows) const {
+  if (batch_update_ == nullptr) return Unsupported(*service_, "BatchUpdate");
+  std::unique_ptr<Message> request = NewRequest(batch_update_);
+  for (const UpdateEntry& update : updates) {
+    FillUpdate(AddEntry(request.get()), *update.resource, update.update_mask);
+  }
+  std::unique_ptr<Message> response = NewResponse(batch_update_);
+  if (absl::Status s = Call(batch_update_, *request, response.get()); !s.ok()) return s;
+  TakeRows(response.get(), type_, rows);
+  return absl::OkStatus();
+}
+
+absl::Status ResourceClient::BatchDelete(const std::vector<DeleteEntry>& deletes) const {
+  if (batch_delete_ == nullptr) return Unsupported(*service_, "BatchDelete");
+  std::unique_ptr<Message> request = NewRequest(batch_delete_);
+  for (const DeleteEntry& del : deletes) {
+    Message* entry = AddEntry(request.get());
+    SetKey(entry, del.id);
+    SetString(entry, "etag", del.etag);
+  }
+  return Call(batch_delete_, *request, NewResponse(batch_delete_).get());
 }
 
 }  // namespace protomodel::client

@@ -46,38 +46,21 @@ Table::Table(const Schema& schema, const TableSchema& table, Pool& pool, Pipelin
                           " FROM ", t, " WHERE ", pk, " = $1")};
   delete_ = {absl::StrCat(table.name(), ".delete"),
              absl::StrCat("DELETE FROM ", t, " WHERE ", pk, " = $1")};
+  batch_delete_ = {absl::StrCat(table.name(), ".batch_delete"), BatchDeleteSql(table)};
   if (table.etag() != nullptr) {
     delete_if_ = {absl::StrCat(table.name(), ".delete_if"),
                   absl::StrCat("DELETE FROM ", t, " WHERE ", pk, " = $1 AND ",
                                table.etag()->quoted, " = $2")};
   }
 
-  // The detailed view: the row, each singular relation by a LEFT JOIN and
-  // the repeated one (at most one) by a LATERAL join, in one statement.
+  // The detailed view: the row and its relations' rows, in one statement.
   if (!table.relations().empty()) {
-    std::vector<std::string> select = {SelectList(all_columns_, "r", read_form)};
-    std::string from = absl::StrCat(t, " AS r");
-    std::string order;
-    for (size_t i = 0; i < table.relations().size(); ++i) {
-      const Relation& relation = table.relations()[i];
-      const TableSchema& target = *relation.target;
-      const std::string alias = absl::StrCat("j", i);
-      select.push_back(SelectList(AllColumns(target), alias, RowForm{binary, {}}));
-      if (!relation.field->is_repeated()) {
-        absl::StrAppend(&from, " LEFT JOIN ", target.quoted_name(), " AS ", alias,
-                        " ON ", alias, ".", target.primary_key().quoted, " = r.",
-                        relation.local->quoted);
-      } else {
-        absl::StrAppend(&from, " LEFT JOIN LATERAL (SELECT * FROM ",
-                        target.quoted_name(), " WHERE ", relation.remote->quoted,
-                        " = r.", pk, " ORDER BY ", target.primary_key().quoted,
-                        " LIMIT ", relation.limit, ") AS ", alias, " ON true");
-        order = absl::StrCat(" ORDER BY ", alias, ".", target.primary_key().quoted);
-      }
-    }
+    const FullViewJoins joins = RelationJoins(table, binary);
     get_full_ = {absl::StrCat(table.name(), ".get_full"),
-                 absl::StrCat("SELECT ", absl::StrJoin(select, ", "), " FROM ", from,
-                              " WHERE r.", pk, " = $1", order),
+                 absl::StrCat("SELECT ", SelectList(all_columns_, "\"r\"", read_form), ", ",
+                              absl::StrJoin(joins.select, ", "), " FROM ", t, " AS \"r\"",
+                              joins.from, " WHERE \"r\".", pk, " = $1",
+                              joins.order.empty() ? "" : " ORDER BY ", joins.order),
                  binary};
   }
 }

@@ -1,6 +1,7 @@
 #ifndef PROTOMODEL_DB_TABLE_H_
 #define PROTOMODEL_DB_TABLE_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include <google/protobuf/message.h>
+#include <pqxx/transaction>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -22,6 +24,14 @@
 #include "db/schema/schema.h"
 
 namespace protomodel::db {
+
+// A BatchGet's rows stay under this size (the server's 64 MiB message
+// limit, less room for the rest): past it the call fails, pointing at
+// read_mask.
+inline constexpr size_t kMaxBatchGetBytes = 64 * 1024 * 1024 - 64 * 1024;
+
+// A batch holds at most this many entries.
+inline constexpr size_t kMaxBatchEntries = 1000;
 
 // A List response stays under this size: past it fewer rows come back (at
 // least one) with a token for the rest.
@@ -154,6 +164,66 @@ class Table {
   void Delete(std::string key, std::optional<std::string> etag, CallLimit limit,
               Done done) const;
 
+  // Batches (AIP-231, 233, 234, 235). Each is one statement, so one
+  // transaction, whose rows move in sets. When the database refuses one (a
+  // constraint, a missing row, an etag), its entries are replayed one at a
+  // time in one transaction on the Pool, on an offloaded thread, to find
+  // the first at fault in request order: the call fails with its error,
+  // under `entries[i]` ("requests[3]: hero.name: ..."), and nothing is
+  // written (or, when none fails any more, the replay is committed). A batch
+  // too large for one statement's parameters runs that way from the start.
+
+  // The rows whose keys are `keys`, in order, a key as often as it is
+  // there, into outs[i]: `columns` of them (every one when empty), with
+  // `relations` the detailed view too. NOT_FOUND about the first missing
+  // key; RESOURCE_EXHAUSTED when the large values asked for pass
+  // kMaxBatchGetBytes.
+  void BatchGet(std::vector<std::string> keys, std::vector<const Column*> columns, bool relations,
+                std::string entries, CallLimit limit, std::vector<google::protobuf::Message*> outs,
+                Done done) const;
+
+  // One create of a batch: PendingInsert's, and the random columns the
+  // server drew for it (drawn again, by `redraw`, when one clashes).
+  struct BatchInsertEntry {
+    PendingInsert insert;
+    std::vector<const Column*> drawn;
+  };
+  using Redraw = std::function<void(const Column& column, google::protobuf::Message* resource)>;
+  // Inserts every entry, or none. An entry whose request_id is recorded
+  // comes back as stored and is not made again.
+  void BatchInsert(std::vector<BatchInsertEntry> rows, Redraw redraw, std::string entries,
+                   CallLimit limit, Done done) const;
+
+  // One update of a batch, checked: Update's, the columns it writes, and
+  // where the row after it goes.
+  struct UpdateEntry {
+    std::string key;
+    google::protobuf::Message* resource = nullptr;
+    std::vector<const Column*> columns;
+    std::optional<std::string> etag;
+    google::protobuf::Message* out = nullptr;
+  };
+  // A batch update bound, touching no database: INVALID_ARGUMENT about the
+  // first entry (under `entries[i]`) with a value that cannot be stored.
+  struct PreparedBatchUpdate {
+    std::vector<UpdateEntry> entries;
+    std::string entries_name;
+    std::vector<const Column*> columns;  // written by any entry, in table order
+    std::string sql;                     // "" when it runs as a replay
+    Params params;
+  };
+  absl::StatusOr<PreparedBatchUpdate> PrepareBatchUpdate(std::vector<UpdateEntry> entries,
+                                                         std::string entries_name) const;
+  void BatchUpdate(PreparedBatchUpdate batch, CallLimit limit, Done done) const;
+
+  // One delete of a batch: its key and etag.
+  struct DeleteEntry {
+    std::string key;
+    std::optional<std::string> etag;
+  };
+  void BatchDelete(std::vector<DeleteEntry> entries, std::string entries_name, CallLimit limit,
+                   Done done) const;
+
   // The column whose unique or foreign-key constraint a failed write of this
   // table violated, or nullptr.
   const Column* ViolatedColumn(const absl::Status& status) const;
@@ -169,8 +239,13 @@ class Table {
   void InsertRow(const Statement& statement, Params params, CallLimit limit,
                  google::protobuf::Message* resource, google::protobuf::Message* out,
                  Done done) const;
-  // The statement inserting `rows` rows at once.
-  const Statement& InsertBatch(size_t rows) const;
+  // The statement inserting `rows` rows at once (InsertBatchSql).
+  Statement InsertBatch(size_t rows) const;
+  // Fills each row's `out` from InsertBatchSql's result; NOT_FOUND when a
+  // row found by its request_id is gone.
+  absl::Status ReadInserted(const Result& result, const std::vector<PendingInsert*>& rows) const;
+  // The primary key of `row`, as text.
+  std::string KeyText(const google::protobuf::Message& row) const;
   // A create retried with its request_id: in one transaction on the Pool,
   // on an offloaded thread.
   absl::Status InsertCarefully(google::protobuf::Message* resource,
@@ -187,6 +262,30 @@ class Table {
   // Fills `out` from a Get's rows.
   absl::Status ReadGot(const Result& result, const std::string& key, bool full,
                        google::protobuf::Message* out) const;
+  // Fills `out` from rows [begin, end) of `result` that hold one row of
+  // this table (`columns`, from column `offset`) and, with `full`, its
+  // relations' rows after them.
+  absl::Status ReadWithRelations(const Result& result, size_t begin, size_t end, size_t offset,
+                                 const std::vector<const Column*>& columns, bool full,
+                                 google::protobuf::Message* out) const;
+  // Runs `body` in a transaction on the Pool, committing when it returns
+  // OK: for work on offloaded threads.
+  using TransactionBody = std::function<absl::Status(Connection& conn, pqxx::work& tx)>;
+  absl::Status InTransaction(const CallLimit& limit, const char* op, absl::string_view what,
+                             const TransactionBody& body) const;
+  // The replays of a batch (see BatchGet): each entry's own statement, in
+  // order, in one transaction; the first error stops it, under its entry.
+  absl::Status ReplayInserts(std::vector<BatchInsertEntry>& rows, const Redraw& redraw,
+                             absl::string_view entries, const CallLimit& limit) const;
+  absl::Status ReplayUpdates(const PreparedBatchUpdate& batch, const CallLimit& limit) const;
+  absl::Status ReplayDeletes(const std::vector<DeleteEntry>& entries, absl::string_view name,
+                             const CallLimit& limit) const;
+  // NOT_FOUND or ABORTED for a conditional write of `key` that touched no
+  // row, asked inside `tx`.
+  absl::Status MissedIn(Connection& conn, pqxx::work& tx, const std::string& key,
+                        const std::optional<std::string>& etag) const;
+  // Runs `replay` on an offloaded thread and answers `done` with it.
+  void RunOffloaded(std::function<absl::Status()> replay, Done done) const;
   // ABORTED: the row no longer carries the etag the caller read.
   absl::Status EtagMismatch(absl::string_view key) const;
   // NOT_FOUND or ABORTED, after a conditional write touched no row: asks
@@ -216,6 +315,7 @@ class Table {
   Statement exists_;
   Statement delete_;
   Statement delete_if_;
+  Statement batch_delete_;
   // InsertBatchSql's statements by row count, made on first use.
   mutable absl::Mutex insert_batches_mu_;
   mutable std::map<size_t, Statement> insert_batches_ ABSL_GUARDED_BY(insert_batches_mu_);

@@ -70,14 +70,43 @@ void Table::InsertRow(const Statement& statement, Params params, CallLimit limit
                 });
 }
 
-const Statement& Table::InsertBatch(size_t rows) const {
+Statement Table::InsertBatch(size_t rows) const {
+  // Batches of the sizes coalescing makes are prepared once per
+  // connection; larger ones, of any size a caller sends, are not.
+  constexpr size_t kMaxPrepared = 64;
+  if (rows > kMaxPrepared) return {"", InsertBatchSql(table_, rows), ReadForm(table_).binary};
   absl::MutexLock lock(&insert_batches_mu_);
   auto [it, added] = insert_batches_.try_emplace(rows);
   if (added) {
     it->second = {absl::StrCat(table_.name(), ".insert_batch.", rows),
-                  InsertBatchSql(table_, rows)};
+                  InsertBatchSql(table_, rows), ReadForm(table_).binary};
   }
   return it->second;
+}
+
+absl::Status Table::ReadInserted(const Result& result,
+                                 const std::vector<PendingInsert*>& rows) const {
+  std::vector<bool> seen(rows.size(), false);
+  for (size_t i = 0; i < result.size(); ++i) {
+    const Cell ord_cell = result.cell(i, 0);
+    size_t ord = 0;
+    if (!absl::SimpleAtoi(absl::string_view(ord_cell.data, ord_cell.size), &ord) || ord < 1 ||
+        ord > rows.size()) {
+      return BadValue(table_.primary_key());
+    }
+    const PendingInsert& row = *rows[ord - 1];
+    absl::Status s = ReadRow(ResultRow{&result, i}, 2, all_columns_, row.out);
+    if (!s.ok()) return s;
+    const Cell found = result.cell(i, 1);
+    // Made now: its bytes were not sent back, they move from the request.
+    if (found.size == 1 && found.data[0] == '0') Echo(write_form_.echoed, row.resource, row.out);
+    seen[ord - 1] = true;
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    // Found by its request_id, but deleted since.
+    if (!seen[i]) return NotFound(rows[i]->request_id);
+  }
+  return absl::OkStatus();
 }
 
 void Table::InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done done) const {
@@ -91,31 +120,24 @@ void Table::InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done do
     }
   }
   params.AddText(table_.name());
-  const Statement& statement = InsertBatch(rows.size());
+  const Statement statement = InsertBatch(rows.size());
   pipeline_.Run(
       statement, std::move(params), std::move(limit),
       {"insert", StatementKind::kWrite, absl::StrCat("creating ", table_.name())},
       [this, rows = std::move(rows), done = std::move(done)](
           absl::StatusOr<Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
-        if (result->size() != rows.size()) {
-          return std::move(done)(absl::InternalError(absl::StrCat(
-              "creating ", rows.size(), " ", table_.name(), " rows returned ", result->size())));
-        }
-        for (size_t i = 0; i < result->size(); ++i) {
-          const Cell ord_cell = result->cell(i, 0);
-          size_t ord = 0;
-          if (!absl::SimpleAtoi(absl::string_view(ord_cell.data, ord_cell.size), &ord) ||
-              ord < 1 || ord > rows.size()) {
-            return std::move(done)(BadValue(table_.primary_key()));
-          }
-          const PendingInsert& row = rows[ord - 1];
-          absl::Status s = ReadRow(ResultRow{&*result, i}, 1, all_columns_, row.out);
-          if (!s.ok()) return std::move(done)(std::move(s));
-          Echo(write_form_.echoed, row.resource, row.out);
-        }
-        std::move(done)(absl::OkStatus());
+        std::vector<PendingInsert*> inserted;
+        for (PendingInsert& row : rows) inserted.push_back(&row);
+        std::move(done)(ReadInserted(*result, inserted));
       });
+}
+
+std::string Table::KeyText(const Message& row) const {
+  const Column& pk = table_.primary_key();
+  const Reflection* r = row.GetReflection();
+  return pk.type == ColumnType::kInt64 ? absl::StrCat(r->GetInt64(row, pk.field))
+                                       : r->GetString(row, pk.field);
 }
 
 absl::Status Table::InsertCarefully(Message* resource, const std::string& request_id,
@@ -143,14 +165,10 @@ absl::Status Table::InsertCarefully(Message* resource, const std::string& reques
           pqxx::result row = (*conn)->Exec(tx, insert_, std::move(row_params));
           if (absl::Status s = ReadRow(row.at(0), 0, all_columns_, out); !s.ok()) return s;
           Echo(write_form_.echoed, resource, out);
-          const Column& pk = table_.primary_key();
-          const Reflection* r = out->GetReflection();
           Params record;
           record.AddText(request_id);
           record.AddText(table_.name());
-          record.AddText(pk.type == ColumnType::kInt64
-                             ? absl::StrCat(r->GetInt64(*out, pk.field))
-                             : r->GetString(*out, pk.field));
+          record.AddText(KeyText(*out));
           (*conn)->Exec(tx, record_request_, std::move(record));
           tx.commit();
           return absl::OkStatus();

@@ -52,23 +52,31 @@ absl::Status Table::GetAndWait(const std::string& key, const CallLimit& limit,
 absl::Status Table::ReadGot(const Result& result, const std::string& key, bool full,
                             Message* out) const {
   if (result.empty()) return NotFound(key);
-  if (absl::Status s = ReadRow(ResultRow{&result, 0}, 0, all_columns_, out); !s.ok()) return s;
+  return ReadWithRelations(result, 0, result.size(), 0, all_columns_, full, out);
+}
+
+absl::Status Table::ReadWithRelations(const Result& result, size_t begin, size_t end,
+                                      size_t offset, const std::vector<const Column*>& columns,
+                                      bool full, Message* out) const {
+  if (absl::Status s = ReadRow(ResultRow{&result, begin}, offset, columns, out); !s.ok()) {
+    return s;
+  }
   if (!full) return absl::OkStatus();
   const Reflection* r = out->GetReflection();
-  size_t offset = all_columns_.size();
+  offset += columns.size();
   for (const Relation& relation : table_.relations()) {
-    const std::vector<const Column*> columns = AllColumns(*relation.target);
+    const std::vector<const Column*> related_columns = AllColumns(*relation.target);
     const size_t pk = offset + static_cast<size_t>(relation.target->ColumnIndex(
                                    relation.target->primary_key()));
-    for (size_t i = 0; i < result.size(); ++i) {
+    for (size_t i = begin; i < end; ++i) {
       const ResultRow row{&result, i};
       if (row[pk].null) break;
       Message* related = relation.field->is_repeated() ? r->AddMessage(out, relation.field)
                                                        : r->MutableMessage(out, relation.field);
-      if (absl::Status s = ReadRow(row, offset, columns, related); !s.ok()) return s;
+      if (absl::Status s = ReadRow(row, offset, related_columns, related); !s.ok()) return s;
       if (!relation.field->is_repeated()) break;
     }
-    offset += columns.size();
+    offset += related_columns.size();
   }
   return absl::OkStatus();
 }

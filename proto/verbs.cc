@@ -14,12 +14,28 @@ using google::protobuf::MethodDescriptor;
 const std::string& VerbName(Verb verb) {
   // In Verb's order; never destroyed, so usable until the process ends.
   static const std::string* const kNames =
-      new std::string[5]{"Create", "Get", "List", "Update", "Delete"};
+      new std::string[9]{"Create",   "Get",         "List",        "Update",     "Delete",
+                         "BatchGet", "BatchCreate", "BatchUpdate", "BatchDelete"};
   return kNames[static_cast<int>(verb)];
 }
 
+bool IsBatch(Verb verb) { return verb >= Verb::kBatchGet; }
+
+Verb EntryVerb(Verb verb) {
+  switch (verb) {
+    case Verb::kBatchGet: return Verb::kGet;
+    case Verb::kBatchCreate: return Verb::kCreate;
+    case Verb::kBatchUpdate: return Verb::kUpdate;
+    case Verb::kBatchDelete: return Verb::kDelete;
+    default: return verb;
+  }
+}
+
 std::optional<Verb> VerbOf(const MethodDescriptor& method) {
-  for (const Verb verb : {Verb::kCreate, Verb::kGet, Verb::kList, Verb::kUpdate, Verb::kDelete}) {
+  // The batch verbs first: "BatchGetBooks" is not Get's.
+  for (const Verb verb : {Verb::kBatchGet, Verb::kBatchCreate, Verb::kBatchUpdate,
+                          Verb::kBatchDelete, Verb::kCreate, Verb::kGet, Verb::kList,
+                          Verb::kUpdate, Verb::kDelete}) {
     const std::string& name = VerbName(verb);
     const std::string& method_name = method.name();
     if (method_name.size() > name.size() && method_name.compare(0, name.size(), name) == 0 &&
@@ -36,7 +52,8 @@ bool IsTable(const Descriptor* message) {
 
 const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
   const Descriptor* found = method.output_type();
-  if (verb == Verb::kList) {
+  if (verb == Verb::kList || verb == Verb::kBatchGet || verb == Verb::kBatchCreate ||
+      verb == Verb::kBatchUpdate) {
     found = nullptr;
     const Descriptor* out = method.output_type();
     for (int i = 0; i < out->field_count() && found == nullptr; ++i) {
@@ -48,6 +65,24 @@ const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
     const std::string name = method.name().substr(VerbName(verb).size());
     found = method.service()->file()->pool()->FindMessageTypeByName(
         package.empty() ? name : package + "." + name);
+  } else if (verb == Verb::kBatchDelete) {
+    // The entries' type, DeleteBookRequest, names the resource.
+    found = nullptr;
+    const Descriptor* in = method.input_type();
+    const FieldDescriptor* entries = in->FindFieldByName("requests");
+    if (entries == nullptr || entries->message_type() == nullptr) return nullptr;
+    const Descriptor* entry = entries->message_type();
+    const std::string& prefix = VerbName(Verb::kDelete);
+    const std::string suffix = "Request";
+    const std::string& name = entry->name();
+    if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      return nullptr;
+    }
+    const std::string resource = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    const std::string& package = entry->file()->package();
+    found = entry->file()->pool()->FindMessageTypeByName(
+        package.empty() ? resource : package + "." + resource);
   }
   return found;
 }

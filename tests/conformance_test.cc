@@ -17,6 +17,7 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -254,6 +255,22 @@ class ConformanceTest : public ::testing::TestWithParam<const Descriptor*> {
       }
 #undef PM_SET
     }
+  }
+
+  // Fill, for helpers outside the fixture.
+ public:
+  static void FillRow(const TableSchema& table, int seed, Message* m) { Fill(table, seed, m); }
+
+ protected:
+  static std::unique_ptr<Message> Copy(const Message& m) {
+    std::unique_ptr<Message> copy(m.New());
+    copy->CopyFrom(m);
+    return copy;
+  }
+  static bool IsSetIn(const Message& m, const Column& column) {
+    const Reflection* r = m.GetReflection();
+    return column.field->is_repeated() ? r->FieldSize(m, column.field) > 0
+                                       : r->HasField(m, column.field);
   }
 
   // A row of `table` created with Fill(seed), as the server returned it.
@@ -806,6 +823,286 @@ TEST_P(ConformanceTest, UniqueClashesAreAlreadyExists) {
     EXPECT_TRUE(name.rfind(column.name + "=", 0) == 0 && name.size() > column.name.size() + 1)
         << name;
   }
+}
+
+// Batches (AIP-231, 233, 234, 235).
+
+// `n` rows made by one BatchCreate, Fill(seed 1..n).
+absl::StatusOr<Rows> BatchCreated(const ResourceClient& client, const TableSchema& table, int n,
+                                  const std::vector<std::string>& request_ids = {},
+                                  Rows* sent = nullptr) {
+  Rows in;
+  std::vector<const Message*> pointers;
+  for (int i = 0; i < n; ++i) {
+    in.emplace_back(google::protobuf::MessageFactory::generated_factory()
+                        ->GetPrototype(table.descriptor())
+                        ->New());
+    ConformanceTest::FillRow(table, 1 + i % 9, in.back().get());
+    pointers.push_back(in.back().get());
+  }
+  Rows out;
+  if (absl::Status s = client.BatchCreate(pointers, request_ids, &out); !s.ok()) return s;
+  if (sent != nullptr) *sent = std::move(in);
+  return out;
+}
+
+// The first violation's field path of `status`.
+std::string FaultField(const absl::Status& status) {
+  const client::ErrorDetails details = client::DetailsOf(status);
+  return details.field_violations.empty() ? "" : details.field_violations[0].first;
+}
+
+TEST_P(ConformanceTest, BatchCreateThenBatchGetComeBackInRequestOrder) {
+  Rows sent;
+  const absl::StatusOr<Rows> created = BatchCreated(*client_, *table_, 3, {}, &sent);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const std::unique_ptr<Message>& in = sent[i];
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*Written(*in),
+                                                                   *Written(*(*created)[i])))
+        << "sent " << in->ShortDebugString() << "\ngot " << (*created)[i]->ShortDebugString();
+  }
+  // Reversed, and one of them twice.
+  const std::vector<client::Key> ids = {KeyOf(*(*created)[2]), KeyOf(*(*created)[0]),
+                                        KeyOf(*(*created)[2]), KeyOf(*(*created)[1])};
+  Rows got;
+  ASSERT_TRUE(client_->BatchGet(ids, "", {}, &got).ok());
+  ASSERT_EQ(got.size(), 4u);
+  for (const auto& [at, from] : std::vector<std::pair<int, int>>{{0, 2}, {1, 0}, {2, 2}, {3, 1}}) {
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got[at], *(*created)[from]))
+        << at << ": " << got[at]->ShortDebugString();
+  }
+  // A read mask: the key and the fields asked for.
+  const Column* masked = nullptr;
+  for (const Column& column : table_->columns()) {
+    if (&column != &table_->primary_key() && column.field->containing_oneof() == nullptr &&
+        IsSetIn(*(*created)[0], column)) {
+      masked = &column;
+      break;
+    }
+  }
+  ASSERT_NE(masked, nullptr);
+  got.clear();
+  ASSERT_TRUE(client_->BatchGet({ids[1]}, "", {masked->name}, &got).ok());
+  ASSERT_EQ(got.size(), 1u);
+  std::unique_ptr<Message> want = New();
+  CopyKey(*(*created)[0], table_->primary_key().field, want.get(), table_->primary_key().field);
+  want->GetReflection()->SwapFields(Copy(*(*created)[0]).get(), want.get(), {masked->field});
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got[0], *want))
+      << got[0]->ShortDebugString();
+}
+
+TEST_P(ConformanceTest, BatchGetOfAMissingIdIsNotFoundNamingIt) {
+  const absl::StatusOr<Rows> created = BatchCreated(*client_, *table_, 2);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE(client_->Delete(KeyOf(*(*created)[1]), "").ok());
+  Rows got;
+  const absl::Status s =
+      client_->BatchGet({KeyOf(*(*created)[0]), KeyOf(*(*created)[1])}, "", {}, &got);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(), "ids[1]: ")) << s;
+  EXPECT_EQ(client::DetailsOf(s).resource_type, GetParam()->full_name());
+  EXPECT_EQ(client::DetailsOf(s).resource_name, KeyText(*(*created)[1]));
+}
+
+TEST_P(ConformanceTest, ABatchHoldsOneToAThousandEntries) {
+  Rows out;
+  absl::Status s = client_->BatchCreate({}, {}, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(FaultField(s), "requests");
+  s = client_->BatchGet({}, "", {}, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(FaultField(s), "ids");
+  std::vector<client::ResourceClient::DeleteEntry> deletes;
+  for (int i = 0; i < 1001; ++i) deletes.push_back({KeyOf(*New()), ""});
+  s = client_->BatchDelete(deletes);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(FaultField(s), "requests");
+}
+
+TEST_P(ConformanceTest, TheFirstInvalidEntryFailsTheBatchAndNothingIsWritten) {
+  const Column* required = nullptr;
+  for (const Column& column : table_->columns()) {
+    if (column.required) required = required != nullptr ? required : &column;
+  }
+  Rows in;
+  std::vector<const Message*> pointers;
+  for (int i = 0; i < 4; ++i) {
+    in.push_back(New());
+    FillRow(*table_, i + 1, in.back().get());
+    pointers.push_back(in.back().get());
+  }
+  // Entry 2 has no key of its own to break: an invalid request_id then.
+  std::vector<std::string> request_ids(4);
+  if (required != nullptr) {
+    in[2]->GetReflection()->ClearField(in[2].get(), required->field);
+    in[3]->GetReflection()->ClearField(in[3].get(), required->field);
+  } else {
+    request_ids[2] = "not-a-uuid";
+  }
+  Rows out;
+  const absl::Status s = client_->BatchCreate(pointers, request_ids, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  const std::string field = required != nullptr
+                                ? absl::StrCat("requests[2].", Singular(), ".", required->name)
+                                : "requests[2].request_id";
+  EXPECT_EQ(FaultField(s), field) << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(), field)) << s;
+  const absl::StatusOr<Rows> all = ListAll({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(all->empty()) << "a refused batch wrote " << all->front()->ShortDebugString();
+}
+
+TEST_P(ConformanceTest, ABatchTheDatabaseRefusesNamesTheEntryAndWritesNothing) {
+  // Entry 2 breaks a unique column by taking entry 0's value, or a
+  // reference by naming a row that is not there.
+  const Column* fault = nullptr;
+  for (const Column& column : table_->columns()) {
+    if (column.writable() && column.random_length == 0 &&
+        (column.unique || !column.references.empty())) {
+      fault = &column;
+      break;
+    }
+  }
+  if (fault == nullptr) GTEST_SKIP() << table_->name() << " has no constraint a create can break";
+  Rows in;
+  std::vector<const Message*> pointers;
+  for (int i = 0; i < 4; ++i) {
+    in.push_back(New());
+    FillRow(*table_, i + 1, in.back().get());
+    pointers.push_back(in.back().get());
+  }
+  const FieldDescriptor* f = fault->field;
+  if (fault->unique) {
+    in[2]->GetReflection()->SwapFields(Copy(*in[0]).get(), in[2].get(), {f});
+  } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+    in[2]->GetReflection()->SetInt64(in[2].get(), f, 987654321);
+  } else {
+    in[2]->GetReflection()->SetString(in[2].get(), f, "00000000-0000-4000-8000-000987654321");
+  }
+  const absl::StatusOr<Rows> before = ListAll({});
+  ASSERT_TRUE(before.ok());
+  Rows out;
+  const absl::Status s = client_->BatchCreate(pointers, {}, &out);
+  EXPECT_EQ(s.code(), fault->unique ? absl::StatusCode::kAlreadyExists
+                                    : absl::StatusCode::kFailedPrecondition)
+      << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(), "requests[2]")) << s;
+  if (!fault->unique) {
+    EXPECT_TRUE(absl::StartsWith(s.message(),
+                                 absl::StrCat("requests[2].", Singular(), ".", fault->name, ": ")))
+        << s;
+  }
+  const absl::StatusOr<Rows> after = ListAll({});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), before->size()) << "a refused batch wrote rows";
+}
+
+TEST_P(ConformanceTest, ARetriedBatchCreateReturnsWhatTheFirstMadeAndMakesNothing) {
+  const std::vector<std::string> request_ids = {"7a3f6a52-2b8e-4c1e-9f0a-000000000001",
+                                                "7a3f6a52-2b8e-4c1e-9f0a-000000000002",
+                                                "7a3f6a52-2b8e-4c1e-9f0a-000000000003"};
+  const absl::StatusOr<Rows> first = BatchCreated(*client_, *table_, 3, request_ids);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const absl::StatusOr<Rows> listed = ListAll({});
+  ASSERT_TRUE(listed.ok());
+  // The same batch again, and one in another order with a new entry.
+  const absl::StatusOr<Rows> again = BatchCreated(*client_, *table_, 3, request_ids);
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*(*again)[i], *(*first)[i]))
+        << (*again)[i]->ShortDebugString();
+  }
+  const absl::StatusOr<Rows> after = ListAll({});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(Keys(*after), Keys(*listed));
+  // The same request_id twice in one batch.
+  Rows out;
+  std::unique_ptr<Message> a = New(), b = New();
+  FillRow(*table_, 4, a.get());
+  FillRow(*table_, 5, b.get());
+  const absl::Status s = client_->BatchCreate({a.get(), b.get()}, {request_ids[0], request_ids[0]},
+                                              &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(FaultField(s), "requests[1].request_id");
+}
+
+TEST_P(ConformanceTest, BatchUpdateWritesEachEntrysMaskOrNothing) {
+  const absl::StatusOr<Rows> created = BatchCreated(*client_, *table_, 3);
+  ASSERT_TRUE(created.ok()) << created.status();
+  // Entry 0 writes one field, entry 1 another (or the same), from seed 7's values.
+  std::vector<const Column*> writable;
+  for (const Column& column : table_->columns()) {
+    if (column.writable() && column.random_length == 0 && column.references.empty() &&
+        !column.unique && column.field->containing_oneof() == nullptr) {
+      writable.push_back(&column);
+    }
+  }
+  ASSERT_FALSE(writable.empty());
+  std::unique_ptr<Message> source = New();
+  FillRow(*table_, 7, source.get());
+  Rows changes;
+  std::vector<client::ResourceClient::UpdateEntry> updates;
+  for (int i = 0; i < 2; ++i) {
+    const Column& column = *writable[static_cast<size_t>(i) % writable.size()];
+    changes.push_back(New());
+    CopyKey(*(*created)[i], table_->primary_key().field, changes.back().get(),
+            table_->primary_key().field);
+    changes.back()->GetReflection()->SwapFields(Copy(*source).get(), changes.back().get(),
+                                                {column.field});
+    updates.push_back({changes.back().get(), {column.name}});
+  }
+  Rows out;
+  ASSERT_TRUE(client_->BatchUpdate(updates, &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const FieldDescriptor* f = writable[static_cast<size_t>(i) % writable.size()]->field;
+    EXPECT_EQ(KeyText(*out[i]), KeyText(*(*created)[i]));
+    EXPECT_TRUE(SameField(*out[i], *source, f)) << f->name() << ": " << out[i]->ShortDebugString();
+    std::unique_ptr<Message> got = New();
+    ASSERT_TRUE(client_->Get(KeyOf(*(*created)[i]), "", got.get()).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got, *out[i]));
+  }
+  // A missing row in the batch: nothing written, the entry named.
+  const std::unique_ptr<Message> updated0 = Copy(*out[0]);
+  std::unique_ptr<Message> gone = Copy(*(*created)[2]);
+  ASSERT_TRUE(client_->Delete(KeyOf(*(*created)[2]), "").ok());
+  std::unique_ptr<Message> first = Copy(*updated0);
+  const Column& column = *writable[0];
+  first->GetReflection()->SwapFields(Copy(*(*created)[1]).get(), first.get(), {column.field});
+  out.clear();
+  absl::Status s = client_->BatchUpdate({{first.get(), {column.name}}, {gone.get(), {column.name}}},
+                                        &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(), "requests[1]: ")) << s;
+  std::unique_ptr<Message> got = New();
+  ASSERT_TRUE(client_->Get(KeyOf(*(*created)[0]), "", got.get()).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*got, *updated0))
+      << "a refused batch wrote " << got->ShortDebugString();
+  // The same id twice.
+  s = client_->BatchUpdate({{first.get(), {column.name}}, {first.get(), {column.name}}}, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(FaultField(s), absl::StrCat("requests[1].", table_->primary_key().path));
+}
+
+TEST_P(ConformanceTest, BatchDeleteDeletesEveryEntryOrNone) {
+  const absl::StatusOr<Rows> created = BatchCreated(*client_, *table_, 3);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE(client_->Delete(KeyOf(*(*created)[2]), "").ok());
+  absl::Status s = client_->BatchDelete({{KeyOf(*(*created)[0]), ""}, {KeyOf(*(*created)[2]), ""}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(), "requests[1]: ")) << s;
+  std::unique_ptr<Message> got = New();
+  EXPECT_TRUE(client_->Get(KeyOf(*(*created)[0]), "", got.get()).ok()) << "a refused batch deleted";
+  s = client_->BatchDelete({{KeyOf(*(*created)[0]), ""}, {KeyOf(*(*created)[0]), ""}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(FaultField(s), "requests[1].id");
+  ASSERT_TRUE(
+      client_->BatchDelete({{KeyOf(*(*created)[1]), ""}, {KeyOf(*(*created)[0]), ""}}).ok());
+  const absl::StatusOr<Rows> all = ListAll({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryResource, ConformanceTest, ::testing::ValuesIn(TableMessages()),

@@ -129,10 +129,10 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
   for (const Column& column : table.columns()) {
     if (column.writable()) written.push_back(&column);
   }
-  // The input rows: "ord", "c1".."cN" (the written columns), "rid".
-  std::vector<std::string> names = {"\"ord\""};
-  for (size_t i = 0; i < written.size(); ++i) names.push_back(absl::StrCat("\"c", i + 1, "\""));
-  names.push_back("\"rid\"");
+  // The input rows: "pm_ord", "pm_c1".."pm_cN" (the written columns), "pm_rid".
+  std::vector<std::string> names = {"\"pm_ord\""};
+  for (size_t i = 0; i < written.size(); ++i) names.push_back(absl::StrCat("\"pm_c", i + 1, "\""));
+  names.push_back("\"pm_rid\"");
   const size_t per_row = written.size() + 1;
   std::vector<std::string> values;
   for (size_t row = 0; row < rows; ++row) {
@@ -143,10 +143,11 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
     }
     values.push_back(absl::StrCat("(", absl::StrJoin(cells, ", "), ")"));
   }
+  const std::string table_name = absl::StrCat("$", rows * per_row + 1, "::text");
   // The key of each row: written by the caller, or drawn here.
   std::string key;
   for (size_t i = 0; i < written.size(); ++i) {
-    if (written[i] == &pk) key = absl::StrCat("\"v\".\"c", i + 1, "\"");
+    if (written[i] == &pk) key = absl::StrCat("\"v\".\"pm_c", i + 1, "\"");
   }
   const bool identity = pk.generated == protomodel::v1::KEY_GENERATION_IDENTITY;
   if (key.empty()) {
@@ -157,24 +158,216 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
   std::vector<std::string> insert_columns, insert_values;
   if (!pk.writable()) {
     insert_columns.push_back(pk.quoted);
-    insert_values.push_back("\"k\"");
+    insert_values.push_back("\"pm_k\"");
   }
   for (size_t i = 0; i < written.size(); ++i) {
     insert_columns.push_back(written[i]->quoted);
-    insert_values.push_back(absl::StrCat("\"c", i + 1, "\""));
+    insert_values.push_back(absl::StrCat("\"pm_c", i + 1, "\""));
   }
+  const std::vector<const Column*> all = AllColumns(table);
   return absl::StrCat(
-      "WITH \"input\" AS MATERIALIZED (SELECT ", key, " AS \"k\", \"v\".* FROM (VALUES ",
-      absl::StrJoin(values, ", "), ") AS \"v\"(", absl::StrJoin(names, ", "),
-      ")), \"created\" AS (INSERT INTO ", table.quoted_name(), " (",
+      "WITH \"v\"(", absl::StrJoin(names, ", "), ") AS (VALUES ", absl::StrJoin(values, ", "),
+      // Rows whose request_id is recorded were made by an earlier call:
+      // they come back as stored and are not made again.
+      "), \"found\" AS (SELECT \"v\".\"pm_ord\", \"r\".\"resource_key\" FROM \"v\" JOIN "
+      "\"protomodel_request_ids\" AS \"r\" ON \"r\".\"request_id\" = \"v\".\"pm_rid\" AND "
+      "\"r\".\"table_name\" = ", table_name,
+      "), \"input\" AS MATERIALIZED (SELECT ", key, " AS \"pm_k\", \"v\".* FROM \"v\" WHERE NOT "
+      "EXISTS (SELECT 1 FROM \"found\" WHERE \"found\".\"pm_ord\" = \"v\".\"pm_ord\")), "
+      "\"created\" AS (INSERT INTO ", table.quoted_name(), " (",
       absl::StrJoin(insert_columns, ", "), ")", identity ? " OVERRIDING SYSTEM VALUE" : "",
       " SELECT ", absl::StrJoin(insert_values, ", "),
       " FROM \"input\" RETURNING *), \"recorded\" AS (INSERT INTO \"protomodel_request_ids\" "
-      "(\"request_id\", \"table_name\", \"resource_key\") SELECT \"rid\", $",
-      rows * per_row + 1, "::text, \"k\"::text FROM \"input\" WHERE \"rid\" IS NOT NULL) "
-      "SELECT \"input\".\"ord\"", ReadForm(table).binary ? "::text" : "", ", ",
-      SelectList(AllColumns(table), "\"created\"", WriteForm(table)),
-      " FROM \"created\" JOIN \"input\" ON \"created\".", pk.quoted, " = \"input\".\"k\"");
+      "(\"request_id\", \"table_name\", \"resource_key\") SELECT \"pm_rid\", ", table_name,
+      ", \"pm_k\"::text FROM \"input\" WHERE \"pm_rid\" IS NOT NULL) "
+      "SELECT \"input\".\"pm_ord\"::text, '0', ",
+      SelectList(all, "\"created\"", WriteForm(table)),
+      " FROM \"created\" JOIN \"input\" ON \"created\".", pk.quoted, " = \"input\".\"pm_k\" "
+      "UNION ALL SELECT \"found\".\"pm_ord\"::text, '1', ",
+      SelectList(all, "\"stored\"", ReadForm(table)), " FROM \"found\" JOIN ",
+      table.quoted_name(), " AS \"stored\" ON \"stored\".", pk.quoted, " = \"found\".\"resource_key\"::",
+      TypeName(pk));
+}
+
+namespace {
+
+// Whether the size of `column`'s values counts toward a BatchGet's limit,
+// and the SQL of that size: text and bytes by their length (without
+// reading them), JSON and arrays by their stored size.
+std::string SizeExpr(const Column& column, absl::string_view alias) {
+  const std::string ref = absl::StrCat(alias, ".", column.quoted);
+  if (!column.repeated && (column.type == ColumnType::kString || column.type == ColumnType::kBytes)) {
+    return absl::StrCat("coalesce(octet_length(", ref, "), 0)");
+  }
+  if (column.repeated || column.type == ColumnType::kJson) {
+    return absl::StrCat("coalesce(pg_column_size(", ref, "), 0)");
+  }
+  return "";
+}
+
+// Whether a batch update row writes its `i`th column (0-based): its mask is
+// text of '0' and '1', a character per column.
+std::string MaskBit(size_t i) {
+  return absl::StrCat("substr(\"v\".\"pm_mask\", ", i + 1, ", 1) = '1'");
+}
+
+}  // namespace
+
+FullViewJoins RelationJoins(const TableSchema& table, bool binary) {
+  FullViewJoins joins;
+  const std::string& pk = table.primary_key().quoted;
+  for (size_t i = 0; i < table.relations().size(); ++i) {
+    const Relation& relation = table.relations()[i];
+    const TableSchema& target = *relation.target;
+    const std::string alias = absl::StrCat("\"j", i, "\"");
+    joins.select.push_back(SelectList(AllColumns(target), alias, RowForm{binary, {}}));
+    if (!relation.field->is_repeated()) {
+      absl::StrAppend(&joins.from, " LEFT JOIN ", target.quoted_name(), " AS ", alias, " ON ",
+                      alias, ".", target.primary_key().quoted, " = \"r\".",
+                      relation.local->quoted);
+    } else {
+      absl::StrAppend(&joins.from, " LEFT JOIN LATERAL (SELECT * FROM ", target.quoted_name(),
+                      " WHERE ", relation.remote->quoted, " = \"r\".", pk, " ORDER BY ",
+                      target.primary_key().quoted, " LIMIT ", relation.limit, ") AS ", alias,
+                      " ON true");
+      joins.order = absl::StrCat(alias, ".", target.primary_key().quoted);
+    }
+  }
+  return joins;
+}
+
+Statement BatchGetStatement(const TableSchema& table, const std::vector<const Column*>& columns,
+                            bool relations) {
+  const RowForm form = ReadForm(table);
+  const std::string& pk = table.primary_key().quoted;
+  const std::string keys = absl::StrCat("$1::", TypeName(table.primary_key()), "[]");
+  std::vector<std::string> sizes;
+  std::vector<bool> selected(table.columns().size(), false);
+  std::vector<std::string> select = {"\"k\".\"pm_ord\"::text", ""};
+  for (const Column* column : columns) {
+    selected[static_cast<size_t>(table.ColumnIndex(*column))] = true;
+    std::string expr = ColumnExpr(*column, "\"r\"", form);
+    const std::string size = SizeExpr(*column, "\"r2\"");
+    if (!size.empty()) {
+      // Past the limit the large values stay behind: the call fails, and
+      // the database sends nothing it would not use.
+      sizes.push_back(size);
+      expr = absl::StrCat("CASE WHEN \"s\".\"pm_total\" <= $2::int8 THEN ", expr, " END");
+    }
+    select.push_back(std::move(expr));
+  }
+  std::string from = absl::StrCat("unnest(", keys, ") WITH ORDINALITY AS \"k\"(\"pm_key\", "
+                                  "\"pm_ord\") JOIN ", table.quoted_name(), " AS \"r\" ON \"r\".",
+                                  pk, " = \"k\".\"pm_key\"");
+  if (sizes.empty()) {
+    select[1] = "'0'";
+    // $2 is still sent: it must appear, typed.
+    absl::StrAppend(&from, " CROSS JOIN (SELECT $2::int8 AS \"pm_limit\") AS \"s\"");
+  } else {
+    select[1] = "\"s\".\"pm_total\"::text";
+    absl::StrAppend(&from, " CROSS JOIN (SELECT coalesce(sum(", absl::StrJoin(sizes, " + "),
+                    "), 0) AS \"pm_total\" FROM unnest(", keys, ") AS \"k2\"(\"pm_key\") JOIN ",
+                    table.quoted_name(), " AS \"r2\" ON \"r2\".", pk,
+                    " = \"k2\".\"pm_key\") AS \"s\"");
+  }
+  std::string order = "\"k\".\"pm_ord\"";
+  if (relations) {
+    const FullViewJoins joins = RelationJoins(table, form.binary);
+    for (const std::string& part : joins.select) select.push_back(part);
+    absl::StrAppend(&from, joins.from);
+    if (!joins.order.empty()) absl::StrAppend(&order, ", ", joins.order);
+  }
+  return Statement{
+      absl::StrCat(table.name(), ".batch_get.", ColumnSetHex(selected), relations ? ".full" : ""),
+      absl::StrCat("SELECT ", absl::StrJoin(select, ", "), " FROM ", from, " ORDER BY ", order),
+      form.binary};
+}
+
+std::string BatchUpdateSql(const TableSchema& table, const std::vector<const Column*>& columns,
+                           size_t rows) {
+  const Column& pk = table.primary_key();
+  const Column* etag = table.etag();
+  const std::string& t = table.quoted_name();
+  // Per row: the key, the mask, each column's value, the etag (if any).
+  std::vector<std::string> names = {"\"pm_ord\"", "\"pm_key\"", "\"pm_mask\""};
+  for (size_t i = 0; i < columns.size(); ++i) names.push_back(absl::StrCat("\"pm_c", i + 1, "\""));
+  if (etag != nullptr) names.push_back("\"pm_etag\"");
+  const size_t per_row = names.size() - 1;
+  std::vector<std::string> values;
+  for (size_t row = 0; row < rows; ++row) {
+    const size_t base = row * per_row;
+    std::vector<std::string> cells = {absl::StrCat(row + 1),
+                                      absl::StrCat("$", base + 1, "::", TypeName(pk)),
+                                      absl::StrCat("$", base + 2, "::text")};
+    for (size_t i = 0; i < columns.size(); ++i) {
+      cells.push_back(absl::StrCat("$", base + 3 + i, "::", TypeName(*columns[i])));
+    }
+    if (etag != nullptr) cells.push_back(absl::StrCat("$", base + 3 + columns.size(), "::text"));
+    values.push_back(absl::StrCat("(", absl::StrJoin(cells, ", "), ")"));
+  }
+  const std::string etag_matches =
+      etag == nullptr ? ""
+                      : absl::StrCat(" AND (\"v\".\"pm_etag\" IS NULL OR \"l\".", etag->quoted,
+                                     " = \"v\".\"pm_etag\")");
+  std::vector<std::string> sets;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    sets.push_back(absl::StrCat(columns[i]->quoted, " = CASE WHEN ", MaskBit(i), " THEN \"v\".\"pm_c",
+                                i + 1, "\" ELSE ", t, ".", columns[i]->quoted, " END"));
+  }
+  if (etag != nullptr) {
+    // Every write changes the etag; an entry that writes nothing does not.
+    sets.push_back(absl::StrCat(etag->quoted, " = CASE WHEN position('1' in \"v\".\"pm_mask\") > 0 "
+                                "THEN ", kNewVersionSql, " ELSE ", t, ".", etag->quoted, " END"));
+  }
+  if (sets.empty()) sets.push_back(absl::StrCat(pk.quoted, " = ", t, ".", pk.quoted));
+  // What comes back: every column, but the bytes a row wrote (echoed).
+  const RowForm form = ReadForm(table);
+  std::vector<std::string> returning = {"\"v\".\"pm_ord\"::text"};
+  for (const Column& column : table.columns()) {
+    std::string expr = ColumnExpr(column, t, form);
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i] == &column && IsRawBytes(column)) {
+        expr = absl::StrCat("CASE WHEN ", MaskBit(i), " THEN NULL ELSE ", expr, " END");
+      }
+    }
+    returning.push_back(std::move(expr));
+  }
+  std::string where = absl::StrCat(t, ".", pk.quoted, " = \"v\".\"pm_key\"");
+  if (etag != nullptr) {
+    absl::StrAppend(&where, " AND (\"v\".\"pm_etag\" IS NULL OR ", t, ".", etag->quoted,
+                    " = \"v\".\"pm_etag\")");
+  }
+  // Every row is locked (and its etag checked) first; unless all are there
+  // and match, nothing is written and no row comes back.
+  return absl::StrCat(
+      "WITH \"v\"(", absl::StrJoin(names, ", "), ") AS (VALUES ", absl::StrJoin(values, ", "),
+      "), \"locked\" AS (SELECT count(*) AS \"pm_n\" FROM (SELECT 1 FROM ", t, " AS \"l\" JOIN \"v\" "
+      "ON \"l\".", pk.quoted, " = \"v\".\"pm_key\"", etag_matches, " FOR UPDATE OF \"l\") AS \"x\") "
+      "UPDATE ", t, " SET ", absl::StrJoin(sets, ", "), " FROM \"v\", \"locked\" WHERE ", where,
+      " AND \"locked\".\"pm_n\" = ", rows, " RETURNING ", absl::StrJoin(returning, ", "));
+}
+
+std::string BatchDeleteSql(const TableSchema& table) {
+  const Column& pk = table.primary_key();
+  const Column* etag = table.etag();
+  const std::string& t = table.quoted_name();
+  const std::string keys = absl::StrCat("$1::", TypeName(pk), "[]");
+  // An empty etag checks nothing.
+  const auto etag_matches = [&](absl::string_view alias) {
+    return etag == nullptr ? std::string()
+                           : absl::StrCat(" AND (\"v\".\"pm_etag\" = '' OR ", alias, ".",
+                                          etag->quoted, " = \"v\".\"pm_etag\")");
+  };
+  return absl::StrCat(
+      "WITH \"v\" AS (SELECT * FROM unnest(", keys,
+      etag != nullptr ? ", $2::text[]) AS \"u\"(\"pm_key\", \"pm_etag\")"
+                      : ") AS \"u\"(\"pm_key\")",
+      "), \"locked\" AS (SELECT count(*) AS \"pm_n\" FROM (SELECT 1 FROM ", t, " AS \"l\" JOIN \"v\" "
+      "ON \"l\".", pk.quoted, " = \"v\".\"pm_key\"", etag_matches("\"l\""),
+      " FOR UPDATE OF \"l\") AS \"x\"), \"deleted\" AS (DELETE FROM ", t,
+      " USING \"v\", \"locked\" WHERE ", t, ".", pk.quoted, " = \"v\".\"pm_key\"", etag_matches(t),
+      " AND \"locked\".\"pm_n\" = cardinality(", keys, ") RETURNING 1) "
+      "SELECT count(*)::text FROM \"deleted\"");
 }
 
 std::string GetManySql(const TableSchema& table) {

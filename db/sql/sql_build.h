@@ -53,12 +53,50 @@ std::string InsertRecordingSql(const TableSchema& table);
 
 // `rows` inserts in one statement, each with its request_id if it has one.
 // Params: for each row, BindWritable's, then its request_id (a uuid, or
-// NULL); last, the table's name. Keys are drawn before the rows are
-// written, so each returned row is matched to its input: the result is the
-// input row's number (1..rows), then every column (WriteForm's).
+// NULL); last, the table's name. A row whose request_id is already
+// recorded is not inserted: the row that request made comes back instead.
+// Keys are drawn before the rows are written, so each returned row is
+// matched to its input: the result is the input row's number (1..rows),
+// '1' for a row found by its request_id ('0' for one made now), then every
+// column (WriteForm's for those made now, ReadForm's for those found).
 // One statement, one transaction: any row that breaks a constraint leaves
 // nothing written.
 std::string InsertBatchSql(const TableSchema& table, size_t rows);
+
+// The detailed view's joins to the tables of `table`'s relations, from
+// the row aliased "r": each singular relation by a LEFT JOIN, the repeated
+// one (at most one) by a LATERAL join, whose key is `order`'s.
+struct FullViewJoins {
+  std::vector<std::string> select;  // each relation's columns (ReadForm's)
+  std::string from;                 // " LEFT JOIN ..." clauses
+  std::string order;                // the repeated relation's key, or ""
+};
+FullViewJoins RelationJoins(const TableSchema& table, bool binary);
+
+// A BatchGet: the rows whose keys are in the array `$1`, once per time a
+// key is asked, in its order, with `columns` (ReadForm's) and, with
+// `relations`, the detailed view's joins. The result is the key's position
+// (1-based), the total size of the large values asked for, and the
+// columns. `$2` is the most that total may be: past it, the large values
+// come back NULL. The statement's name stands for its text.
+Statement BatchGetStatement(const TableSchema& table, const std::vector<const Column*>& columns,
+                            bool relations);
+
+// A BatchUpdate of `rows` rows in one statement, writing `columns` (in
+// table order; each row writes those its mask says). Params per row: the
+// key, the mask (a '0' or '1' for each of `columns`), each column's value
+// (BindColumn's, or NULL where not written) and, for a table with an etag,
+// the etag the row must carry (NULL: any). Every row is locked first;
+// unless every one is there with its etag, nothing is written and nothing
+// comes back. The result is the row's number (1..rows), then every column
+// as after the update (ReadForm's, but the bytes a row wrote are NULL).
+std::string BatchUpdateSql(const TableSchema& table, const std::vector<const Column*>& columns,
+                           size_t rows);
+
+// A BatchDelete of the keys in the array `$1` (and, with an etag column,
+// the etags in `$2`, '' for none): all of them, or none unless every row is
+// there with its etag. The result is the number of rows deleted.
+std::string BatchDeleteSql(const TableSchema& table);
 
 // SELECT of every column (ReadForm's) of the rows whose primary key
 // is in the array `$1`, in no particular order.

@@ -17,10 +17,14 @@ constexpr size_t kMaxMaskPaths = 64;
 
 absl::StatusOr<std::string> KeyOf(const Message& message,
                                   const FieldDescriptor* field,
-                                  const db::Column& pk, absl::string_view path) {
+                                  const db::Column& pk, absl::string_view path, int index) {
   const Reflection* r = message.GetReflection();
+  const auto text = [&] {
+    return index < 0 ? r->GetString(message, field) : r->GetRepeatedString(message, field, index);
+  };
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
-    const int64_t id = r->GetInt64(message, field);
+    const int64_t id =
+        index < 0 ? r->GetInt64(message, field) : r->GetRepeatedInt64(message, field, index);
     if (id <= 0) {
       return db::InvalidField(path, db::reason::kInvalidField,
                               absl::StrCat(path, ": ids are integers > 0, not ", id));
@@ -28,11 +32,11 @@ absl::StatusOr<std::string> KeyOf(const Message& message,
     return absl::StrCat(id);
   }
   if (pk.type == db::ColumnType::kUuid) {
-    absl::StatusOr<std::string> uuid = db::CanonicalUuid(r->GetString(message, field), path);
+    absl::StatusOr<std::string> uuid = db::CanonicalUuid(text(), path);
     if (!uuid.ok()) return db::AboutField(uuid.status(), path);
     return uuid;
   }
-  std::string key = r->GetString(message, field);
+  std::string key = text();
   if (key.empty()) {
     return db::InvalidField(path, db::reason::kRequiredField, absl::StrCat(path, " is required"));
   }

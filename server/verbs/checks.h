@@ -17,10 +17,11 @@ namespace protomodel::server {
 // the request ("id", "book.title", "update_mask").
 
 // The primary key in `field` of `message` as validated text: an integer
-// > 0, a UUID (lower-cased), or non-empty text.
+// > 0, a UUID (lower-cased), or non-empty text; of a repeated `field`, the
+// element `index`.
 absl::StatusOr<std::string> KeyOf(const google::protobuf::Message& message,
                                   const google::protobuf::FieldDescriptor* field,
-                                  const db::Column& pk, absl::string_view path);
+                                  const db::Column& pk, absl::string_view path, int index = -1);
 
 // Whether a column's field holds a value: an element for a list or a map,
 // presence where the field has it, a non-default value otherwise.

@@ -15,7 +15,7 @@ namespace protomodel::server {
 using google::protobuf::Message;
 
 void Crud::Create(Call* call) const {
-  absl::StatusOr<PreparedCreate> create = PrepareCreate(call);
+  absl::StatusOr<PreparedCreate> create = PrepareCreate(call->plan(), call->mutable_request(), false);
   if (!create.ok()) return call->Finish(create.status());
   db::Params params;
   if (absl::Status s = db::BindWritable(table_.schema(), *create->resource, &params); !s.ok()) {
@@ -30,15 +30,20 @@ void Crud::Create(Call* call) const {
   if (!creates_->Add(pending)) call->Finish(Overloaded());
 }
 
-absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(Call* call) const {
-  const MethodPlan& plan = call->plan();
-  Message* request = call->mutable_request();
+absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(const MethodPlan& plan,
+                                                         Message* request,
+                                                         bool in_place) const {
   PreparedCreate create;
-  // The resource moves out of the request (a document of many MiB is not
-  // copied); nothing reads it there again.
   Message* resource = request->GetReflection()->MutableMessage(request, plan.resource);
-  create.resource.reset(resource->New());
-  create.resource->GetReflection()->Swap(create.resource.get(), resource);
+  if (in_place) {
+    create.resource = resource;
+  } else {
+    // The resource moves out of the request (a document of many MiB is not
+    // copied); nothing reads it there again.
+    create.owned.reset(resource->New());
+    create.owned->GetReflection()->Swap(create.owned.get(), resource);
+    create.resource = create.owned.get();
+  }
   if (plan.request_id != nullptr) {
     std::string request_id = request->GetReflection()->GetString(*request, plan.request_id);
     if (!request_id.empty()) {
@@ -51,7 +56,7 @@ absl::StatusOr<Crud::PreparedCreate> Crud::PrepareCreate(Call* call) const {
   if (absl::Status s = CheckRequired(*create.resource, writable_); !s.ok()) return s;
   for (const db::Column& column : table_.schema().columns()) {
     if (column.random_length > 0 && !IsSet(*create.resource, column)) {
-      Draw(column, create.resource.get());
+      Draw(column, create.resource);
       create.drawn.push_back(&column);
     }
   }
@@ -65,13 +70,13 @@ void Crud::Draw(const db::Column& column, Message* resource) const {
 void Crud::InsertDrawn(std::unique_ptr<DrawnCreate> create) const {
   constexpr int kAttempts = 5;
   DrawnCreate& c = *create;
-  table_.Insert(c.create.resource.get(), c.create.request_id, c.limit, c.call->response(),
+  table_.Insert(c.create.resource, c.create.request_id, c.limit, c.call->response(),
                 [this, create = std::move(create)](absl::Status status) mutable {
                   const db::Column* clash = status.ok() ? nullptr : table_.ViolatedColumn(status);
                   const std::vector<const db::Column*>& drawn = create->create.drawn;
                   if (clash != nullptr && ++create->attempts < kAttempts &&
                       std::find(drawn.begin(), drawn.end(), clash) != drawn.end()) {
-                    Draw(*clash, create->create.resource.get());
+                    Draw(*clash, create->create.resource);
                     return InsertDrawn(std::move(create));
                   }
                   Answer(create->call, std::move(status));
@@ -84,7 +89,7 @@ void Crud::InsertCreates(std::vector<PendingCreate> creates, Finished finished) 
   if (live.size() == 1) {
     auto create = std::make_unique<PendingCreate>(std::move(live[0]));
     PendingCreate& c = *create;
-    return table_.InsertBound(c.create.resource.get(), std::move(c.params), c.create.request_id,
+    return table_.InsertBound(c.create.resource, std::move(c.params), c.create.request_id,
                               c.limit, c.call->response(),
                               [create = std::move(create), finished = std::move(finished)](
                                   absl::Status status) mutable {
@@ -95,7 +100,7 @@ void Crud::InsertCreates(std::vector<PendingCreate> creates, Finished finished) 
   std::vector<db::Table::PendingInsert> rows;
   for (PendingCreate& create : live) {
     rows.push_back({std::move(create.params), create.create.request_id,
-                    create.create.resource.get(), create.call->response()});
+                    create.create.resource, create.call->response()});
   }
   db::CallLimit limit = SharedLimit(live);
   table_.InsertMany(
@@ -119,7 +124,7 @@ void Crud::InsertCreates(std::vector<PendingCreate> creates, Finished finished) 
         for (PendingCreate& pending : live) {
           auto create = std::make_unique<PendingCreate>(std::move(pending));
           PendingCreate& c = *create;
-          table_.Insert(c.create.resource.get(), c.create.request_id, c.limit,
+          table_.Insert(c.create.resource, c.create.request_id, c.limit,
                         c.call->response(), [create = std::move(create)](absl::Status own) {
                           Answer(create->call, std::move(own));
                         });

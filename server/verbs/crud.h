@@ -44,6 +44,13 @@ class Crud final {
   void List(Call* call) const;
   void Update(Call* call) const;
   void Delete(Call* call) const;
+  // The batch verbs (AIP-231, 233, 234, 235): each entry checked as its
+  // single call's request is, every one before any database work, then all
+  // of them in one statement (db::Table's batches).
+  void BatchGet(Call* call) const;
+  void BatchCreate(Call* call) const;
+  void BatchUpdate(Call* call) const;
+  void BatchDelete(Call* call) const;
 
   // Calls waiting for their batch.
   int waiting() const { return static_cast<int>(gets_->waiting() + creates_->waiting()); }
@@ -59,7 +66,9 @@ class Crud final {
 
   // A create checked and ready to insert.
   struct PreparedCreate {
-    std::unique_ptr<google::protobuf::Message> resource;
+    // The resource: moved out of the request (`owned`), or in place.
+    google::protobuf::Message* resource = nullptr;
+    std::unique_ptr<google::protobuf::Message> owned;
     std::string request_id;  // canonical, or ""
     // The random columns the server filled: drawn again on a clash.
     std::vector<const db::Column*> drawn;
@@ -95,12 +104,20 @@ class Crud final {
   // What answers `call` when the table is done.
   static db::Table::Done Finisher(Call* call);
 
-  // Each request checked and made ready for the database, or
+  // Each request (a call's, or a batch entry: `plan`'s fields are then
+  // the entry's) checked and made ready for the database, or
   // INVALID_ARGUMENT about the field at fault.
-  absl::StatusOr<PreparedCreate> PrepareCreate(Call* call) const;
+  absl::StatusOr<PreparedCreate> PrepareCreate(const MethodPlan& plan,
+                                               google::protobuf::Message* request,
+                                               bool in_place) const;
   absl::StatusOr<db::Table::PreparedList> PrepareList(const Call& call) const;
-  absl::StatusOr<db::Table::PreparedUpdate> PrepareUpdate(Call* call) const;
-  absl::StatusOr<PreparedDelete> PrepareDelete(const Call& call) const;
+  absl::StatusOr<db::Table::UpdateEntry> CheckUpdate(const MethodPlan& plan,
+                                                     google::protobuf::Message* request) const;
+  absl::StatusOr<PreparedDelete> PrepareDelete(const MethodPlan& plan,
+                                               const google::protobuf::Message& request) const;
+  // Whether `request` asks for the detailed view (its `view` is FULL).
+  absl::StatusOr<bool> FullView(const MethodPlan& plan,
+                                const google::protobuf::Message& request) const;
 
   // Fills `column` of `resource` with random text.
   void Draw(const db::Column& column, google::protobuf::Message* resource) const;

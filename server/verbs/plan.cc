@@ -22,6 +22,13 @@ const Descriptor* FieldMaskType(const Descriptor& message) {
   return message.file()->pool()->FindMessageTypeByName("google.protobuf.FieldMask");
 }
 
+#define PLAN_FIELD(target, expr)            \
+  do {                                      \
+    auto field = (expr);                    \
+    if (!field.ok()) return field.status(); \
+    plan_.target = *field;                  \
+  } while (false)
+
 // Checks one method's request and response against its verb's shape and
 // fills the plan's fields. Errors name the method and the field.
 class Planner {
@@ -80,42 +87,60 @@ class Planner {
     const Descriptor* in = method_.input_type();
     const Descriptor* out = method_.output_type();
     const Descriptor* resource = plan_.table->descriptor();
+    if (!IsBatch(plan_.verb)) {
+      if (absl::Status s = PlanRequest(in, plan_.verb); !s.ok()) return s;
+      if (plan_.verb == Verb::kList) return PlanRows(out, true);
+      if (plan_.verb == Verb::kDelete) return ReturnsEmpty(out);
+      if (out != resource) {
+        return Misfit(absl::StrCat("it must return ", resource->full_name(), ", not ",
+                                   out->full_name()));
+      }
+      return absl::OkStatus();
+    }
+    if (plan_.verb == Verb::kBatchGet) {
+      // The entries are the keys themselves.
+      PLAN_FIELD(entries, Field(in, "ids", plan_.table->primary_key().field->type(), true,
+                                nullptr, true));
+      if (absl::Status s = PlanView(in); !s.ok()) return s;
+      PLAN_FIELD(read_mask, Field(in, "read_mask", FieldDescriptor::TYPE_MESSAGE, false,
+                                  FieldMaskType(*in)));
+      if (absl::Status s = NothingElse(in); !s.ok()) return s;
+      return PlanRows(out, false);
+    }
+    // The entries are the single verb's requests, planned as its own are.
+    PLAN_FIELD(entries, Field(in, "requests", FieldDescriptor::TYPE_MESSAGE, true, nullptr, true));
+    if (absl::Status s = NothingElse(in); !s.ok()) return s;
+    if (absl::Status s = PlanRequest(plan_.entries->message_type(), EntryVerb(plan_.verb));
+        !s.ok()) {
+      return s;
+    }
+    if (plan_.verb == Verb::kBatchDelete) return ReturnsEmpty(out);
+    return PlanRows(out, false);
+  }
+
+ private:
+  // The fields of a request of the single verb `verb` (a call's, or a
+  // batch entry's), all of them.
+  absl::Status PlanRequest(const Descriptor* in, Verb verb) {
+    const Descriptor* resource = plan_.table->descriptor();
     const std::string singular = LowerSnake(resource->name());
-#define PLAN_FIELD(target, expr)                 \
-  do {                                           \
-    auto field = (expr);                         \
-    if (!field.ok()) return field.status();      \
-    plan_.target = *field;                       \
-  } while (false)
-    switch (plan_.verb) {
+    switch (verb) {
       case Verb::kCreate:
         PLAN_FIELD(resource, Field(in, singular, FieldDescriptor::TYPE_MESSAGE, true, resource));
         PLAN_FIELD(request_id, Field(in, "request_id", FieldDescriptor::TYPE_STRING, false));
         break;
-      case Verb::kGet: {
+      case Verb::kGet:
         PLAN_FIELD(id, Key(in));
-        PLAN_FIELD(view, Field(in, "view", FieldDescriptor::TYPE_ENUM, false));
-        if (plan_.view != nullptr && plan_.view->enum_type()->FindValueByName("FULL") == nullptr) {
-          return Misfit(absl::StrCat("enum ", plan_.view->enum_type()->full_name(),
-                                     " of field view has no value FULL"));
-        }
+        if (absl::Status s = PlanView(in); !s.ok()) return s;
         break;
-      }
-      case Verb::kList: {
+      case Verb::kList:
         PLAN_FIELD(page_size, Field(in, "page_size", FieldDescriptor::TYPE_INT32, false));
         PLAN_FIELD(page_token, Field(in, "page_token", FieldDescriptor::TYPE_STRING, false));
         PLAN_FIELD(filter, Field(in, "filter", FieldDescriptor::TYPE_STRING, false));
         PLAN_FIELD(order_by, Field(in, "order_by", FieldDescriptor::TYPE_STRING, false));
         PLAN_FIELD(read_mask, Field(in, "read_mask", FieldDescriptor::TYPE_MESSAGE, false,
                                     FieldMaskType(*in)));
-        if (absl::Status s = NothingElse(in); !s.ok()) return s;
-        const std::string plural =
-            LowerSnake(method_.name().substr(VerbName(plan_.verb).size()));
-        PLAN_FIELD(rows, Field(out, plural, FieldDescriptor::TYPE_MESSAGE, true, resource, true));
-        PLAN_FIELD(next_page_token,
-                   Field(out, "next_page_token", FieldDescriptor::TYPE_STRING, true));
-        return NothingElse(out);
-      }
+        break;
       case Verb::kUpdate:
         PLAN_FIELD(resource, Field(in, singular, FieldDescriptor::TYPE_MESSAGE, true, resource));
         PLAN_FIELD(update_mask,
@@ -125,30 +150,56 @@ class Planner {
       case Verb::kDelete:
         PLAN_FIELD(id, Key(in));
         PLAN_FIELD(etag, Field(in, "etag", FieldDescriptor::TYPE_STRING, false));
-        if (out->full_name() != "google.protobuf.Empty") {
-          return Misfit(absl::StrCat("it must return google.protobuf.Empty, not ",
-                                     out->full_name()));
-        }
         break;
-    }
-#undef PLAN_FIELD
-    if (plan_.verb != Verb::kDelete && out != resource) {
-      return Misfit(absl::StrCat("it must return ", resource->full_name(), ", not ",
-                                 out->full_name()));
+      default:
+        break;
     }
     return NothingElse(in);
   }
 
- private:
+  // The optional `view` enum, which must have a FULL value.
+  absl::Status PlanView(const Descriptor* in) {
+    PLAN_FIELD(view, Field(in, "view", FieldDescriptor::TYPE_ENUM, false));
+    if (plan_.view != nullptr && plan_.view->enum_type()->FindValueByName("FULL") == nullptr) {
+      return Misfit(absl::StrCat("enum ", plan_.view->enum_type()->full_name(),
+                                 " of field view has no value FULL"));
+    }
+    return absl::OkStatus();
+  }
+
+  // The response's rows, named by the plural the method's name ends in,
+  // and (List) the next page's token: nothing else.
+  absl::Status PlanRows(const Descriptor* out, bool paged) {
+    const std::string plural = LowerSnake(method_.name().substr(VerbName(plan_.verb).size()));
+    PLAN_FIELD(rows, Field(out, plural, FieldDescriptor::TYPE_MESSAGE, true,
+                           plan_.table->descriptor(), true));
+    if (paged) {
+      PLAN_FIELD(next_page_token,
+                 Field(out, "next_page_token", FieldDescriptor::TYPE_STRING, true));
+    }
+    return NothingElse(out);
+  }
+
+  absl::Status ReturnsEmpty(const Descriptor* out) const {
+    if (out->full_name() != "google.protobuf.Empty") {
+      return Misfit(absl::StrCat("it must return google.protobuf.Empty, not ",
+                                 out->full_name()));
+    }
+    return absl::OkStatus();
+  }
+
   const MethodDescriptor& method_;
   MethodPlan& plan_;
   std::vector<std::string> expected_;
 };
 
+#undef PLAN_FIELD
+
 }  // namespace
 
 VerbClass ClassOf(Verb verb) {
-  return verb == Verb::kGet || verb == Verb::kList ? VerbClass::kRead : VerbClass::kWrite;
+  return verb == Verb::kGet || verb == Verb::kList || verb == Verb::kBatchGet ? VerbClass::kRead
+                                                                             : VerbClass::kWrite;
 }
 
 absl::StatusOr<std::vector<MethodPlan>> PlanService(
@@ -163,8 +214,9 @@ absl::StatusOr<std::vector<MethodPlan>> PlanService(
     const std::optional<Verb> verb = VerbOf(method);
     if (!verb.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "method ", plan.full_name, " is not one of the verbs (Create, Get, List, Update, "
-          "Delete followed by the resource's name)"));
+          "method ", plan.full_name, " is not one of the verbs (Create, Get, Update, Delete "
+          "followed by the resource's name; List, BatchGet, BatchCreate, BatchUpdate, "
+          "BatchDelete followed by its plural)"));
     }
     plan.verb = *verb;
     if (method.client_streaming() || method.server_streaming()) {
@@ -183,7 +235,7 @@ absl::StatusOr<std::vector<MethodPlan>> PlanService(
       return absl::InvalidArgumentError(
           absl::StrCat("method ", plan.full_name, ": ", resource->full_name(), " has no table"));
     }
-    if (plan.verb != Verb::kList &&
+    if (plan.verb != Verb::kList && !IsBatch(plan.verb) &&
         method.name() != absl::StrCat(VerbName(plan.verb), resource->name())) {
       return absl::InvalidArgumentError(absl::StrCat(
           "method ", plan.full_name, " does not fit the ", VerbName(plan.verb), " verb: want ",

@@ -28,15 +28,20 @@ struct MethodPlan {
   std::string full_name;  // "library.v1.BookService/GetBook", for tokens, metrics, logs
   std::string path;       // "/library.v1.BookService/GetBook", gRPC's
 
+  // A batch verb: its entries, `ids` (BatchGet) or `requests` (the others).
+  // The fields below that a batch entry holds (the resource, its
+  // `request_id`, `update_mask`, `id`, `etag`) are then the entry's.
+  const google::protobuf::FieldDescriptor* entries = nullptr;
   // Create, Update: the resource (`book`); Create: `request_id`.
   const google::protobuf::FieldDescriptor* resource = nullptr;
   const google::protobuf::FieldDescriptor* request_id = nullptr;
-  // Get, Delete: `id`; Get: `view`; Delete: `etag`.
+  // Get, Delete: `id`; Get, BatchGet: `view`; Delete: `etag`.
   const google::protobuf::FieldDescriptor* id = nullptr;
   const google::protobuf::FieldDescriptor* view = nullptr;
   const google::protobuf::FieldDescriptor* etag = nullptr;
-  // List: the request's paging, filter, order and mask, and the response's
-  // rows and next token.
+  // List: the request's paging, filter, order and mask (BatchGet too), and
+  // the response's rows (BatchGet, BatchCreate, BatchUpdate too) and next
+  // token.
   const google::protobuf::FieldDescriptor* page_size = nullptr;
   const google::protobuf::FieldDescriptor* page_token = nullptr;
   const google::protobuf::FieldDescriptor* filter = nullptr;

@@ -25,23 +25,25 @@ void Crud::Get(Call* call) const {
   absl::StatusOr<std::string> key =
       KeyOf(request, plan.id, table_.schema().primary_key(), plan.id->name());
   if (!key.ok()) return call->Finish(key.status());
-  bool full = false;
-  if (plan.view != nullptr) {
-    const int number = request.GetReflection()->GetEnumValue(request, plan.view);
-    const auto* value = plan.view->enum_type()->FindValueByNumber(number);
-    if (value == nullptr) {
-      return call->Finish(db::InvalidField(plan.view->name(), db::reason::kInvalidField,
-                                           absl::StrCat(plan.view->name(), ": unknown value ",
-                                                        number)));
-    }
-    full = value->name() == "FULL";
-  }
-  if (full) {
+  absl::StatusOr<bool> full = FullView(plan, request);
+  if (!full.ok()) return call->Finish(full.status());
+  if (*full) {
     return table_.Get(*std::move(key), true, Limit(call->context()), call->response(),
                       Finisher(call));
   }
   PendingGet get{call, *std::move(key), Limit(call->context())};
   if (!gets_->Add(get)) call->Finish(Overloaded());
+}
+
+absl::StatusOr<bool> Crud::FullView(const MethodPlan& plan, const Message& request) const {
+  if (plan.view == nullptr) return false;
+  const int number = request.GetReflection()->GetEnumValue(request, plan.view);
+  const auto* value = plan.view->enum_type()->FindValueByNumber(number);
+  if (value == nullptr) {
+    return db::InvalidField(plan.view->name(), db::reason::kInvalidField,
+                            absl::StrCat(plan.view->name(), ": unknown value ", number));
+  }
+  return value->name() == "FULL";
 }
 
 void Crud::ReadGets(std::vector<PendingGet> gets, Finished finished) const {

@@ -65,6 +65,18 @@ grpc::ServerUnaryReactor* ResourceService::Handle(const Route& route,
     case Verb::kDelete:
       crud.Delete(call);
       break;
+    case Verb::kBatchGet:
+      crud.BatchGet(call);
+      break;
+    case Verb::kBatchCreate:
+      crud.BatchCreate(call);
+      break;
+    case Verb::kBatchUpdate:
+      crud.BatchUpdate(call);
+      break;
+    case Verb::kBatchDelete:
+      crud.BatchDelete(call);
+      break;
   }
   return reactor;
 }

@@ -11,21 +11,23 @@ namespace protomodel::server {
 using google::protobuf::Message;
 
 void Crud::Update(Call* call) const {
-  absl::StatusOr<db::Table::PreparedUpdate> update = PrepareUpdate(call);
+  absl::StatusOr<db::Table::UpdateEntry> entry = CheckUpdate(call->plan(), call->mutable_request());
+  if (!entry.ok()) return call->Finish(entry.status());
+  absl::StatusOr<db::Table::PreparedUpdate> update = table_.PrepareUpdate(
+      std::move(entry->key), *entry->resource, entry->columns, std::move(entry->etag));
   if (!update.ok()) return call->Finish(update.status());
   table_.Update(*std::move(update), Limit(call->context()), call->response(), Finisher(call));
 }
 
 void Crud::Delete(Call* call) const {
-  absl::StatusOr<PreparedDelete> del = PrepareDelete(*call);
+  absl::StatusOr<PreparedDelete> del = PrepareDelete(call->plan(), call->request());
   if (!del.ok()) return call->Finish(del.status());
   table_.Delete(std::move(del->key), std::move(del->etag), Limit(call->context()),
                 Finisher(call));
 }
 
-absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(Call* call) const {
-  const MethodPlan& plan = call->plan();
-  Message* request = call->mutable_request();
+absl::StatusOr<db::Table::UpdateEntry> Crud::CheckUpdate(const MethodPlan& plan,
+                                                         Message* request) const {
   const db::TableSchema& table = table_.schema();
   // Mutable: its bytes move into the response once written (Table::Echo).
   Message& resource = *request->GetReflection()->MutableMessage(request, plan.resource);
@@ -62,12 +64,16 @@ absl::StatusOr<db::Table::PreparedUpdate> Crud::PrepareUpdate(Call* call) const 
     std::string value = resource.GetReflection()->GetString(resource, etag_column->field);
     if (!value.empty()) etag = std::move(value);
   }
-  return table_.PrepareUpdate(*std::move(key), resource, columns, std::move(etag));
+  db::Table::UpdateEntry entry;
+  entry.key = *std::move(key);
+  entry.resource = &resource;
+  entry.columns = std::move(columns);
+  entry.etag = std::move(etag);
+  return entry;
 }
 
-absl::StatusOr<Crud::PreparedDelete> Crud::PrepareDelete(const Call& call) const {
-  const MethodPlan& plan = call.plan();
-  const Message& request = call.request();
+absl::StatusOr<Crud::PreparedDelete> Crud::PrepareDelete(const MethodPlan& plan,
+                                                         const Message& request) const {
   absl::StatusOr<std::string> key =
       KeyOf(request, plan.id, table_.schema().primary_key(), plan.id->name());
   if (!key.ok()) return key.status();

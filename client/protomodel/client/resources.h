@@ -60,15 +60,54 @@ class ResourceClient {
                       google::protobuf::Message* out) const;
   absl::Status Delete(const Key& id, absl::string_view etag) const;
 
+  // The batch methods (AIP-231, 233, 234, 235): every entry is done, or
+  // none; the rows come back in the entries' order. An error names the
+  // entry at fault ("requests[3].book.title", "ids[2]").
+  //
+  // The rows of `ids` (a repeated id as often as asked), with `view` and
+  // `read_mask` as Get and List take them.
+  absl::Status BatchGet(const std::vector<Key>& ids, absl::string_view view,
+                        const std::vector<std::string>& read_mask,
+                        std::vector<std::unique_ptr<google::protobuf::Message>>* rows) const;
+  // Creates `resources`, the i-th with request_ids[i] (a UUID; missing or
+  // empty: a fresh one), so a batch sent again, by the channel's retries
+  // or by a caller resuming, creates nothing twice and returns what the
+  // first one created.
+  absl::Status BatchCreate(const std::vector<const google::protobuf::Message*>& resources,
+                           const std::vector<std::string>& request_ids,
+                           std::vector<std::unique_ptr<google::protobuf::Message>>* rows) const;
+  struct UpdateEntry {
+    const google::protobuf::Message* resource = nullptr;
+    std::vector<std::string> update_mask;  // empty: the fields set in `resource`
+  };
+  absl::Status BatchUpdate(const std::vector<UpdateEntry>& updates,
+                           std::vector<std::unique_ptr<google::protobuf::Message>>* rows) const;
+  struct DeleteEntry {
+    Key id;
+    std::string etag;  // empty: unconditional
+  };
+  absl::Status BatchDelete(const std::vector<DeleteEntry>& deletes) const;
+
  private:
   ResourceClient() = default;
   // Calls `method` with `request`, filling `response`.
   absl::Status Call(const google::protobuf::MethodDescriptor* method,
                     const google::protobuf::Message& request,
                     google::protobuf::Message* response) const;
-  // A new, empty request of `method`.
+  // Call, again while the outcome is UNKNOWN (requests with request_ids).
+  absl::Status CallRetryingUnknown(const google::protobuf::MethodDescriptor* method,
+                                   const google::protobuf::Message& request,
+                                   google::protobuf::Message* response) const;
+  // A new, empty request or response of `method`.
   std::unique_ptr<google::protobuf::Message> NewRequest(
       const google::protobuf::MethodDescriptor* method) const;
+  std::unique_ptr<google::protobuf::Message> NewResponse(
+      const google::protobuf::MethodDescriptor* method) const;
+  // Fills a Create or Update request (a call's, or a batch entry).
+  void FillCreate(google::protobuf::Message* request, const google::protobuf::Message& resource,
+                  const std::string& request_id) const;
+  void FillUpdate(google::protobuf::Message* request, const google::protobuf::Message& resource,
+                  const std::vector<std::string>& update_mask) const;
 
   std::shared_ptr<grpc::ChannelInterface> channel_;
   CallOptions options_;
@@ -79,6 +118,10 @@ class ResourceClient {
   const google::protobuf::MethodDescriptor* list_ = nullptr;
   const google::protobuf::MethodDescriptor* update_ = nullptr;
   const google::protobuf::MethodDescriptor* delete_ = nullptr;
+  const google::protobuf::MethodDescriptor* batch_get_ = nullptr;
+  const google::protobuf::MethodDescriptor* batch_create_ = nullptr;
+  const google::protobuf::MethodDescriptor* batch_update_ = nullptr;
+  const google::protobuf::MethodDescriptor* batch_delete_ = nullptr;
 };
 
 // ResourceClient for a generated message type R:
@@ -129,10 +172,46 @@ class Resources {
     return client_.Delete(id, etag);
   }
 
+  // The batch methods: see ResourceClient.
+  absl::StatusOr<std::vector<R>> BatchGet(const std::vector<Key>& ids,
+                                          absl::string_view view = "",
+                                          const std::vector<std::string>& read_mask = {}) const {
+    std::vector<std::unique_ptr<google::protobuf::Message>> rows;
+    if (absl::Status s = client_.BatchGet(ids, view, read_mask, &rows); !s.ok()) return s;
+    return Typed(std::move(rows));
+  }
+  absl::StatusOr<std::vector<R>> BatchCreate(const std::vector<R>& resources,
+                                             const std::vector<std::string>& request_ids = {}) const {
+    std::vector<const google::protobuf::Message*> in;
+    for (const R& resource : resources) in.push_back(&resource);
+    std::vector<std::unique_ptr<google::protobuf::Message>> rows;
+    if (absl::Status s = client_.BatchCreate(in, request_ids, &rows); !s.ok()) return s;
+    return Typed(std::move(rows));
+  }
+  // Writes each resource's fields in `update_mask` (empty: those set).
+  absl::StatusOr<std::vector<R>> BatchUpdate(const std::vector<R>& resources,
+                                             const std::vector<std::string>& update_mask = {}) const {
+    std::vector<ResourceClient::UpdateEntry> in;
+    for (const R& resource : resources) in.push_back({&resource, update_mask});
+    std::vector<std::unique_ptr<google::protobuf::Message>> rows;
+    if (absl::Status s = client_.BatchUpdate(in, &rows); !s.ok()) return s;
+    return Typed(std::move(rows));
+  }
+  absl::Status BatchDelete(const std::vector<Key>& ids) const {
+    std::vector<ResourceClient::DeleteEntry> in;
+    for (const Key& id : ids) in.push_back({id, ""});
+    return client_.BatchDelete(in);
+  }
+
   const ResourceClient& untyped() const { return client_; }
 
  private:
   explicit Resources(ResourceClient client) : client_(std::move(client)) {}
+  static std::vector<R> Typed(std::vector<std::unique_ptr<google::protobuf::Message>> rows) {
+    std::vector<R> typed;
+    for (auto& row : rows) typed.push_back(std::move(static_cast<R&>(*row)));
+    return typed;
+  }
   ResourceClient client_;
 };
 

@@ -1,0 +1,450 @@
+#include <pqxx/subtransaction>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "db/errors.h"
+#include "db/exec/sql_status.h"
+#include "db/rows.h"
+#include "db/sql/sql_build.h"
+#include "db/sql/values.h"
+#include "db/table.h"
+
+namespace protomodel::db {
+
+// Batches: every entry in one statement, or, when the database refuses it,
+// replayed one by one in a transaction to name the entry at fault.
+
+using google::protobuf::Message;
+
+namespace {
+
+// A statement takes at most this many parameters (the protocol's limit).
+constexpr size_t kMaxParams = 65535;
+
+// `text` as a number, or 0.
+size_t Number(const Cell& cell) {
+  size_t n = 0;
+  return absl::SimpleAtoi(absl::string_view(cell.data, cell.size), &n) ? n : 0;
+}
+
+// `entries[i]`.
+std::string EntryName(absl::string_view entries, size_t i) {
+  return absl::StrCat(entries, "[", i, "]");
+}
+
+// Whether a set statement's failure is about its rows (a constraint, a
+// value), so that a replay can name the entry at fault; otherwise (the
+// database unreachable, the time gone, the outcome unknown) it is the
+// batch's answer as it is.
+bool RowsAtFault(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kNotFound:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void Table::RunOffloaded(std::function<absl::Status()> replay, Done done) const {
+  offload_([replay = std::move(replay), done = std::move(done)]() mutable {
+    std::move(done)(replay());
+  });
+}
+
+absl::Status Table::InTransaction(const CallLimit& limit, const char* op, absl::string_view what,
+                                  const TransactionBody& body) const {
+  absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, op);
+  if (!conn.ok()) return conn.status();
+  try {
+    pqxx::work tx((*conn)->raw());
+    absl::Status status = body(**conn, tx);
+    if (!status.ok()) return status;  // rolled back as `tx` ends
+    tx.commit();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return StatusFromException(e, StatementKind::kTransaction, what);
+  }
+}
+
+absl::Status Table::MissedIn(Connection& conn, pqxx::work& tx, const std::string& key,
+                             const std::optional<std::string>& etag) const {
+  if (!etag.has_value()) return NotFound(key);
+  Params params;
+  params.AddText(key);
+  const pqxx::result found = conn.Exec(tx, exists_, std::move(params));
+  return found.empty() ? NotFound(key) : EtagMismatch(key);
+}
+
+// BatchGet.
+
+void Table::BatchGet(std::vector<std::string> keys, std::vector<const Column*> columns,
+                     bool relations, std::string entries, CallLimit limit,
+                     std::vector<Message*> outs, Done done) const {
+  if (columns.empty()) columns = all_columns_;
+  const bool full = relations && !table_.relations().empty();
+  Statement statement = BatchGetStatement(table_, columns, full);
+  Params params;
+  params.AddText(ArrayLiteral(keys));
+  params.AddText(absl::StrCat(kMaxBatchGetBytes));
+  pipeline_.Run(
+      statement, std::move(params), std::move(limit),
+      {"batch_get", StatementKind::kRead, absl::StrCat("reading ", table_.name(), " rows")},
+      [this, keys = std::move(keys), columns = std::move(columns), full,
+       entries = std::move(entries), outs = std::move(outs),
+       done = std::move(done)](absl::StatusOr<Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        if (!result->empty()) {
+          const size_t total = Number(result->cell(0, 1));
+          if (total > kMaxBatchGetBytes) {
+            return std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
+                "the ", keys.size(), " ", table_.name(), " rows asked for hold ",
+                total / (1024 * 1024), " MiB, past the ", kMaxBatchGetBytes / (1024 * 1024),
+                " MiB a response may carry: ask for fewer ids, or leave the large fields out "
+                "with read_mask")));
+          }
+        }
+        // Rows come in the keys' order, each key's rows together (more than
+        // one with a repeated relation).
+        std::vector<bool> found(keys.size(), false);
+        size_t row = 0;
+        while (row < result->size()) {
+          const size_t ord = Number(result->cell(row, 0));
+          size_t end = row + 1;
+          while (end < result->size() && Number(result->cell(end, 0)) == ord) ++end;
+          if (ord < 1 || ord > keys.size()) {
+            return std::move(done)(BadValue(table_.primary_key()));
+          }
+          absl::Status s =
+              ReadWithRelations(*result, row, end, 2, columns, full, outs[ord - 1]);
+          if (!s.ok()) return std::move(done)(std::move(s));
+          found[ord - 1] = true;
+          row = end;
+        }
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (!found[i]) return std::move(done)(UnderField(NotFound(keys[i]), EntryName(entries, i)));
+        }
+        std::move(done)(absl::OkStatus());
+      });
+}
+
+// BatchCreate.
+
+void Table::BatchInsert(std::vector<BatchInsertEntry> rows, Redraw redraw, std::string entries,
+                        CallLimit limit, Done done) const {
+  auto batch = std::make_shared<std::vector<BatchInsertEntry>>(std::move(rows));
+  const auto replay = [this, batch, redraw = std::move(redraw), entries,
+                       limit]() -> absl::Status {
+    return ReplayInserts(*batch, redraw, entries, limit);
+  };
+  size_t count = 1;
+  Params params;
+  for (BatchInsertEntry& row : *batch) {
+    count += static_cast<size_t>(row.insert.params.size()) + 1;
+    params.Append(std::move(row.insert.params));
+    if (row.insert.request_id.empty()) {
+      params.AddNull();
+    } else {
+      params.AddText(row.insert.request_id);
+    }
+  }
+  if (count > kMaxParams) return RunOffloaded(replay, std::move(done));
+  params.AddText(table_.name());
+  pipeline_.Run(
+      InsertBatch(batch->size()), std::move(params), std::move(limit),
+      {"batch_create", StatementKind::kWrite, absl::StrCat("creating ", table_.name(), " rows")},
+      [this, batch, replay, done = std::move(done)](absl::StatusOr<Result> result) mutable {
+        if (!result.ok()) {
+          if (!RowsAtFault(result.status())) return std::move(done)(result.status());
+          return RunOffloaded(replay, std::move(done));
+        }
+        std::vector<PendingInsert*> inserts;
+        for (BatchInsertEntry& row : *batch) inserts.push_back(&row.insert);
+        absl::Status status = ReadInserted(*result, inserts);
+        if (absl::IsNotFound(status)) return RunOffloaded(replay, std::move(done));
+        std::move(done)(std::move(status));
+      });
+}
+
+absl::Status Table::ReplayInserts(std::vector<BatchInsertEntry>& rows, const Redraw& redraw,
+                                  absl::string_view entries, const CallLimit& limit) const {
+  constexpr int kAttempts = 5;
+  return InTransaction(
+      limit, "batch_create", absl::StrCat("creating ", table_.name(), " rows"),
+      [&](Connection& conn, pqxx::work& tx) -> absl::Status {
+        for (size_t i = 0; i < rows.size(); ++i) {
+          BatchInsertEntry& row = rows[i];
+          PendingInsert& insert = row.insert;
+          const std::string entry = EntryName(entries, i);
+          if (!insert.request_id.empty()) {
+            Params find;
+            find.AddText(insert.request_id);
+            find.AddText(table_.name());
+            const pqxx::result found = conn.Exec(tx, find_request_, std::move(find));
+            if (!found.empty()) {
+              // Made by an earlier call: as it is stored now.
+              Params key;
+              key.AddText(found[0][0].c_str());
+              const pqxx::result stored = conn.Exec(tx, get_, std::move(key));
+              if (stored.empty()) return UnderField(NotFound(found[0][0].c_str()), entry);
+              if (absl::Status s = ReadRow(stored[0], 0, all_columns_, insert.out); !s.ok()) {
+                return s;
+              }
+              continue;
+            }
+          }
+          for (int attempt = 1;; ++attempt) {
+            Params params;
+            if (absl::Status s = BindWritable(table_, *insert.resource, &params); !s.ok()) {
+              return UnderField(std::move(s), entry);
+            }
+            absl::Status status;
+            try {
+              pqxx::subtransaction savepoint(tx, "entry");
+              const pqxx::result created = conn.Exec(savepoint, insert_, std::move(params));
+              status = ReadRow(created.at(0), 0, all_columns_, insert.out);
+              if (status.ok() && !insert.request_id.empty()) {
+                Params record;
+                record.AddText(insert.request_id);
+                record.AddText(table_.name());
+                record.AddText(KeyText(*insert.out));
+                conn.Exec(savepoint, record_request_, std::move(record));
+              }
+              if (status.ok()) savepoint.commit();
+            } catch (const std::exception& e) {
+              status = StatusFromException(e, StatementKind::kWrite,
+                                           absl::StrCat("creating ", table_.name()));
+            }
+            if (status.ok()) {
+              Echo(write_form_.echoed, insert.resource, insert.out);
+              break;
+            }
+            // A random value the server drew clashed: drawn again.
+            const Column* clash = ViolatedColumn(status);
+            if (clash != nullptr && attempt < kAttempts &&
+                std::find(row.drawn.begin(), row.drawn.end(), clash) != row.drawn.end()) {
+              redraw(*clash, insert.resource);
+              continue;
+            }
+            if (!RowsAtFault(status)) return status;
+            return UnderField(Explain(std::move(status), insert.resource, ""), entry);
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+// BatchUpdate.
+
+absl::StatusOr<Table::PreparedBatchUpdate> Table::PrepareBatchUpdate(
+    std::vector<UpdateEntry> entries, std::string entries_name) const {
+  PreparedBatchUpdate batch;
+  std::vector<bool> written(table_.columns().size(), false);
+  for (const UpdateEntry& entry : entries) {
+    for (const Column* column : entry.columns) {
+      written[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
+    }
+  }
+  for (const Column& column : table_.columns()) {
+    if (written[static_cast<size_t>(table_.ColumnIndex(column))]) batch.columns.push_back(&column);
+  }
+  const Column* etag = table_.etag();
+  const size_t per_row = 2 + batch.columns.size() + (etag != nullptr ? 1 : 0);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    UpdateEntry& entry = entries[i];
+    if (etag == nullptr) entry.etag.reset();
+    std::vector<bool> writes(table_.columns().size(), false);
+    for (const Column* column : entry.columns) {
+      writes[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
+    }
+    Params& params = batch.params;
+    params.AddText(entry.key);
+    std::string mask;
+    for (const Column* column : batch.columns) {
+      mask.push_back(writes[static_cast<size_t>(table_.ColumnIndex(*column))] ? '1' : '0');
+    }
+    params.AddText(std::move(mask));
+    for (const Column* column : batch.columns) {
+      if (!writes[static_cast<size_t>(table_.ColumnIndex(*column))]) {
+        params.AddNull();
+        continue;
+      }
+      if (absl::Status s = BindColumn(*entry.resource, *column, &params); !s.ok()) {
+        return UnderField(std::move(s), EntryName(entries_name, i));
+      }
+    }
+    if (etag != nullptr) {
+      if (entry.etag.has_value()) {
+        if (absl::Status s = CheckEtag(*entry.etag, etag->path); !s.ok()) {
+          return UnderField(std::move(s), EntryName(entries_name, i));
+        }
+        params.AddText(*entry.etag);
+      } else {
+        params.AddNull();
+      }
+    }
+  }
+  // With nothing to write, or more than one statement takes, the entries
+  // run one by one.
+  if (!batch.columns.empty() && per_row * entries.size() <= kMaxParams) {
+    batch.sql = BatchUpdateSql(table_, batch.columns, entries.size());
+  }
+  batch.entries = std::move(entries);
+  batch.entries_name = std::move(entries_name);
+  return batch;
+}
+
+void Table::BatchUpdate(PreparedBatchUpdate prepared, CallLimit limit, Done done) const {
+  auto batch = std::make_shared<PreparedBatchUpdate>(std::move(prepared));
+  const auto replay = [this, batch, limit]() -> absl::Status {
+    return ReplayUpdates(*batch, limit);
+  };
+  if (batch->sql.empty()) return RunOffloaded(replay, std::move(done));
+  const Statement statement{"", batch->sql, ReadForm(table_).binary};
+  pipeline_.Run(
+      statement, std::move(batch->params), std::move(limit),
+      {"batch_update", StatementKind::kWrite, absl::StrCat("updating ", table_.name(), " rows")},
+      [this, batch, replay, done = std::move(done)](absl::StatusOr<Result> result) mutable {
+        if (!result.ok()) {
+          if (!RowsAtFault(result.status())) return std::move(done)(result.status());
+          return RunOffloaded(replay, std::move(done));
+        }
+        // Not every row was there with its etag: nothing was written.
+        if (result->size() != batch->entries.size()) return RunOffloaded(replay, std::move(done));
+        for (size_t row = 0; row < result->size(); ++row) {
+          const size_t ord = Number(result->cell(row, 0));
+          if (ord < 1 || ord > batch->entries.size()) {
+            return std::move(done)(BadValue(table_.primary_key()));
+          }
+          const UpdateEntry& entry = batch->entries[ord - 1];
+          absl::Status s = ReadRow(ResultRow{&*result, row}, 1, all_columns_, entry.out);
+          if (!s.ok()) return std::move(done)(std::move(s));
+          std::vector<bool> writes(table_.columns().size(), false);
+          for (const Column* column : entry.columns) {
+            writes[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
+          }
+          Echo(WriteForm(table_, writes).echoed, entry.resource, entry.out);
+        }
+        std::move(done)(absl::OkStatus());
+      });
+}
+
+absl::Status Table::ReplayUpdates(const PreparedBatchUpdate& batch, const CallLimit& limit) const {
+  return InTransaction(
+      limit, "batch_update", absl::StrCat("updating ", table_.name(), " rows"),
+      [&](Connection& conn, pqxx::work& tx) -> absl::Status {
+        for (size_t i = 0; i < batch.entries.size(); ++i) {
+          const UpdateEntry& entry = batch.entries[i];
+          const std::string name = EntryName(batch.entries_name, i);
+          absl::Status status;
+          try {
+            pqxx::result row;
+            std::vector<bool> writes(table_.columns().size(), false);
+            if (entry.columns.empty()) {
+              // Nothing to write: the row as it is, after the same precondition.
+              Params key;
+              key.AddText(entry.key);
+              row = conn.Exec(tx, get_, std::move(key));
+              if (!row.empty()) status = ReadRow(row[0], 0, all_columns_, entry.out);
+              if (status.ok() && !row.empty() && entry.etag.has_value() &&
+                  entry.out->GetReflection()->GetString(*entry.out, table_.etag()->field) !=
+                      *entry.etag) {
+                status = EtagMismatch(entry.key);
+              }
+              if (row.empty()) status = NotFound(entry.key);
+            } else {
+              Params params;
+              absl::StatusOr<Statement> statement = UpdateStatement(
+                  table_, entry.key, *entry.resource, entry.columns, entry.etag, &params);
+              if (!statement.ok()) return UnderField(statement.status(), name);
+              row = conn.Exec(tx, *statement, std::move(params));
+              if (row.empty()) {
+                status = MissedIn(conn, tx, entry.key, entry.etag);
+              } else {
+                status = ReadRow(row[0], 0, all_columns_, entry.out);
+                for (const Column* column : entry.columns) {
+                  writes[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
+                }
+                if (status.ok()) Echo(WriteForm(table_, writes).echoed, entry.resource, entry.out);
+              }
+            }
+          } catch (const std::exception& e) {
+            status = Explain(StatusFromException(e, StatementKind::kWrite, Describe(entry.key)),
+                             entry.resource, entry.key);
+          }
+          if (!status.ok()) return RowsAtFault(status) ? UnderField(std::move(status), name) : status;
+        }
+        return absl::OkStatus();
+      });
+}
+
+// BatchDelete.
+
+void Table::BatchDelete(std::vector<DeleteEntry> entries, std::string entries_name,
+                        CallLimit limit, Done done) const {
+  auto batch = std::make_shared<std::vector<DeleteEntry>>(std::move(entries));
+  const auto replay = [this, batch, entries_name, limit]() -> absl::Status {
+    return ReplayDeletes(*batch, entries_name, limit);
+  };
+  std::vector<std::string> keys, etags;
+  for (const DeleteEntry& entry : *batch) {
+    keys.push_back(entry.key);
+    etags.push_back(entry.etag.value_or(""));
+  }
+  Params params;
+  params.AddText(ArrayLiteral(keys));
+  if (table_.etag() != nullptr) params.AddText(ArrayLiteral(etags));
+  pipeline_.Run(
+      batch_delete_, std::move(params), std::move(limit),
+      {"batch_delete", StatementKind::kWrite, absl::StrCat("deleting ", table_.name(), " rows")},
+      [this, batch, replay, done = std::move(done)](absl::StatusOr<Result> result) mutable {
+        if (!result.ok()) {
+          if (!RowsAtFault(result.status())) return std::move(done)(result.status());
+          return RunOffloaded(replay, std::move(done));
+        }
+        if (result->empty() || Number(result->cell(0, 0)) != batch->size()) {
+          return RunOffloaded(replay, std::move(done));
+        }
+        std::move(done)(absl::OkStatus());
+      });
+}
+
+absl::Status Table::ReplayDeletes(const std::vector<DeleteEntry>& entries, absl::string_view name,
+                                  const CallLimit& limit) const {
+  return InTransaction(
+      limit, "batch_delete", absl::StrCat("deleting ", table_.name(), " rows"),
+      [&](Connection& conn, pqxx::work& tx) -> absl::Status {
+        for (size_t i = 0; i < entries.size(); ++i) {
+          const DeleteEntry& entry = entries[i];
+          const bool conditional = entry.etag.has_value() && table_.etag() != nullptr;
+          absl::Status status;
+          try {
+            Params params;
+            params.AddText(entry.key);
+            if (conditional) params.AddText(*entry.etag);
+            const pqxx::result deleted =
+                conn.Exec(tx, conditional ? delete_if_ : delete_, std::move(params));
+            if (deleted.affected_rows() == 0) {
+              status = MissedIn(conn, tx, entry.key,
+                                conditional ? entry.etag : std::optional<std::string>());
+            }
+          } catch (const std::exception& e) {
+            status = Explain(StatusFromException(e, StatementKind::kWrite, Describe(entry.key)),
+                             nullptr, entry.key);
+          }
+          if (!status.ok()) {
+            return RowsAtFault(status) ? UnderField(std::move(status), EntryName(name, i))
+                                       : status;
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace protomodel::db
