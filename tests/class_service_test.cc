@@ -46,6 +46,27 @@ TEST_F(ClassServiceTest, CreateGeneratesAUrlSafeInviteCode) {
   EXPECT_EQ(codes.size(), 20u);
 }
 
+TEST_F(ClassServiceTest, ABatchCreateDrawsADistinctInviteCodeForEachClass) {
+  User ada = client_.NewUser("ada@example.com");
+  BatchCreateClassesRequest request;
+  for (int i = 0; i < 100; ++i) {
+    Class* cls = request.add_requests()->mutable_class_();
+    cls->set_name("CS " + std::to_string(i));
+    cls->set_owner_id(ada.id());
+  }
+  request.mutable_requests(7)->mutable_class_()->set_invite_code("chosen-code-7");
+  BatchCreateClassesResponse response;
+  ASSERT_TRUE(client_.classes->BatchCreateClasses(Context().get(), request, &response).ok());
+  std::set<std::string> codes;
+  for (const Class& cls : response.classes()) {
+    EXPECT_TRUE(std::regex_match(cls.invite_code(), std::regex("[A-Za-z0-9_-]{8,64}")))
+        << cls.invite_code();
+    codes.insert(cls.invite_code());
+  }
+  EXPECT_EQ(codes.size(), 100u);
+  EXPECT_EQ(response.classes(7).invite_code(), "chosen-code-7");
+}
+
 TEST_F(ClassServiceTest, CreateKeepsAValidChosenInviteCode) {
   User ada = client_.NewUser("ada@example.com");
   Class cls = client_.NewClass(ada.id(), "CS 101", "cs-101_fall");

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/barrier.h"
 #include "harness/grimoire_client.h"
 #include "harness/test_server.h"
@@ -251,6 +252,123 @@ TEST_F(ConversationServiceTest, RawTextWithANulCharacterIsInvalid) {
       client_.conversations->CreateConversation(Context().get(), request, &out);
   EXPECT_CODE(status, INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), "conversation.raw_text: text must not contain NUL characters");
+}
+
+// Batches: etags name the entry, documents move both ways, and a response
+// past 64 MiB is refused before the database sends it.
+
+TEST_F(ConversationServiceTest, ABatchUpdateWithAStaleEtagIsAbortedNamingTheEntry) {
+  const Conversation a = client_.NewConversation(class_.id(), owner_.id(), "a", "first");
+  const Conversation b = client_.NewConversation(class_.id(), owner_.id(), "b", "second");
+  Conversation changed;
+  Conversation b_now = b;
+  b_now.set_raw_text("changed meanwhile");
+  ASSERT_TRUE(client_.UpdateConversation(b_now, {"raw_text"}, &changed).ok());
+
+  BatchUpdateConversationsRequest request;
+  for (const Conversation* c : {&a, &b}) {
+    UpdateConversationRequest* entry = request.add_requests();
+    *entry->mutable_conversation() = *c;  // with the etag it was read with
+    entry->mutable_conversation()->set_raw_text("batch");
+    entry->mutable_update_mask()->add_paths("raw_text");
+  }
+  BatchUpdateConversationsResponse response;
+  grpc::Status status =
+      client_.conversations->BatchUpdateConversations(Context().get(), request, &response);
+  EXPECT_CODE(status, ABORTED);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(), "requests[1]: ")) << status.error_message();
+  Conversation got;
+  ASSERT_TRUE(client_.GetConversation(a.id(), &got).ok());
+  EXPECT_EQ(got.raw_text(), "first") << "a refused batch wrote its first entry";
+  EXPECT_EQ(got.etag(), a.etag());
+
+  // With the current etag, both are written and each etag changes.
+  request.mutable_requests(1)->mutable_conversation()->set_etag(changed.etag());
+  status = client_.conversations->BatchUpdateConversations(Context().get(), request, &response);
+  ASSERT_CODE(status, OK);
+  ASSERT_EQ(response.conversations_size(), 2);
+  EXPECT_EQ(response.conversations(0).raw_text(), "batch");
+  EXPECT_EQ(response.conversations(1).crdt_state(), "b");
+  EXPECT_NE(response.conversations(0).etag(), a.etag());
+  EXPECT_NE(response.conversations(1).etag(), changed.etag());
+
+  // A stale etag on delete, too.
+  BatchDeleteConversationsRequest deletes;
+  deletes.add_requests()->set_id(a.id());
+  deletes.add_requests()->set_id(b.id());
+  deletes.mutable_requests(1)->set_etag(changed.etag());
+  google::protobuf::Empty empty;
+  status = client_.conversations->BatchDeleteConversations(Context().get(), deletes, &empty);
+  EXPECT_CODE(status, ABORTED);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(), "requests[1]: ")) << status.error_message();
+  EXPECT_TRUE(client_.GetConversation(a.id(), &got).ok()) << "a refused batch deleted";
+}
+
+TEST_F(ConversationServiceTest, DocumentsGoInAndOutOfBatchesByteForByte) {
+  BatchCreateConversationsRequest request;
+  for (unsigned i = 0; i < 3; ++i) {
+    Conversation* c = request.add_requests()->mutable_conversation();
+    c->set_class_id(class_.id());
+    c->set_owner_id(owner_.id());
+    c->set_crdt_state(RandomBytes(100000 + i, i));
+  }
+  BatchCreateConversationsResponse created;
+  ASSERT_CODE(client_.conversations->BatchCreateConversations(Context().get(), request, &created),
+              OK);
+  ASSERT_EQ(created.conversations_size(), 3);
+  BatchGetConversationsRequest get;
+  for (int i = 2; i >= 0; --i) get.add_ids(created.conversations(i).id());
+  BatchGetConversationsResponse got;
+  ASSERT_CODE(client_.conversations->BatchGetConversations(Context().get(), get, &got), OK);
+  ASSERT_EQ(got.conversations_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(created.conversations(i).crdt_state(), RandomBytes(100000 + i, i));
+    EXPECT_EQ(got.conversations(2 - i).crdt_state(), RandomBytes(100000 + i, i));
+    EXPECT_EQ(got.conversations(2 - i).etag(), created.conversations(i).etag());
+  }
+}
+
+TEST_F(ConversationServiceTest, AnEntryOverTheBytesLimitIsInvalidArgumentNamingIt) {
+  BatchCreateConversationsRequest request;
+  for (int i = 0; i < 2; ++i) {
+    Conversation* c = request.add_requests()->mutable_conversation();
+    c->set_class_id(class_.id());
+    c->set_owner_id(owner_.id());
+  }
+  request.mutable_requests(1)->mutable_conversation()->set_crdt_state(
+      std::string(16 * 1024 * 1024 + 1, 'x'));
+  BatchCreateConversationsResponse created;
+  const grpc::Status status =
+      client_.conversations->BatchCreateConversations(Context().get(), request, &created);
+  EXPECT_CODE(status, INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(), "requests[1].conversation.crdt_state"))
+      << status.error_message();
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM conversation")[0][0].as<int>(), 0);
+}
+
+TEST_F(ConversationServiceTest, ABatchGetPastSixtyFourMebibytesPointsAtReadMask) {
+  std::vector<std::string> ids;
+  for (unsigned i = 0; i < 3; ++i) {
+    ids.push_back(client_
+                      .NewConversation(class_.id(), owner_.id(),
+                                       std::string(15 * 1024 * 1024, static_cast<char>('a' + i)))
+                      .id());
+  }
+  // Five times 15 MiB, a repeated id counted each time it is asked.
+  BatchGetConversationsRequest request;
+  for (const int i : {0, 1, 2, 0, 1}) request.add_ids(ids[static_cast<size_t>(i)]);
+  BatchGetConversationsResponse response;
+  grpc::Status status =
+      client_.conversations->BatchGetConversations(Context().get(), request, &response);
+  EXPECT_CODE(status, RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "read_mask")) << status.error_message();
+  // Without the documents it fits.
+  request.mutable_read_mask()->add_paths("raw_text");
+  status = client_.conversations->BatchGetConversations(Context().get(), request, &response);
+  ASSERT_CODE(status, OK);
+  ASSERT_EQ(response.conversations_size(), 5);
+  EXPECT_EQ(response.conversations(3).id(), ids[0]);
+  EXPECT_TRUE(response.conversations(3).crdt_state().empty());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "harness/heroes_client.h"
 #include "db/exec/request_ids.h"
 #include "harness/test_server.h"
@@ -699,6 +700,39 @@ TEST_F(RequestIdTest, ConcurrentRetriesCreateOneHero) {
   EXPECT_EQ(Heroes(), 1);
 }
 
+// The same batch sent by several callers at once (a client's retries while
+// the first answer was lost): one set of heroes, the same to each.
+TEST_F(RequestIdTest, ConcurrentRetriesOfABatchCreateOneSetOfHeroes) {
+  constexpr int kCallers = 4;
+  constexpr int kHeroes = 50;
+  heroes::v1::BatchCreateHeroesRequest request;
+  for (int i = 0; i < kHeroes; ++i) {
+    CreateHeroRequest* entry = request.add_requests();
+    entry->mutable_hero()->set_name(absl::StrCat("hero-", i));
+    entry->mutable_hero()->set_secret_name("s");
+    entry->set_request_id(absl::StrFormat("5b0c2a7e-1f3d-4e8a-9c6b-%012d", i));
+  }
+  std::vector<heroes::v1::BatchCreateHeroesResponse> results(kCallers);
+  std::vector<grpc::Status> statuses(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      HeroesClient client(test_server().NewChannel());
+      statuses[i] = client.heroes().BatchCreateHeroes(Context().get(), request, &results[i]);
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    ASSERT_EQ(results[i].heroes_size(), kHeroes);
+    for (int h = 0; h < kHeroes; ++h) {
+      EXPECT_EQ(results[i].heroes(h).id(), results[0].heroes(h).id());
+      EXPECT_EQ(results[i].heroes(h).name(), absl::StrCat("hero-", h));
+    }
+  }
+  EXPECT_EQ(Heroes(), kHeroes);
+}
+
 // Retries of one create that land in the same batch make one hero.
 TEST_F(RequestIdTest, RetriesInOneBatchCreateOneHero) {
   constexpr int kCallers = 4;
@@ -748,6 +782,58 @@ TEST_F(RequestIdTest, IsForgottenAfterItsRetention) {
   EXPECT_EQ(*db::DeleteExpiredRequestIds(conn, absl::Hours(1)), 1);
   ASSERT_TRUE(Create(kRequestId, "Deadpond", &later).ok());
   EXPECT_NE(later.id(), first.id());
+}
+
+TEST_F(HeroServiceTest, BatchGetInTheFullViewBringsEachHerosTeamAndEachTeamsHeroes) {
+  const heroes::v1::Team preventers = client_.NewTeam("Preventers");
+  const heroes::v1::Team z_force = client_.NewTeam("Z-Force");
+  const Hero a = client_.NewHero("Deadpond", "Dive Wilson", std::nullopt, preventers.id());
+  const Hero b = client_.NewHero("Rusty-Man", "Tommy Sharp", 48, z_force.id());
+  const Hero c = client_.NewHero("Spider-Boy", "Pedro Parqueador", std::nullopt, preventers.id());
+  const Hero alone = client_.NewHero("Tarantula", "Natalia Roman-on");
+
+  heroes::v1::BatchGetHeroesRequest request;
+  for (const Hero* hero : {&b, &alone, &a}) request.add_ids(hero->id());
+  request.set_view(heroes::v1::FULL);
+  heroes::v1::BatchGetHeroesResponse response;
+  ASSERT_CODE(client_.heroes().BatchGetHeroes(Context().get(), request, &response), OK);
+  ASSERT_EQ(response.heroes_size(), 3);
+  EXPECT_EQ(response.heroes(0).team().name(), "Z-Force");
+  EXPECT_FALSE(response.heroes(1).has_team());
+  EXPECT_EQ(response.heroes(2).team().name(), "Preventers");
+
+  heroes::v1::BatchGetTeamsRequest teams;
+  teams.add_ids(preventers.id());
+  teams.add_ids(z_force.id());
+  teams.add_ids(preventers.id());
+  teams.set_view(heroes::v1::FULL);
+  heroes::v1::BatchGetTeamsResponse got;
+  ASSERT_CODE(client_.teams().BatchGetTeams(Context().get(), teams, &got), OK);
+  ASSERT_EQ(got.teams_size(), 3);
+  for (const int i : {0, 2}) {
+    ASSERT_EQ(got.teams(i).heroes_size(), 2);
+    EXPECT_EQ(got.teams(i).heroes(0).id(), a.id());
+    EXPECT_EQ(got.teams(i).heroes(1).id(), c.id());
+  }
+  ASSERT_EQ(got.teams(1).heroes_size(), 1);
+  EXPECT_EQ(got.teams(1).heroes(0).name(), "Rusty-Man");
+}
+
+TEST_F(HeroServiceTest, ABatchCreateNamingAMissingTeamNamesTheEntryAndWritesNothing) {
+  const heroes::v1::Team team = client_.NewTeam("Preventers");
+  heroes::v1::BatchCreateHeroesRequest request;
+  for (int i = 0; i < 5; ++i) {
+    Hero* hero = request.add_requests()->mutable_hero();
+    hero->set_name(absl::StrCat("hero-", i));
+    hero->set_secret_name("s");
+    hero->set_team_id(i == 3 ? team.id() + 100 : team.id());
+  }
+  heroes::v1::BatchCreateHeroesResponse response;
+  const grpc::Status status = client_.heroes().BatchCreateHeroes(Context().get(), request, &response);
+  EXPECT_CODE(status, FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(),
+            absl::StrCat("requests[3].hero.team_id: team ", team.id() + 100, " does not exist"));
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM hero")[0][0].as<int>(), 0);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // grimoire.v1.UserService over a real server and database.
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
+
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "harness/grimoire_client.h"
@@ -258,6 +260,36 @@ TEST_F(UserServiceTest, DeleteRemovesAUserWithNothingLeft) {
   User got;
   EXPECT_CODE(Get(ada.id(), &got), NOT_FOUND);
   EXPECT_CODE(client_.DeleteUser(ada.id()), NOT_FOUND);
+}
+
+TEST_F(UserServiceTest, ABatchDeleteOfAUserWhoStillOwnsAClassIsRefusedNamingTheEntry) {
+  const User free = client_.NewUser("free@example.com");
+  const User owner = client_.NewUser("owner@example.com");
+  client_.NewClass(owner.id());
+  BatchDeleteUsersRequest request;
+  request.add_requests()->set_id(free.id());
+  request.add_requests()->set_id(owner.id());
+  google::protobuf::Empty empty;
+  grpc::Status status = client_.users->BatchDeleteUsers(Context().get(), request, &empty);
+  EXPECT_CODE(status, FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(), "requests[1]: ")) << status.error_message();
+  User got;
+  EXPECT_TRUE(Get(free.id(), &got).ok()) << "a refused batch deleted its first entry";
+}
+
+TEST_F(UserServiceTest, TwoEntriesOfOneBatchClashingOnEmailAreAlreadyExists) {
+  BatchCreateUsersRequest request;
+  for (const char* email : {"a@example.com", "b@example.com", "a@example.com"}) {
+    User* user = request.add_requests()->mutable_user();
+    user->set_email(email);
+    user->set_display_name("Ada");
+  }
+  BatchCreateUsersResponse response;
+  const grpc::Status status = client_.users->BatchCreateUsers(Context().get(), request, &response);
+  EXPECT_CODE(status, ALREADY_EXISTS);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(), "requests[2].user.email: "))
+      << status.error_message();
+  EXPECT_EQ(database().Exec("SELECT count(*) FROM \"user\"")[0][0].as<int>(), 0);
 }
 
 }  // namespace

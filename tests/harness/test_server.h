@@ -25,6 +25,16 @@
       EXPECT_EQ(expect_code_status_.error_code(), ::grpc::StatusCode::code)     \
           << expect_code_status_.error_message()
 
+// EXPECT_CODE, stopping the test when it fails.
+#define ASSERT_CODE(status, code)                                               \
+  switch (0)                                                                    \
+  case 0:                                                                       \
+  default:                                                                      \
+    if (const ::grpc::Status assert_code_status_ = (status); false) {           \
+    } else                                                                      \
+      ASSERT_EQ(assert_code_status_.error_code(), ::grpc::StatusCode::code)     \
+          << assert_code_status_.error_message()
+
 namespace protomodel::testing {
 
 // The real server, started in-process on a free loopback port, reached
