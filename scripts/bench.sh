@@ -44,7 +44,7 @@ fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "${JOBS:-2}" --target protomodel-server protomodel-load \
-  protomodel-handwritten-peer >/dev/null
+  protomodel-handwritten-peer protomodel >/dev/null
 peers=tests/bench/peers
 if [ ! -f "$peers/node/node_modules/.package-lock.json" ] ||
    [ "$peers/node/package-lock.json" -nt "$peers/node/node_modules/.package-lock.json" ]; then
@@ -95,14 +95,14 @@ pg_recorded=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_recorded.sql" -c "
 # batched creates use (db/sql/sql_build.cc, InsertBatchSql): the database's own
 # rate, in rows/s, for the rows CreateHero writes with and without records.
 batch=8
-batch_sql() {  # batch_sql recorded|plain
-  local rid="gen_random_uuid()" recorded=
+batch_sql() {  # batch_sql recorded|plain [ROWS]
+  local rid="gen_random_uuid()" recorded= rows=${2:-$batch}
   if [ "$1" = plain ]; then rid="NULL::uuid"; fi
   if [ "$1" = recorded ]; then
     recorded=", recorded AS (INSERT INTO protomodel_request_ids (request_id, table_name, resource_key) SELECT rid, 'hero', k::text FROM input)"
   fi
   printf "WITH input AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('hero', 'id')) AS k, v.* FROM (VALUES "
-  for i in $(seq "$batch"); do
+  for i in $(seq "$rows"); do
     [ "$i" -gt 1 ] && printf ', '
     printf "(%d, 'bench'::text, 'bench'::text, %d::integer, NULL::bigint, %s)" "$i" "$i" "$rid"
   done
@@ -110,14 +110,18 @@ batch_sql() {  # batch_sql recorded|plain
   printf 'OVERRIDING SYSTEM VALUE SELECT k, c1, c2, c3, c4 FROM input RETURNING *)%s ' "$recorded"
   printf 'SELECT input.ord, created.* FROM created JOIN input ON created.id = input.k;\n'
 }
-batch_rows() {  # batch_rows recorded|plain: rows/s
-  batch_sql "$1" >"$out/insert_batch_$1.sql"
+batch_rows() {  # batch_rows recorded|plain [ROWS]: rows/s
+  local rows=${2:-$batch}
+  batch_sql "$1" "$rows" >"$out/insert_batch_$1_$rows.sql"
   local t
-  t=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_batch_$1.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
-  awk -v t="$t" -v b="$batch" 'BEGIN { printf "%.1f", t * b }'
+  t=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_batch_$1_$rows.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
+  awk -v t="$t" -v b="$rows" 'BEGIN { printf "%.1f", t * b }'
 }
 pg_batch_recorded=$(batch_rows recorded)
 pg_batch_plain=$(batch_rows plain)
+# BatchCreateHeroes' rows, a hundred to a statement, each with its record.
+big_batch=100
+pg_batch100_recorded=$(batch_rows recorded "$big_batch")
 
 # Runs one scenario; prints its result line with the server's peak RSS.
 # A scenario NAME:plain is NAME without request ids.
@@ -136,7 +140,7 @@ run() {
 }
 
 scenarios="health_check get_hero create_hero create_hero:plain list_heroes list_heroes_deep
-           update_hero conversation_read conversation_write"
+           update_hero batch_get_heroes batch_create_heroes conversation_read conversation_write"
 results=$out/results.txt
 : >"$results"
 for scenario in $scenarios; do
@@ -186,6 +190,18 @@ for c in 1 2 4 8 16 32 64; do
   echo "$line" >>"$out/sweep.txt"
   echo "$c $(sed -n 's/.*calls_per_s=\([0-9.]*\).*/\1/p' <<<"$line")" >>"$sweep"
 done
+
+# `protomodel heroes import` of 100 000 heroes from a file: rows/s.
+seq 1 100000 | awk '{ printf "{\"name\":\"import-%d\",\"secret_name\":\"s-%d\",\"age\":%d}\n", $1, $1, $1 % 100 }' \
+  >"$out/heroes.jsonl"
+echo "bench: import of 100 000 heroes" >&2
+import_start=$(date +%s.%N)
+"$build/client/protomodel" --target="127.0.0.1:$port" heroes import "$out/heroes.jsonl" 2>"$out/import.log" || {
+  echo "bench: import failed:" >&2
+  cat "$out/import.log" >&2
+}
+import_end=$(date +%s.%N)
+import_rows=$(awk -v a="$import_start" -v b="$import_end" 'BEGIN { printf "%.1f", 100000 / (b - a) }')
 
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<" $1"; }
 line_of() { grep "scenario=$1 " "$results"; }
@@ -292,6 +308,8 @@ create=$(field "$(line_of create_hero)" calls_per_s)
 plain=$(field "$(line_of create_hero:plain)" calls_per_s)
 first=$(field "$(line_of list_heroes)" calls_per_s)
 deep=$(field "$(line_of list_heroes_deep)" calls_per_s)
+batch_get_rows=$(field "$(line_of batch_get_heroes)" rows_per_s)
+batch_create_rows=$(field "$(line_of batch_create_heroes)" rows_per_s)
 # A server that added nothing to gRPC's floor but the database's own work
 # per row: each create then costs the floor's CPU time plus the batched
 # rows' (both measured with the machine saturated).
@@ -306,6 +324,7 @@ bound_plain=$(bound "$pg_batch_plain")
   echo "| pgbench insert hero + request id record | $pg_recorded | | | | | | | reference |"
   echo "| pgbench, $batch heroes a statement (rows/s) | $pg_batch_plain | | | | | | | reference |"
   echo "| pgbench, $batch heroes + records a statement (rows/s) | $pg_batch_recorded | | | | | | | reference |"
+  echo "| pgbench, $big_batch heroes + records a statement (rows/s) | $pg_batch100_recorded | | | | | | | reference |"
   for scenario in $scenarios; do
     l=$(line_of "$scenario")
     cps=$(field "$l" calls_per_s)
@@ -315,6 +334,8 @@ bound_plain=$(bound "$pg_batch_plain")
       create_hero) r="$(ratio "$cps" "$pg_recorded") of pgbench insert + record; $(ratio "$cps" "$floor") of gRPC's floor" ;;
       create_hero:plain) r="$(ratio "$cps" "$pg_insert") of pgbench insert" ;;
       list_heroes_deep) r="deep/first page time: $(ratio "$first" "$cps")" ;;
+      batch_get_heroes) r="$(field "$l" rows_per_s) rows/s: $(ratio "$(field "$l" rows_per_s)" "$get") of GetHero's calls/s" ;;
+      batch_create_heroes) r="$(field "$l" rows_per_s) rows/s: $(ratio "$(field "$l" rows_per_s)" "$create") of CreateHero's calls/s, $(ratio "$(field "$l" rows_per_s)" "$pg_batch100_recorded") of pgbench's" ;;
       *) r="" ;;
     esac
     echo "| $scenario | $cps | $(field "$l" p50_ms) | $(field "$l" p99_ms) | $(field "$l" p999_ms) | $(field "$l" errors) | $(field "$l" mb_per_s) | $(field "$l" rss_mb) | $r |"
@@ -350,6 +371,9 @@ bound_plain=$(bound "$pg_batch_plain")
   target "GetHero / gRPC floor" "$(ratio "$get" "$floor")" ">=" 0.75
   target "CreateHero with request_id / ceiling" "$(ratio "$create" "$bound_recorded")" ">=" 0.8
   target "ListHeroes 100 / FastAPI" "$(peer_ratio fastapi list_heroes)" ">=" 20
+  target "BatchGetHeroes of 100, rows/s / GetHero calls/s" "$(ratio "$batch_get_rows" "$get")" ">=" 5
+  target "BatchCreateHeroes of 100, rows/s / CreateHero calls/s" "$(ratio "$batch_create_rows" "$create")" ">=" 5
+  target "BatchCreateHeroes of 100, rows/s / pgbench 100 a statement" "$(ratio "$batch_create_rows" "$pg_batch100_recorded")" ">=" 0.5
   target "1 MB read MB/s" "$read_mb" ">=" 300
   target "1 MB write MB/s" "$write_mb" ">=" 200
   target "RSS with 16 x 1 MB writes MB" "$write_rss" "<=" 64
@@ -364,6 +388,7 @@ bound_plain=$(bound "$pg_batch_plain")
   echo "| CreateHero with request id / pgbench insert + record | $(ratio "$create" "$pg_recorded") | |"
   echo "| CreateHero with request id, estimated ceiling likewise | $bound_recorded calls/s: $(ratio "$bound_recorded" "$pg_recorded") of pgbench insert + record | |"
   echo "| deep page / first page time | $(ratio "$first" "$deep") | ≤ 1.2 |"
+  echo "| \`protomodel heroes import\` of 100 000 heroes, rows/s | $import_rows: $(ratio "$import_rows" "$pg_insert") of pgbench's one-row inserts ($pg_insert rows/s), $(ratio "$import_rows" "$pg_batch100_recorded") of its $big_batch-row inserts with records | |"
   echo "| GetHero p99 at $clients in flight, ms | $(field "$(line_of get_hero)" p99_ms) (gRPC's floor: $(field "$(line_of health_check)" p99_ms)) | ≤ 2 |"
   echo "| server peak RSS, GetHero, MB | $(field "$(line_of get_hero)" rss_mb) | ≤ 64 |"
   echo

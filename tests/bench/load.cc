@@ -3,7 +3,7 @@
 // thread per call) for a fixed time (after a warm-up that is not counted)
 // and prints one line of results:
 //   scenario=get_hero concurrency=16 calls=123 errors=0 seconds=5.0
-//   calls_per_s=24.6 p50_ms=0.61 p99_ms=1.9 p999_ms=3.2 mb_per_s=0
+//   calls_per_s=24.6 p50_ms=0.61 p99_ms=1.9 p999_ms=3.2 mb_per_s=0 rows_per_s=24.6
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -33,7 +33,8 @@
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server address.");
 ABSL_FLAG(std::string, scenario, "get_hero",
           "health_check, get_hero, create_hero, list_heroes, list_heroes_deep, "
-          "update_hero, conversation_read or conversation_write.");
+          "update_hero, batch_get_heroes, batch_create_heroes, conversation_read or "
+          "conversation_write.");
 ABSL_FLAG(int, concurrency, 16, "Calls in flight.");
 ABSL_FLAG(int, channels, 4, "Channels (HTTP/2 connections) the threads share.");
 ABSL_FLAG(int, threads, 2, "Threads, each polling a completion queue of its own.");
@@ -41,6 +42,7 @@ ABSL_FLAG(double, duration_seconds, 5, "Measured time.");
 ABSL_FLAG(double, warmup_seconds, 1, "Time run first and not counted.");
 ABSL_FLAG(int64_t, heroes, 100000, "Heroes seeded with ids 1..N (get/update pick one).");
 ABSL_FLAG(int, page_size, 100, "Rows per List call.");
+ABSL_FLAG(int, batch, 100, "Rows per batch_* call.");
 ABSL_FLAG(int, deep_offset, 10000, "Rows before the page list_heroes_deep reads.");
 ABSL_FLAG(int, crdt_bytes, 1 << 20, "Size of the CRDT state conversation_* moves.");
 ABSL_FLAG(int, conversations, 16, "Conversations conversation_* spreads over.");
@@ -117,6 +119,8 @@ class Scenario {
   virtual ~Scenario() = default;
   // Prepares what calls need (tokens, rows); false on failure.
   virtual bool SetUp() { return true; }
+  // The rows one call reads or writes.
+  virtual int RowsPerCall() const { return 1; }
   // Starts one call on `slot` on its completion queue; `done` gets the
   // payload bytes it moved, or -1 on error.
   virtual void Issue(Slot& slot, Done done) = 0;
@@ -216,6 +220,44 @@ class CreateHero final : public HeroScenario {
     auto* response = Make<heroes::v1::Hero>(slot.response);
     Start(stub(slot.index).PrepareAsyncCreateHero(slot.context.get(), *request, slot.cq),
           response, OnStatus(done));
+  }
+};
+
+// A BatchGetHeroes of --batch random ids.
+class BatchGetHeroes final : public HeroScenario {
+ public:
+  using HeroScenario::HeroScenario;
+  int RowsPerCall() const override { return absl::GetFlag(FLAGS_batch); }
+  void Issue(Slot& slot, Done done) override {
+    auto* request = Make<heroes::v1::BatchGetHeroesRequest>(slot.request);
+    for (int i = 0; i < RowsPerCall(); ++i) request->add_ids(RandomId(slot.random));
+    auto* response = Make<heroes::v1::BatchGetHeroesResponse>(slot.response);
+    Start(stub(slot.index).PrepareAsyncBatchGetHeroes(slot.context.get(), *request, slot.cq),
+          response, [done = std::move(done), response, this](grpc::Status status) {
+            done(status.ok() && response->heroes_size() == RowsPerCall() ? 0 : -1);
+          });
+  }
+};
+
+// A BatchCreateHeroes of --batch heroes, each with its request_id.
+class BatchCreateHeroes final : public HeroScenario {
+ public:
+  using HeroScenario::HeroScenario;
+  int RowsPerCall() const override { return absl::GetFlag(FLAGS_batch); }
+  void Issue(Slot& slot, Done done) override {
+    auto* request = Make<heroes::v1::BatchCreateHeroesRequest>(slot.request);
+    for (int i = 0; i < RowsPerCall(); ++i) {
+      heroes::v1::CreateHeroRequest* entry = request->add_requests();
+      entry->mutable_hero()->set_name("bench");
+      entry->mutable_hero()->set_secret_name("bench");
+      entry->mutable_hero()->set_age(static_cast<int32_t>(slot.random() % 100));
+      entry->set_request_id(protomodel::client::NewRequestId());
+    }
+    auto* response = Make<heroes::v1::BatchCreateHeroesResponse>(slot.response);
+    Start(stub(slot.index).PrepareAsyncBatchCreateHeroes(slot.context.get(), *request, slot.cq),
+          response, [done = std::move(done), response, this](grpc::Status status) {
+            done(status.ok() && response->heroes_size() == RowsPerCall() ? 0 : -1);
+          });
   }
 };
 
@@ -339,6 +381,10 @@ std::unique_ptr<Scenario> MakeScenario(const std::string& name,
   if (name == "get_hero") return std::make_unique<GetHero>(std::move(channels));
   if (name == "create_hero") return std::make_unique<CreateHero>(std::move(channels));
   if (name == "update_hero") return std::make_unique<UpdateHero>(std::move(channels));
+  if (name == "batch_get_heroes") return std::make_unique<BatchGetHeroes>(std::move(channels));
+  if (name == "batch_create_heroes") {
+    return std::make_unique<BatchCreateHeroes>(std::move(channels));
+  }
   if (name == "list_heroes") return std::make_unique<ListHeroes>(std::move(channels), false);
   if (name == "list_heroes_deep") return std::make_unique<ListHeroes>(std::move(channels), true);
   if (name == "conversation_read") {
@@ -467,9 +513,10 @@ int main(int argc, char** argv) {
   const double seconds = absl::GetFlag(FLAGS_duration_seconds);
   std::printf(
       "scenario=%s concurrency=%d calls=%zu errors=%lld seconds=%.1f calls_per_s=%.1f "
-      "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f mb_per_s=%.1f\n",
+      "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f mb_per_s=%.1f rows_per_s=%.1f\n",
       name.c_str(), concurrency, all.size(), static_cast<long long>(errors), seconds,
       static_cast<double>(all.size()) / seconds, Percentile(all, 0.50), Percentile(all, 0.99),
-      Percentile(all, 0.999), static_cast<double>(bytes) / seconds / (1 << 20));
+      Percentile(all, 0.999), static_cast<double>(bytes) / seconds / (1 << 20),
+      static_cast<double>(all.size()) * scenario->RowsPerCall() / seconds);
   return 0;
 }
