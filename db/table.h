@@ -33,6 +33,9 @@ inline constexpr size_t kMaxBatchGetBytes = 64 * 1024 * 1024 - 64 * 1024;
 // A batch holds at most this many entries.
 inline constexpr size_t kMaxBatchEntries = 1000;
 
+// A statement takes at most this many parameters (the protocol's limit).
+inline constexpr size_t kMaxStatementParams = 65535;
+
 // A List response stays under this size: past it fewer rows come back (at
 // least one) with a token for the rest.
 inline constexpr size_t kMaxListBytes = 16 * 1024 * 1024 - 64 * 1024;
@@ -239,8 +242,10 @@ class Table {
   void InsertRow(const Statement& statement, Params params, CallLimit limit,
                  google::protobuf::Message* resource, google::protobuf::Message* out,
                  Done done) const;
-  // The statement inserting `rows` rows at once (InsertBatchSql).
-  Statement InsertBatch(size_t rows) const;
+  // The statement inserting `rows` at once (InsertBatchSql), their
+  // parameters moved to `params`; nullopt (and nothing moved) when they are
+  // more than a statement takes.
+  std::optional<Statement> InsertBatch(std::vector<PendingInsert*> rows, Params* params) const;
   // Fills each row's `out` from InsertBatchSql's result; NOT_FOUND when a
   // row found by its request_id is gone.
   absl::Status ReadInserted(const Result& result, const std::vector<PendingInsert*>& rows) const;

@@ -18,9 +18,6 @@ using google::protobuf::Message;
 
 namespace {
 
-// A statement takes at most this many parameters (the protocol's limit).
-constexpr size_t kMaxParams = 65535;
-
 // `text` as a number, or 0.
 size_t Number(const Cell& cell) {
   size_t n = 0;
@@ -143,30 +140,22 @@ void Table::BatchInsert(std::vector<BatchInsertEntry> rows, Redraw redraw, std::
                        limit]() -> absl::Status {
     return ReplayInserts(*batch, redraw, entries, limit);
   };
-  size_t count = 1;
+  std::vector<PendingInsert*> inserts;
+  for (BatchInsertEntry& row : *batch) inserts.push_back(&row.insert);
   Params params;
-  for (BatchInsertEntry& row : *batch) {
-    count += static_cast<size_t>(row.insert.params.size()) + 1;
-    params.Append(std::move(row.insert.params));
-    if (row.insert.request_id.empty()) {
-      params.AddNull();
-    } else {
-      params.AddText(row.insert.request_id);
-    }
-  }
-  if (count > kMaxParams) return RunOffloaded(replay, std::move(done));
-  params.AddText(table_.name());
+  const std::optional<Statement> statement = InsertBatch(inserts, &params);
+  if (!statement.has_value()) return RunOffloaded(replay, std::move(done));
   pipeline_.Run(
-      InsertBatch(batch->size()), std::move(params), std::move(limit),
+      *statement, std::move(params), std::move(limit),
       {"batch_create", StatementKind::kWrite, absl::StrCat("creating ", table_.name(), " rows")},
       [this, batch, replay, done = std::move(done)](absl::StatusOr<Result> result) mutable {
         if (!result.ok()) {
           if (!RowsAtFault(result.status())) return std::move(done)(result.status());
           return RunOffloaded(replay, std::move(done));
         }
-        std::vector<PendingInsert*> inserts;
-        for (BatchInsertEntry& row : *batch) inserts.push_back(&row.insert);
-        absl::Status status = ReadInserted(*result, inserts);
+        std::vector<PendingInsert*> inserted;
+        for (BatchInsertEntry& row : *batch) inserted.push_back(&row.insert);
+        absl::Status status = ReadInserted(*result, inserted);
         if (absl::IsNotFound(status)) return RunOffloaded(replay, std::move(done));
         std::move(done)(std::move(status));
       });
@@ -292,7 +281,7 @@ absl::StatusOr<Table::PreparedBatchUpdate> Table::PrepareBatchUpdate(
   }
   // With nothing to write, or more than one statement takes, the entries
   // run one by one.
-  if (!batch.columns.empty() && per_row * entries.size() <= kMaxParams) {
+  if (!batch.columns.empty() && per_row * entries.size() <= kMaxStatementParams) {
     batch.sql = BatchUpdateSql(table_, batch.columns, entries.size());
   }
   batch.entries = std::move(entries);

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "db/table.h"
 
 #include <pqxx/nontransaction>
@@ -70,16 +72,40 @@ void Table::InsertRow(const Statement& statement, Params params, CallLimit limit
                 });
 }
 
-Statement Table::InsertBatch(size_t rows) const {
-  // Batches of the sizes coalescing makes are prepared once per
-  // connection; larger ones, of any size a caller sends, are not.
-  constexpr size_t kMaxPrepared = 64;
-  if (rows > kMaxPrepared) return {"", InsertBatchSql(table_, rows), ReadForm(table_).binary};
+std::optional<Statement> Table::InsertBatch(std::vector<PendingInsert*> rows,
+                                            Params* params) const {
+  // A batch runs as a statement of the next size up, padded with empty
+  // rows, so that few statements are prepared per connection: every size
+  // to 16 (what coalescing makes), then powers of two, then the most.
+  size_t size = rows.size();
+  if (size > 16) {
+    size = 32;
+    while (size < rows.size()) size *= 2;
+    size = std::min(size, std::max(kMaxBatchEntries, rows.size()));
+  }
+  const size_t per_row = static_cast<size_t>(std::count_if(
+      table_.columns().begin(), table_.columns().end(),
+      [](const Column& column) { return column.writable(); })) + 1;
+  if (size * per_row + 2 > kMaxStatementParams) {
+    size = rows.size();
+    if (size * per_row + 2 > kMaxStatementParams) return std::nullopt;
+  }
+  for (PendingInsert* row : rows) {
+    params->Append(std::move(row->params));
+    if (row->request_id.empty()) {
+      params->AddNull();
+    } else {
+      params->AddText(row->request_id);
+    }
+  }
+  for (size_t i = rows.size() * per_row; i < size * per_row; ++i) params->AddNull();
+  params->AddText(table_.name());
+  params->AddText(absl::StrCat(rows.size()));
   absl::MutexLock lock(&insert_batches_mu_);
-  auto [it, added] = insert_batches_.try_emplace(rows);
+  auto [it, added] = insert_batches_.try_emplace(size);
   if (added) {
-    it->second = {absl::StrCat(table_.name(), ".insert_batch.", rows),
-                  InsertBatchSql(table_, rows), ReadForm(table_).binary};
+    it->second = {absl::StrCat(table_.name(), ".insert_batch.", size),
+                  InsertBatchSql(table_, size), ReadForm(table_).binary};
   }
   return it->second;
 }
@@ -110,17 +136,11 @@ absl::Status Table::ReadInserted(const Result& result,
 }
 
 void Table::InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done done) const {
+  std::vector<PendingInsert*> pointers;
+  for (PendingInsert& row : rows) pointers.push_back(&row);
   Params params;
-  for (PendingInsert& row : rows) {
-    params.Append(std::move(row.params));
-    if (row.request_id.empty()) {
-      params.AddNull();
-    } else {
-      params.AddText(row.request_id);
-    }
-  }
-  params.AddText(table_.name());
-  const Statement statement = InsertBatch(rows.size());
+  // Coalesced creates are few: always one statement.
+  const Statement statement = *InsertBatch(pointers, &params);
   pipeline_.Run(
       statement, std::move(params), std::move(limit),
       {"insert", StatementKind::kWrite, absl::StrCat("creating ", table_.name())},

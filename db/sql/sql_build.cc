@@ -144,6 +144,7 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
     values.push_back(absl::StrCat("(", absl::StrJoin(cells, ", "), ")"));
   }
   const std::string table_name = absl::StrCat("$", rows * per_row + 1, "::text");
+  const std::string count = absl::StrCat("$", rows * per_row + 2, "::int8");
   // The key of each row: written by the caller, or drawn here.
   std::string key;
   for (size_t i = 0; i < written.size(); ++i) {
@@ -166,12 +167,16 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
   }
   const std::vector<const Column*> all = AllColumns(table);
   return absl::StrCat(
-      "WITH \"v\"(", absl::StrJoin(names, ", "), ") AS (VALUES ", absl::StrJoin(values, ", "),
+      // Rows past the count pad the statement to its size.
+      "WITH \"v\" AS (SELECT * FROM (VALUES ", absl::StrJoin(values, ", "), ") AS \"x\"(",
+      absl::StrJoin(names, ", "), ") WHERE \"x\".\"pm_ord\" <= ", count,
       // Rows whose request_id is recorded were made by an earlier call:
       // they come back as stored and are not made again.
-      "), \"found\" AS (SELECT \"v\".\"pm_ord\", \"r\".\"resource_key\" FROM \"v\" JOIN "
-      "\"protomodel_request_ids\" AS \"r\" ON \"r\".\"request_id\" = \"v\".\"pm_rid\" AND "
-      "\"r\".\"table_name\" = ", table_name,
+      // (A probe of the key per row, LATERAL, whatever the statistics of a
+      // young table say: a hash of the whole table would grow with it.)
+      "), \"found\" AS (SELECT \"v\".\"pm_ord\", \"r\".\"resource_key\" FROM \"v\" CROSS JOIN "
+      "LATERAL (SELECT \"resource_key\" FROM \"protomodel_request_ids\" WHERE \"request_id\" = "
+      "\"v\".\"pm_rid\" AND \"table_name\" = ", table_name, " LIMIT 1) AS \"r\""
       "), \"input\" AS MATERIALIZED (SELECT ", key, " AS \"pm_k\", \"v\".* FROM \"v\" WHERE NOT "
       "EXISTS (SELECT 1 FROM \"found\" WHERE \"found\".\"pm_ord\" = \"v\".\"pm_ord\")), "
       "\"created\" AS (INSERT INTO ", table.quoted_name(), " (",

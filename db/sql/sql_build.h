@@ -51,9 +51,10 @@ std::string InsertSql(const TableSchema& table);
 // protomodel_request_ids_pkey, leaving nothing written.
 std::string InsertRecordingSql(const TableSchema& table);
 
-// `rows` inserts in one statement, each with its request_id if it has one.
-// Params: for each row, BindWritable's, then its request_id (a uuid, or
-// NULL); last, the table's name. A row whose request_id is already
+// Up to `rows` inserts in one statement, each with its request_id if it has
+// one. Params: for each row, BindWritable's, then its request_id (a uuid, or
+// NULL); then the table's name, and the number of rows given (the rest,
+// all NULL, pad the statement to a size prepared once). A row whose request_id is already
 // recorded is not inserted: the row that request made comes back instead.
 // Keys are drawn before the rows are written, so each returned row is
 // matched to its input: the result is the input row's number (1..rows),
