@@ -827,21 +827,31 @@ TEST_P(ConformanceTest, UniqueClashesAreAlreadyExists) {
 
 // Batches (AIP-231, 233, 234, 235).
 
+// `n` new rows of `table`, Fill(seed 1..n).
+Rows Filled(const TableSchema& table, int n) {
+  Rows rows;
+  for (int i = 0; i < n; ++i) {
+    rows.emplace_back(google::protobuf::MessageFactory::generated_factory()
+                          ->GetPrototype(table.descriptor())
+                          ->New());
+    ConformanceTest::FillRow(table, 1 + i % 9, rows.back().get());
+  }
+  return rows;
+}
+
+std::vector<const Message*> Pointers(const Rows& rows) {
+  std::vector<const Message*> pointers;
+  for (const auto& row : rows) pointers.push_back(row.get());
+  return pointers;
+}
+
 // `n` rows made by one BatchCreate, Fill(seed 1..n).
 absl::StatusOr<Rows> BatchCreated(const ResourceClient& client, const TableSchema& table, int n,
                                   const std::vector<std::string>& request_ids = {},
                                   Rows* sent = nullptr) {
-  Rows in;
-  std::vector<const Message*> pointers;
-  for (int i = 0; i < n; ++i) {
-    in.emplace_back(google::protobuf::MessageFactory::generated_factory()
-                        ->GetPrototype(table.descriptor())
-                        ->New());
-    ConformanceTest::FillRow(table, 1 + i % 9, in.back().get());
-    pointers.push_back(in.back().get());
-  }
+  Rows in = Filled(table, n);
   Rows out;
-  if (absl::Status s = client.BatchCreate(pointers, request_ids, &out); !s.ok()) return s;
+  if (absl::Status s = client.BatchCreate(Pointers(in), request_ids, &out); !s.ok()) return s;
   if (sent != nullptr) *sent = std::move(in);
   return out;
 }
@@ -926,13 +936,8 @@ TEST_P(ConformanceTest, TheFirstInvalidEntryFailsTheBatchAndNothingIsWritten) {
   for (const Column& column : table_->columns()) {
     if (column.required) required = required != nullptr ? required : &column;
   }
-  Rows in;
-  std::vector<const Message*> pointers;
-  for (int i = 0; i < 4; ++i) {
-    in.push_back(New());
-    FillRow(*table_, i + 1, in.back().get());
-    pointers.push_back(in.back().get());
-  }
+  Rows in = Filled(*table_, 4);
+  const std::vector<const Message*> pointers = Pointers(in);
   // Entry 2 has no key of its own to break: an invalid request_id then.
   std::vector<std::string> request_ids(4);
   if (required != nullptr) {
@@ -966,13 +971,8 @@ TEST_P(ConformanceTest, ABatchTheDatabaseRefusesNamesTheEntryAndWritesNothing) {
     }
   }
   if (fault == nullptr) GTEST_SKIP() << table_->name() << " has no constraint a create can break";
-  Rows in;
-  std::vector<const Message*> pointers;
-  for (int i = 0; i < 4; ++i) {
-    in.push_back(New());
-    FillRow(*table_, i + 1, in.back().get());
-    pointers.push_back(in.back().get());
-  }
+  Rows in = Filled(*table_, 4);
+  const std::vector<const Message*> pointers = Pointers(in);
   const FieldDescriptor* f = fault->field;
   if (fault->unique) {
     in[2]->GetReflection()->SwapFields(Copy(*in[0]).get(), in[2].get(), {f});
