@@ -5,13 +5,18 @@
 // Requests are built through reflection from the generated descriptors, so
 // every resource and field of the contract is reachable. Output is JSON on
 // stdout; on failure the exit status is the gRPC status code (1-16) and the
-// error goes to stderr; usage errors exit 64.
+// error goes to stderr; usage errors exit 64. `import` and `export` move
+// many rows at once, as JSON lines, through the batch and List methods.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -43,11 +49,14 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/rpc/status.pb.h"
 #include "protomodel/v1/options.pb.h"
 #include "protomodel/client/call.h"
 #include "protomodel/client/channel.h"
+#include "protomodel/client/resources.h"
+#include "protomodel/verbs.h"
 #include "cli/catalog.h"
 
 namespace {
@@ -71,9 +80,25 @@ Verbs:
           (without --update-mask, exactly the fields given are written;
            --FIELD= with nothing clears an optional field)
   delete  --id=ID [--etag=E]
+  import  [FILE] [--batch-size=N]                 JSON lines to new rows; no FILE or -: stdin
+  export  [--filter=F] [--order-by=O] [--read-mask=a,b]   every row (or F's) as JSON lines
 Field values: text as is; bytes as text or @FILE to read a file; timestamps in
 RFC 3339; durations as 90s; lists as a,b,c or JSON; maps and messages as JSON;
 --body='{"json":...}' gives the whole resource instead.
+
+import reads one resource a line, in the JSON get prints (blank lines are
+skipped), and checks every line before it sends any: a line that is not the
+resource is a usage error naming it, and nothing is written. It creates the
+rows in batches of --batch-size (1-1000, default 1000), each all or nothing,
+each row with a request_id made from its line's number and text: after a
+failure, running the same import again stores every row once (within the
+server's request_id retention, at least 24 h). A failed batch is sent again
+while it fails UNAVAILABLE, UNKNOWN or DEADLINE_EXCEEDED, a few times. stdout
+stays empty; progress (on a terminal) and a summary (rows, batches, seconds,
+rows/s), or how many rows were stored before an error, go to stderr.
+export writes each row as one JSON object a line on stdout, following every
+page; import takes its output back (output-only fields such as id are
+ignored on create).
 
 `protomodel RESOURCE --help` lists the resource's fields, their types and
 each verb's flags.
@@ -98,7 +123,7 @@ Output is JSON. A failed call prints `protomodel: CODE: message` and then
 {"error": {"code", "status", "message", "details"}} (the server's AIP-193
 details: reason, field violations, resource, retry delay) to stderr.
 Exit status: 0 on success, the gRPC status code (1-16) on a failed call, 64
-on a usage error.
+on a usage error, 74 when export cannot write stdout.
 )";
 
 // Flags that may come before RESOURCE or after VERB.
@@ -458,11 +483,28 @@ void ResourceHelp(const std::string& plural, const google::protobuf::ServiceDesc
   std::cout << "\nVerbs:\n";
   for (int m = 0; m < service->method_count(); ++m) {
     const MethodDescriptor* method = service->method(m);
-    std::string verb = method->name();
-    for (const char* known : {"Create", "Get", "List", "Update", "Delete"}) {
-      if (absl::StartsWith(verb, known)) verb = absl::AsciiStrToLower(known);
-    }
+    const std::optional<protomodel::Verb> known = protomodel::VerbOf(*method);
+    // The batches are called through import (and a script's own client).
+    if (known.has_value() && protomodel::IsBatch(*known)) continue;
+    const std::string verb = known.has_value() ? absl::AsciiStrToLower(protomodel::VerbName(*known))
+                                               : method->name();
     std::cout << absl::StrFormat("  %-7s %s\n", verb, VerbFlags(method, verb));
+  }
+  // The CLI's own verbs, over BatchCreate and List.
+  bool batch_create = false, list = false;
+  for (int m = 0; m < service->method_count(); ++m) {
+    const std::optional<protomodel::Verb> verb = protomodel::VerbOf(*service->method(m));
+    batch_create = batch_create || verb == protomodel::Verb::kBatchCreate;
+    list = list || verb == protomodel::Verb::kList;
+  }
+  if (batch_create) {
+    std::cout << absl::StrFormat("  %-7s %s\n", "import",
+                                 "[FILE] [--batch-size=N]  (JSON lines; no FILE or -: stdin)");
+  }
+  if (list) {
+    std::cout << absl::StrFormat("  %-7s %s\n", "export",
+                                 "[--filter=FILTER] [--order-by=ORDER_BY] [--read-mask=READ_MASK]"
+                                 "  (JSON lines on stdout)");
   }
   std::cout << "\nSee protomodel --help for global flags, values and exit codes.\n";
 }
@@ -507,6 +549,261 @@ int NewToken(const std::vector<std::string>& args, size_t at) {
   return 0;
 }
 
+// import and export: JSON lines in batches and pages of up to 1000 rows, the
+// contract's largest batch and page.
+constexpr int kMaxBatch = 1000;
+// Attempts at one batch or page while it fails transiently.
+constexpr int kTransferAttempts = 5;
+// Exit status when export cannot write stdout (sysexits' EX_IOERR).
+constexpr int kOutputError = 74;
+
+// Whether a call that failed with `code` may be sent again as it was: for a
+// batch of creates, its request_ids make one that did commit answer with
+// its rows and create nothing twice.
+bool Transient(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kUnknown ||
+         code == absl::StatusCode::kDeadlineExceeded;
+}
+
+// `call` until it succeeds, fails for good, or has failed transiently
+// kTransferAttempts times; the backoff lets a restarting server come back.
+absl::Status WithRetries(const std::function<absl::Status()>& call) {
+  absl::Duration backoff = absl::Milliseconds(250);
+  for (int attempt = 1;; ++attempt) {
+    absl::Status status = call();
+    if (status.ok() || !Transient(status.code()) || attempt == kTransferAttempts) return status;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(4));
+  }
+}
+
+// The client library's error back as gRPC's, details included, for Fail.
+grpc::Status ToGrpc(const absl::Status& status) {
+  const auto details = status.GetPayload(protomodel::client::kRpcStatusUrl);
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()),
+                      details.has_value() ? std::string(*details) : std::string());
+}
+
+protomodel::client::CallOptions TransferCallOptions(double timeout) {
+  protomodel::client::CallOptions options;
+  options.deadline = absl::Milliseconds(static_cast<int64_t>(timeout * 1000));
+  // WithRetries sends a batch again, UNKNOWN included: one budget.
+  options.create_attempts = 1;
+  return options;
+}
+
+// One row of an import: its line's number (from 1, blank lines counted) and
+// exact text.
+struct InputLine {
+  int64_t number = 0;
+  std::string text;
+};
+
+// The request_id of the row on line `number` reading `text`, for resources
+// of `type`: a version-4-shaped UUID from SHA-256 of the three, the same on
+// every run, so an import run again after a failure sends the rows that did
+// commit with the ids they committed under, and the server creates them
+// once. (A random id, or a hash seeded per process, would create them twice.)
+std::string RowRequestId(const std::string& type, int64_t number, const std::string& text) {
+  const std::string input = absl::StrCat(type, "\n", number, "\n", text);
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  return absl::StrFormat(
+      "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+      b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+      b[15]);
+}
+
+// Parses one line into `row` (cleared first).
+bool ParseRow(const std::string& text, Message* row, std::string* error) {
+  row->Clear();
+  const auto status = google::protobuf::util::JsonStringToMessage(text, row);
+  if (!status.ok()) *error = status.message().as_string();
+  return status.ok();
+}
+
+// The rows of `path` ("" or "-": stdin), every line parsed as `prototype`'s
+// type before anything is sent: a bad line is a usage error, and nothing is
+// written. Only the text is kept, to hold a large file in less memory.
+std::vector<InputLine> ReadRows(const std::string& path, const Message& prototype) {
+  const bool from_stdin = path.empty() || path == "-";
+  std::ifstream file;
+  if (!from_stdin) {
+    file.open(path, std::ios::binary);
+    if (!file) throw UsageError{absl::StrCat("import: cannot read ", path)};
+  }
+  std::istream& in = from_stdin ? std::cin : file;
+  const std::string source = from_stdin ? "stdin" : path;
+  std::unique_ptr<Message> row(prototype.New());
+  std::vector<InputLine> rows;
+  std::string text, error;
+  for (int64_t number = 1; std::getline(in, text); ++number) {
+    if (absl::StripAsciiWhitespace(text).empty()) continue;
+    if (!ParseRow(text, row.get(), &error)) {
+      throw UsageError{absl::StrCat("import: line ", number, " of ", source, " is not a ",
+                                    prototype.GetDescriptor()->full_name(), " in JSON (", error,
+                                    "); nothing was sent")};
+    }
+    rows.push_back({number, std::move(text)});
+  }
+  if (in.bad()) throw UsageError{absl::StrCat("import: cannot read ", source)};
+  return rows;
+}
+
+// The line of the entry a batch's error names ("requests[3].hero.name"),
+// or 0 when it names none.
+int64_t LineAtFault(const absl::Status& status, const std::vector<InputLine>& rows, size_t from,
+                    size_t to) {
+  std::vector<std::string> places;
+  for (const auto& violation : protomodel::client::DetailsOf(status).field_violations) {
+    places.push_back(violation.first);
+  }
+  places.emplace_back(status.message());
+  for (const std::string& place : places) {
+    const std::string entries = "requests[";
+    const size_t at = place.find(entries);
+    if (at == std::string::npos) continue;
+    const size_t start = at + entries.size();
+    const size_t end = place.find(']', start);
+    size_t index = 0;
+    if (end != std::string::npos && absl::SimpleAtoi(place.substr(start, end - start), &index) &&
+        from + index < to) {
+      return rows[from + index].number;
+    }
+  }
+  return 0;
+}
+
+// `protomodel RESOURCES import [FILE]`: the file's rows through BatchCreate.
+int Import(const protomodel::cli::CatalogResource& resource,
+           google::protobuf::MessageFactory& factory,
+           const std::shared_ptr<grpc::Channel>& channel,
+           const std::map<std::string, std::string>& flags, const std::string& path,
+           double timeout) {
+  int batch_size = kMaxBatch;
+  for (const auto& [flag, value] : flags) {
+    if (flag != "batch-size") {
+      throw UsageError{absl::StrCat("--", flag, ": not a flag of 'import'")};
+    }
+    if (!absl::SimpleAtoi(value, &batch_size) || batch_size < 1 || batch_size > kMaxBatch) {
+      throw UsageError{absl::StrCat("--batch-size: want 1 to ", kMaxBatch, ", not '", value, "'")};
+    }
+  }
+  const Message* prototype = factory.GetPrototype(resource.message);
+  const std::vector<InputLine> rows = ReadRows(path, *prototype);
+  absl::StatusOr<protomodel::client::ResourceClient> client =
+      protomodel::client::ResourceClient::For(resource.message, channel,
+                                              TransferCallOptions(timeout));
+  if (!client.ok()) return Fail(ToGrpc(client.status()));
+
+  const std::string& type = resource.message->full_name();
+  const bool progress = isatty(STDERR_FILENO) == 1;
+  const absl::Time start = absl::Now();
+  auto seconds = [&] { return std::max(absl::ToDoubleSeconds(absl::Now() - start), 1e-6); };
+  size_t stored = 0;
+  int batches = 0;
+  std::string error;
+  for (size_t from = 0; from < rows.size(); from += static_cast<size_t>(batch_size)) {
+    const size_t to = std::min(rows.size(), from + static_cast<size_t>(batch_size));
+    std::vector<std::unique_ptr<Message>> batch;
+    std::vector<const Message*> entries;
+    std::vector<std::string> request_ids;
+    for (size_t r = from; r < to; ++r) {
+      batch.emplace_back(prototype->New());
+      (void)ParseRow(rows[r].text, batch.back().get(), &error);  // parsed once already
+      entries.push_back(batch.back().get());
+      request_ids.push_back(RowRequestId(type, rows[r].number, rows[r].text));
+    }
+    std::vector<std::unique_ptr<Message>> created;
+    const absl::Status status = WithRetries([&] {
+      created.clear();
+      return client->BatchCreate(entries, request_ids, &created);
+    });
+    if (!status.ok()) {
+      if (progress && batches > 0) std::cerr << "\n";  // past the progress line
+      const int64_t line = LineAtFault(status, rows, from, to);
+      // The batch that failed in doubt (its answer lost) may have committed
+      // too: the count is what is known stored.
+      std::cerr << "protomodel: " << resource.plural << " import: stopped at the batch of lines "
+                << rows[from].number << "-" << rows[to - 1].number
+                << (line > 0 ? absl::StrCat(" (at line ", line, ")") : "") << "; " << stored
+                << " of " << rows.size() << " " << resource.plural << " were stored before it"
+                << (Transient(status.code()) ? ", and it may have been too" : "")
+                << ". Running the same import again stores each row once.\n";
+      return Fail(ToGrpc(status));
+    }
+    stored += to - from;
+    ++batches;
+    if (progress) {
+      // "\x1b[K" clears what a longer line before left (a rate that fell).
+      std::cerr << absl::StrFormat("\r %d/%d %s (%.0f/s)\x1b[K", stored, rows.size(),
+                                   resource.plural, static_cast<double>(stored) / seconds())
+                << std::flush;
+    }
+  }
+  if (progress && batches > 0) std::cerr << "\n";
+  const double elapsed = seconds();
+  std::cerr << absl::StrFormat(
+      "protomodel: %s import: %d %s stored in %d batches, %.2f s, %.0f rows/s\n",
+      resource.plural, stored, resource.plural, batches, elapsed,
+      static_cast<double>(stored) / elapsed);
+  return 0;
+}
+
+// `protomodel RESOURCES export`: every row the filter selects, one compact
+// JSON object a line, page after page.
+int Export(const protomodel::cli::CatalogResource& resource,
+           const std::shared_ptr<grpc::Channel>& channel,
+           const std::map<std::string, std::string>& flags, double timeout) {
+  protomodel::client::ListOptions options;
+  options.page_size = kMaxBatch;
+  for (const auto& [flag, value] : flags) {
+    if (flag == "filter") {
+      options.filter = value;
+    } else if (flag == "order-by") {
+      options.order_by = value;
+    } else if (flag == "read-mask") {
+      for (absl::string_view path : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+        options.read_mask.emplace_back(absl::StripAsciiWhitespace(path));
+      }
+    } else {
+      throw UsageError{absl::StrCat("--", flag, ": not a flag of 'export'")};
+    }
+  }
+  absl::StatusOr<protomodel::client::ResourceClient> client =
+      protomodel::client::ResourceClient::For(resource.message, channel,
+                                              TransferCallOptions(timeout));
+  if (!client.ok()) return Fail(ToGrpc(client.status()));
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  std::string json;
+  do {
+    std::vector<std::unique_ptr<Message>> rows;
+    absl::StatusOr<std::string> next;
+    const absl::Status status = WithRetries([&] {
+      rows.clear();
+      next = client->ListPage(options, &rows);
+      return next.status();
+    });
+    if (!status.ok()) return Fail(ToGrpc(status));
+    for (const std::unique_ptr<Message>& row : rows) {
+      json.clear();
+      (void)google::protobuf::util::MessageToJsonString(*row, &json, print);
+      std::cout << json << "\n";
+    }
+    if (!std::cout) break;  // no reader left: asking for more pages is wasted
+    options.page_token = *std::move(next);
+  } while (!options.page_token.empty());
+  if (!std::cout.flush()) {
+    std::cerr << "protomodel: " << resource.plural << " export: cannot write stdout\n";
+    return kOutputError;
+  }
+  return 0;
+}
+
 // The channel to the server the global flags name; sets `target`.
 std::shared_ptr<grpc::Channel> ConnectTo(std::map<std::string, std::string>& global,
                                          std::string* target) {
@@ -543,12 +840,24 @@ int Run(int argc, char** argv) {
   if (!help && args.size() < i + 2) throw UsageError{"want RESOURCE and VERB"};
   const std::string resource = i < args.size() ? args[i] : "";
   const std::string verb = i + 1 < args.size() ? args[i + 1] : "";
-  std::map<std::string, std::string> flags;
-  if (args.size() > i + 2) {
-    for (auto& [flag, value] : ParseFlags(
-             std::vector<std::string>(args.begin() + static_cast<long>(i) + 2, args.end()))) {
-      (IsGlobalFlag(flag) ? global : flags)[flag] = value;
+  std::vector<std::string> rest;
+  if (args.size() > i + 2) rest.assign(args.begin() + static_cast<long>(i) + 2, args.end());
+  // import's FILE: the one argument of a verb that is not a flag ("-" too).
+  std::string file;
+  if (verb == "import") {
+    for (auto it = rest.begin(); it != rest.end();) {
+      if (absl::StartsWith(*it, "--")) {
+        ++it;
+        continue;
+      }
+      if (!file.empty()) throw UsageError{"import: want one FILE at most"};
+      file = *it;
+      it = rest.erase(it);
     }
+  }
+  std::map<std::string, std::string> flags;
+  for (auto& [flag, value] : ParseFlags(rest)) {
+    (IsGlobalFlag(flag) ? global : flags)[flag] = value;
   }
   double timeout = 10;
   if (global.count("timeout") && !absl::SimpleAtod(global["timeout"], &timeout)) {
@@ -582,6 +891,10 @@ int Run(int argc, char** argv) {
     throw UsageError{absl::StrCat("unknown resource '", resource, "' (", (*catalog)->Names(),
                                   ")")};
   }
+  if (verb == "import") {
+    return Import(*found, (*catalog)->factory(), channel, flags, file, timeout);
+  }
+  if (verb == "export") return Export(*found, channel, flags, timeout);
   const auto* service = found->service;
   const MethodDescriptor* method = nullptr;
   for (int m = 0; m < service->method_count(); ++m) {
