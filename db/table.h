@@ -196,6 +196,10 @@ class Table {
   // comes back as stored and is not made again.
   void BatchInsert(std::vector<BatchInsertEntry> rows, Redraw redraw, std::string entries,
                    CallLimit limit, Done done) const;
+  // BatchInsert's statement: first as if no request_id were recorded yet
+  // (each is checked as it is recorded), then, when one is, finding those.
+  void RunBatchInsert(std::shared_ptr<std::vector<BatchInsertEntry>> batch, bool find_recorded,
+                      std::function<absl::Status()> replay, CallLimit limit, Done done) const;
 
   // One update of a batch, checked: Update's, the columns it writes, and
   // where the row after it goes.
@@ -242,10 +246,12 @@ class Table {
   void InsertRow(const Statement& statement, Params params, CallLimit limit,
                  google::protobuf::Message* resource, google::protobuf::Message* out,
                  Done done) const;
-  // The statement inserting `rows` at once (InsertBatchSql), their
-  // parameters moved to `params`; nullopt (and nothing moved) when they are
-  // more than a statement takes.
-  std::optional<Statement> InsertBatch(std::vector<PendingInsert*> rows, Params* params) const;
+  // The statement inserting `rows` at once (InsertBatchSql, finding rows
+  // made earlier by their request_ids or not), their parameters moved to
+  // `params`; nullopt (and nothing moved) when they are more than a
+  // statement takes.
+  std::optional<Statement> InsertBatch(std::vector<PendingInsert*> rows, Params* params,
+                                       bool find_recorded) const;
   // Fills each row's `out` from InsertBatchSql's result; NOT_FOUND when a
   // row found by its request_id is gone.
   absl::Status ReadInserted(const Result& result, const std::vector<PendingInsert*>& rows) const;
@@ -321,9 +327,11 @@ class Table {
   Statement delete_;
   Statement delete_if_;
   Statement batch_delete_;
-  // InsertBatchSql's statements by row count, made on first use.
+  // InsertBatchSql's statements, made on first use.
   mutable absl::Mutex insert_batches_mu_;
-  mutable std::map<size_t, Statement> insert_batches_ ABSL_GUARDED_BY(insert_batches_mu_);
+  // By row count and whether rows are found by their request_ids.
+  mutable std::map<std::pair<size_t, bool>, Statement> insert_batches_
+      ABSL_GUARDED_BY(insert_batches_mu_);
 };
 
 }  // namespace protomodel::db

@@ -140,16 +140,40 @@ void Table::BatchInsert(std::vector<BatchInsertEntry> rows, Redraw redraw, std::
                        limit]() -> absl::Status {
     return ReplayInserts(*batch, redraw, entries, limit);
   };
+  RunBatchInsert(std::move(batch), false, replay, std::move(limit), std::move(done));
+}
+
+void Table::RunBatchInsert(std::shared_ptr<std::vector<BatchInsertEntry>> batch,
+                           bool find_recorded, std::function<absl::Status()> replay,
+                           CallLimit limit, Done done) const {
   std::vector<PendingInsert*> inserts;
-  for (BatchInsertEntry& row : *batch) inserts.push_back(&row.insert);
+  for (BatchInsertEntry& row : *batch) {
+    // Bound again when sent a second time: the first statement took them.
+    if (find_recorded) {
+      row.insert.params = Params();
+      if (absl::Status s = BindWritable(table_, *row.insert.resource, &row.insert.params);
+          !s.ok()) {
+        return std::move(done)(std::move(s));
+      }
+    }
+    inserts.push_back(&row.insert);
+  }
   Params params;
-  const std::optional<Statement> statement = InsertBatch(inserts, &params);
+  const std::optional<Statement> statement = InsertBatch(inserts, &params, find_recorded);
   if (!statement.has_value()) return RunOffloaded(replay, std::move(done));
+  CallLimit again = limit;
   pipeline_.Run(
       *statement, std::move(params), std::move(limit),
       {"batch_create", StatementKind::kWrite, absl::StrCat("creating ", table_.name(), " rows")},
-      [this, batch, replay, done = std::move(done)](absl::StatusOr<Result> result) mutable {
+      [this, batch, find_recorded, replay, again = std::move(again),
+       done = std::move(done)](absl::StatusOr<Result> result) mutable {
         if (!result.ok()) {
+          // A request_id already recorded: a batch sent again.
+          if (!find_recorded &&
+              ViolatedConstraint(result.status()) == "protomodel_request_ids_pkey") {
+            return RunBatchInsert(std::move(batch), true, std::move(replay), std::move(again),
+                                  std::move(done));
+          }
           if (!RowsAtFault(result.status())) return std::move(done)(result.status());
           return RunOffloaded(replay, std::move(done));
         }

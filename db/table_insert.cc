@@ -72,8 +72,8 @@ void Table::InsertRow(const Statement& statement, Params params, CallLimit limit
                 });
 }
 
-std::optional<Statement> Table::InsertBatch(std::vector<PendingInsert*> rows,
-                                            Params* params) const {
+std::optional<Statement> Table::InsertBatch(std::vector<PendingInsert*> rows, Params* params,
+                                            bool find_recorded) const {
   // A batch runs as a statement of the next size up, padded with empty
   // rows, so that few statements are prepared per connection: every size
   // to 16 (what coalescing makes), then powers of two, then the most.
@@ -102,10 +102,10 @@ std::optional<Statement> Table::InsertBatch(std::vector<PendingInsert*> rows,
   params->AddText(table_.name());
   params->AddText(absl::StrCat(rows.size()));
   absl::MutexLock lock(&insert_batches_mu_);
-  auto [it, added] = insert_batches_.try_emplace(size);
+  auto [it, added] = insert_batches_.try_emplace(std::make_pair(size, find_recorded));
   if (added) {
-    it->second = {absl::StrCat(table_.name(), ".insert_batch.", size),
-                  InsertBatchSql(table_, size), ReadForm(table_).binary};
+    it->second = {absl::StrCat(table_.name(), ".insert_batch.", size, find_recorded ? ".find" : ""),
+                  InsertBatchSql(table_, size, find_recorded), ReadForm(table_).binary};
   }
   return it->second;
 }
@@ -139,8 +139,9 @@ void Table::InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done do
   std::vector<PendingInsert*> pointers;
   for (PendingInsert& row : rows) pointers.push_back(&row);
   Params params;
-  // Coalesced creates are few: always one statement.
-  const Statement statement = *InsertBatch(pointers, &params);
+  // Coalesced creates are few: always one statement. A request_id already
+  // recorded fails it, and each create is then made on its own.
+  const Statement statement = *InsertBatch(pointers, &params, false);
   pipeline_.Run(
       statement, std::move(params), std::move(limit),
       {"insert", StatementKind::kWrite, absl::StrCat("creating ", table_.name())},

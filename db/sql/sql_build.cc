@@ -123,7 +123,7 @@ std::string InsertRecordingSql(const TableSchema& table) {
       " FROM \"created\"");
 }
 
-std::string InsertBatchSql(const TableSchema& table, size_t rows) {
+std::string InsertBatchSql(const TableSchema& table, size_t rows, bool find_recorded) {
   const Column& pk = table.primary_key();
   std::vector<const Column*> written;
   for (const Column& column : table.columns()) {
@@ -166,19 +166,24 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
     insert_values.push_back(absl::StrCat("\"pm_c", i + 1, "\""));
   }
   const std::vector<const Column*> all = AllColumns(table);
-  return absl::StrCat(
-      // Rows past the count pad the statement to its size.
+  // Rows past the count pad the statement to its size.
+  std::string with = absl::StrCat(
       "WITH \"v\" AS (SELECT * FROM (VALUES ", absl::StrJoin(values, ", "), ") AS \"x\"(",
-      absl::StrJoin(names, ", "), ") WHERE \"x\".\"pm_ord\" <= ", count,
-      // Rows whose request_id is recorded were made by an earlier call:
-      // they come back as stored and are not made again.
-      // (A probe of the key per row, LATERAL, whatever the statistics of a
-      // young table say: a hash of the whole table would grow with it.)
-      "), \"found\" AS (SELECT \"v\".\"pm_ord\", \"r\".\"resource_key\" FROM \"v\" CROSS JOIN "
-      "LATERAL (SELECT \"resource_key\" FROM \"protomodel_request_ids\" WHERE \"request_id\" = "
-      "\"v\".\"pm_rid\" AND \"table_name\" = ", table_name, " LIMIT 1) AS \"r\""
-      "), \"input\" AS MATERIALIZED (SELECT ", key, " AS \"pm_k\", \"v\".* FROM \"v\" WHERE NOT "
-      "EXISTS (SELECT 1 FROM \"found\" WHERE \"found\".\"pm_ord\" = \"v\".\"pm_ord\")), "
+      absl::StrJoin(names, ", "), ") WHERE \"x\".\"pm_ord\" <= ", count, "), ");
+  std::string input = "\"v\"";
+  if (find_recorded) {
+    // Rows whose request_id is recorded were made by an earlier call: they
+    // come back as stored and are not made again. (A probe of the key per
+    // row, LATERAL, whatever the statistics of a young table say: a hash of
+    // the whole table would grow with it.)
+    absl::StrAppend(
+        &with, "\"found\" AS (SELECT \"v\".\"pm_ord\", \"r\".\"resource_key\" FROM \"v\" CROSS JOIN "
+        "LATERAL (SELECT \"resource_key\" FROM \"protomodel_request_ids\" WHERE \"request_id\" = "
+        "\"v\".\"pm_rid\" AND \"table_name\" = ", table_name, " LIMIT 1) AS \"r\"), ");
+    input = "\"v\" WHERE NOT EXISTS (SELECT 1 FROM \"found\" WHERE \"found\".\"pm_ord\" = \"v\".\"pm_ord\")";
+  }
+  std::string sql = absl::StrCat(
+      with, "\"input\" AS MATERIALIZED (SELECT ", key, " AS \"pm_k\", \"v\".* FROM ", input, "), "
       "\"created\" AS (INSERT INTO ", table.quoted_name(), " (",
       absl::StrJoin(insert_columns, ", "), ")", identity ? " OVERRIDING SYSTEM VALUE" : "",
       " SELECT ", absl::StrJoin(insert_values, ", "),
@@ -187,11 +192,14 @@ std::string InsertBatchSql(const TableSchema& table, size_t rows) {
       ", \"pm_k\"::text FROM \"input\" WHERE \"pm_rid\" IS NOT NULL) "
       "SELECT \"input\".\"pm_ord\"::text, '0', ",
       SelectList(all, "\"created\"", WriteForm(table)),
-      " FROM \"created\" JOIN \"input\" ON \"created\".", pk.quoted, " = \"input\".\"pm_k\" "
-      "UNION ALL SELECT \"found\".\"pm_ord\"::text, '1', ",
-      SelectList(all, "\"stored\"", ReadForm(table)), " FROM \"found\" JOIN ",
-      table.quoted_name(), " AS \"stored\" ON \"stored\".", pk.quoted, " = \"found\".\"resource_key\"::",
-      TypeName(pk));
+      " FROM \"created\" JOIN \"input\" ON \"created\".", pk.quoted, " = \"input\".\"pm_k\"");
+  if (find_recorded) {
+    absl::StrAppend(&sql, " UNION ALL SELECT \"found\".\"pm_ord\"::text, '1', ",
+                    SelectList(all, "\"stored\"", ReadForm(table)), " FROM \"found\" JOIN ",
+                    table.quoted_name(), " AS \"stored\" ON \"stored\".", pk.quoted,
+                    " = \"found\".\"resource_key\"::", TypeName(pk));
+  }
+  return sql;
 }
 
 namespace {

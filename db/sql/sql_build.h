@@ -54,15 +54,17 @@ std::string InsertRecordingSql(const TableSchema& table);
 // Up to `rows` inserts in one statement, each with its request_id if it has
 // one. Params: for each row, BindWritable's, then its request_id (a uuid, or
 // NULL); then the table's name, and the number of rows given (the rest,
-// all NULL, pad the statement to a size prepared once). A row whose request_id is already
-// recorded is not inserted: the row that request made comes back instead.
+// all NULL, pad the statement to a size prepared once). With
+// `find_recorded`, a row whose request_id is already recorded is not
+// inserted: the row that request made comes back instead; without, such a
+// row fails the statement on protomodel_request_ids_pkey.
 // Keys are drawn before the rows are written, so each returned row is
 // matched to its input: the result is the input row's number (1..rows),
 // '1' for a row found by its request_id ('0' for one made now), then every
 // column (WriteForm's for those made now, ReadForm's for those found).
 // One statement, one transaction: any row that breaks a constraint leaves
 // nothing written.
-std::string InsertBatchSql(const TableSchema& table, size_t rows);
+std::string InsertBatchSql(const TableSchema& table, size_t rows, bool find_recorded);
 
 // The detailed view's joins to the tables of `table`'s relations, from
 // the row aliased "r": each singular relation by a LEFT JOIN, the repeated
