@@ -25,6 +25,7 @@
 #include "db/schema/ddl.h"
 #include "db/schema/schema.h"
 #include "db/sql/codec.h"
+#include "db/sql/filter.h"
 #include "grimoire/v1/grimoire.pb.h"
 #include "harness/postgres.h"
 #include "harness/process.h"
@@ -604,6 +605,76 @@ TEST_P(ConformanceTest, EveryFilterableFieldFiltersByItsValue) {
       std::sort(sorted_want.begin(), sorted_want.end());
       EXPECT_EQ(keys, sorted_want) << filter;
     }
+  }
+}
+
+// The server's own evaluation of a filter (for rows the database no longer
+// holds, such as a change's old values) agrees with the database's on the
+// same rows: every operator on every filterable field, unset values, prefixes,
+// has, and NOT, AND and OR over them.
+TEST_P(ConformanceTest, TheServersFilterAgreesWithTheDatabase) {
+  Rows rows;
+  for (int seed : {1, 2, 3}) rows.push_back(CreateRow(*table_, seed));
+  {
+    // One row with only what a create needs: its other fields unset.
+    std::unique_ptr<Message> full = New(), sparse = New(), out = New();
+    Fill(*table_, 4, full.get());
+    for (const Column& column : table_->columns()) {
+      if (column.required || !column.references.empty()) {
+        sparse->GetReflection()->SwapFields(full.get(), sparse.get(), {column.field});
+      }
+    }
+    ASSERT_TRUE(client_->Create(*sparse, out.get()).ok());
+  }
+  const absl::StatusOr<Rows> all = ListAll({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::string> filters;
+  std::vector<std::string> simple;
+  for (const Column* column : FilterableColumns()) {
+    const std::string literal = Literal(*rows[1], *column);
+    if (column->repeated) {
+      filters.push_back(absl::StrCat(column->name, ":", literal));
+      continue;
+    }
+    for (const char* op : {"=", "!=", "<", "<=", ">", ">="}) {
+      if (column->type == ColumnType::kBool && std::string(op) != "=" && std::string(op) != "!=") {
+        continue;
+      }
+      filters.push_back(absl::StrCat(column->name, " ", op, " ", literal));
+    }
+    simple.push_back(filters.back());
+    if (column->field->has_presence()) {
+      filters.push_back(absl::StrCat(column->name, " = null"));
+      filters.push_back(absl::StrCat(column->name, " != null"));
+    }
+    if (column->type == ColumnType::kString && literal.size() > 4) {
+      // The first characters of the value (its opening quote included).
+      std::string prefix = literal.substr(0, 4);
+      if (prefix.back() == '\\') prefix.pop_back();
+      filters.push_back(absl::StrCat(column->name, " = ", prefix, "*\""));
+      filters.push_back(absl::StrCat(column->name, " != ", prefix, "*\""));
+    }
+  }
+  for (size_t i = 0; i + 1 < simple.size(); ++i) {
+    filters.push_back(absl::StrCat("NOT (", simple[i], ")"));
+    filters.push_back(absl::StrCat(simple[i], " OR NOT ", simple[i + 1]));
+    filters.push_back(absl::StrCat(simple[i], " AND ", simple[i + 1]));
+  }
+  for (const std::string& filter : filters) {
+    const absl::StatusOr<Rows> have = ListAll(Filtered(filter));
+    ASSERT_TRUE(have.ok()) << filter << ": " << have.status();
+    const absl::StatusOr<db::FilterNode> parsed = db::ParseFilter(filter);
+    ASSERT_TRUE(parsed.ok()) << filter << ": " << parsed.status();
+    std::vector<std::string> matched;
+    for (const auto& row : *all) {
+      const absl::StatusOr<bool> match = db::MatchFilter(*parsed, *table_, *row);
+      ASSERT_TRUE(match.ok()) << filter << ": " << match.status();
+      if (*match) matched.push_back(KeyText(*row));
+    }
+    std::vector<std::string> keys = Keys(*have);
+    std::sort(keys.begin(), keys.end());
+    std::sort(matched.begin(), matched.end());
+    EXPECT_EQ(matched, keys) << filter;
   }
 }
 

@@ -1,9 +1,11 @@
 #include "db/sql/filter.h"
 
+#include <cmath>
 #include <limits>
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -398,7 +400,122 @@ absl::StatusOr<std::string> CompileRestriction(const FilterNode& node,
                       " ", *param, ")");
 }
 
+// -1, 0 or 1 as `a` sorts before, with or after `b`, both non-NULL values
+// of `column`, as PostgreSQL compares them.
+int CompareValues(const Column& column, const Value& a, const Value& b) {
+  const auto order = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
+  switch (a.kind) {
+    case Value::Kind::kBool:
+      return order(a.boolean, b.boolean);
+    case Value::Kind::kInt:
+    case Value::Kind::kMicros:
+      return order(a.integer, b.integer);
+    case Value::Kind::kUint:
+      return order(a.unsigned_integer, b.unsigned_integer);
+    case Value::Kind::kDouble: {
+      // A `real` column compares in single precision; NaN equals itself
+      // and sorts after every number.
+      const double x = column.type == ColumnType::kFloat ? static_cast<float>(a.number) : a.number;
+      const double y = column.type == ColumnType::kFloat ? static_cast<float>(b.number) : b.number;
+      if (std::isnan(x) || std::isnan(y)) return order(std::isnan(x), std::isnan(y));
+      return order(x, y);
+    }
+    case Value::Kind::kText: {
+      const int c = a.text.compare(b.text);  // bytes: code points in UTF-8
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case Value::Kind::kNull:
+      break;
+  }
+  return 0;
+}
+
+bool Holds(FilterOp op, int order) {
+  switch (op) {
+    case FilterOp::kEq:
+    case FilterOp::kHas:
+      return order == 0;
+    case FilterOp::kNe:
+      return order != 0;
+    case FilterOp::kLt:
+      return order < 0;
+    case FilterOp::kLe:
+      return order <= 0;
+    case FilterOp::kGt:
+      return order > 0;
+    case FilterOp::kGe:
+      return order >= 0;
+  }
+  return false;
+}
+
+absl::StatusOr<bool> MatchRestriction(const FilterNode& node, const TableSchema& table,
+                                      const google::protobuf::Message& row) {
+  const Column* column = table.FindColumn(node.field);
+  if (column == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("filter: unknown field '", node.field, "'"));
+  }
+  const FilterValue& literal = node.value;
+  const std::string what = absl::StrCat("filter: field '", column->name, "'");
+  if (column->repeated) {
+    absl::StatusOr<Value> wanted = LiteralValue(*column, literal);
+    if (!wanted.ok()) return wanted.status();
+    const int n = row.GetReflection()->FieldSize(row, column->field);
+    for (int i = 0; i < n; ++i) {
+      absl::StatusOr<Value> element = FieldValue(row, *column, i, what);
+      if (!element.ok()) return element.status();
+      if (CompareValues(*column, *element, *wanted) == 0) return true;
+    }
+    return false;
+  }
+  absl::StatusOr<Value> value = FieldValue(row, *column, -1, what);
+  if (!value.ok()) return value.status();
+  const bool unset = value->kind == Value::Kind::kNull;
+  if (literal.kind == FilterValue::Kind::kNull) return (node.op == FilterOp::kEq) == unset;
+  if (literal.prefix) {
+    const bool starts = !unset && absl::StartsWith(value->text, literal.text);
+    return node.op == FilterOp::kEq ? starts : !starts;
+  }
+  // Two-valued: an unset field differs from every value and is neither
+  // less nor more than any.
+  if (unset) return node.op == FilterOp::kNe;
+  absl::StatusOr<Value> wanted = LiteralValue(*column, literal);
+  if (!wanted.ok()) return wanted.status();
+  if (column->type == ColumnType::kUuid) {
+    absl::StatusOr<std::string> canonical = CanonicalUuid(wanted->text, what);
+    if (!canonical.ok()) return canonical.status();
+    wanted->text = *std::move(canonical);
+  }
+  return Holds(node.op, CompareValues(*column, *value, *wanted));
+}
+
 }  // namespace
+
+absl::StatusOr<bool> MatchFilter(const FilterNode& filter, const TableSchema& table,
+                                 const google::protobuf::Message& row) {
+  switch (filter.kind) {
+    case FilterNode::Kind::kRestriction:
+      return MatchRestriction(filter, table, row);
+    case FilterNode::Kind::kNot: {
+      absl::StatusOr<bool> operand = MatchFilter(filter.children.front(), table, row);
+      if (!operand.ok()) return operand;
+      return !*operand;
+    }
+    case FilterNode::Kind::kAnd:
+    case FilterNode::Kind::kOr: {
+      const bool all = filter.kind == FilterNode::Kind::kAnd;
+      // Every child is evaluated, so an invalid one fails whatever the rest say.
+      bool result = all;
+      for (const FilterNode& child : filter.children) {
+        absl::StatusOr<bool> part = MatchFilter(child, table, row);
+        if (!part.ok()) return part;
+        result = all ? (result && *part) : (result || *part);
+      }
+      return result;
+    }
+  }
+  return absl::InternalError("filter: unknown node");
+}
 
 absl::StatusOr<FilterNode> ParseFilter(absl::string_view filter) {
   if (filter.size() > kMaxFilterLength) {

@@ -7,6 +7,8 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
+#include <google/protobuf/message.h>
+
 #include "absl/status/statusor.h"
 #include "db/sql/params.h"
 #include "db/schema/schema.h"
@@ -57,6 +59,16 @@ absl::StatusOr<FilterNode> ParseFilter(absl::string_view filter);
 absl::StatusOr<std::string> CompileFilter(const FilterNode& filter,
                                           const TableSchema& table,
                                           Params* params);
+
+// Whether `row` (a message of `table`'s type) matches `filter`, by the same
+// rules as the SQL CompileFilter makes, evaluated in the server: for rows
+// the database does not hold any more, or not yet, such as a change's old
+// and new values. `filter` must be one CompileFilter accepts for `table`
+// (INVALID_ARGUMENT otherwise, as it would say). Text compares by code
+// point (COLLATE "C"), a float as the database's `real` does, and a
+// restriction on an unset field as two-valued logic says.
+absl::StatusOr<bool> MatchFilter(const FilterNode& filter, const TableSchema& table,
+                                 const google::protobuf::Message& row);
 
 }  // namespace protomodel::db
 
