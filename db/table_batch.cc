@@ -97,16 +97,6 @@ void Table::BatchGet(std::vector<std::string> keys, std::vector<const Column*> c
        entries = std::move(entries), outs = std::move(outs),
        done = std::move(done)](absl::StatusOr<Result> result) mutable {
         if (!result.ok()) return std::move(done)(result.status());
-        if (!result->empty()) {
-          const size_t total = Number(result->cell(0, 1));
-          if (total > kMaxBatchGetBytes) {
-            return std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
-                "the ", keys.size(), " ", table_.name(), " rows asked for hold ",
-                total / (1024 * 1024), " MiB, past the ", kMaxBatchGetBytes / (1024 * 1024),
-                " MiB a response may carry: ask for fewer ids, or leave the large fields out "
-                "with read_mask")));
-          }
-        }
         // Rows come in the keys' order, each key's rows together (more than
         // one with a repeated relation).
         std::vector<bool> found(keys.size(), false);
@@ -125,7 +115,20 @@ void Table::BatchGet(std::vector<std::string> keys, std::vector<const Column*> c
           row = end;
         }
         for (size_t i = 0; i < keys.size(); ++i) {
-          if (!found[i]) return std::move(done)(UnderField(NotFound(keys[i]), EntryName(entries, i)));
+          if (!found[i]) {
+            return std::move(done)(UnderField(NotFound(keys[i]), EntryName(entries, i)));
+          }
+        }
+        // A missing id first: the caller's to fix before the size matters.
+        if (!result->empty()) {
+          const size_t total = Number(result->cell(0, 1));
+          if (total > kMaxBatchGetBytes) {
+            return std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
+                "the ", keys.size(), " ", table_.name(), " rows asked for hold ",
+                total / (1024 * 1024), " MiB, past the ", kMaxBatchGetBytes / (1024 * 1024),
+                " MiB a response may carry: ask for fewer ids, or leave the large fields out "
+                "with read_mask")));
+          }
         }
         std::move(done)(absl::OkStatus());
       });
