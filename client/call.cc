@@ -1,6 +1,7 @@
 #include "protomodel/client/call.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_format.h"
@@ -50,15 +51,31 @@ ErrorDetails DetailsOf(const absl::Status& status) {
 
 ErrorDetails DetailsOf(const grpc::Status& status) { return DetailsOf(FromGrpc(status)); }
 
-std::string NewRequestId() {
-  unsigned char b[16];
-  if (RAND_bytes(b, sizeof(b)) != 1) std::abort();
+namespace {
+
+// The first 16 bytes of `b` as a version-4 UUID (its version and variant
+// bits set), in lower case.
+std::string UuidFromBytes(unsigned char* b) {
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   return absl::StrFormat(
       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
       b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
       b[15]);
+}
+
+}  // namespace
+
+std::string NewRequestId() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof(b)) != 1) std::abort();
+  return UuidFromBytes(b);
+}
+
+std::string RequestIdOf(absl::string_view key) {
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), b);
+  return UuidFromBytes(b);
 }
 
 namespace internal {

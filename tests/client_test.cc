@@ -165,6 +165,16 @@ std::unique_ptr<grpc::Server> Serve(grpc::Service* service, int* port) {
   return builder.BuildAndStart();
 }
 
+TEST(RequestIdTest, DerivedIdsAreStableVersionFourUuids) {
+  const std::string id = client::RequestIdOf("heroes.v1.Hero\n7\n{\"name\":\"Deadpond\"}");
+  EXPECT_EQ(id, client::RequestIdOf("heroes.v1.Hero\n7\n{\"name\":\"Deadpond\"}"));
+  EXPECT_NE(id, client::RequestIdOf("heroes.v1.Hero\n8\n{\"name\":\"Deadpond\"}"));
+  ASSERT_EQ(id.size(), 36u);
+  EXPECT_EQ(id[14], '4') << id;  // the version
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // the variant
+  EXPECT_NE(client::NewRequestId(), client::NewRequestId());
+}
+
 TEST(ClientRetryTest, RetriesUnavailableWithBackoff) {
   FlakyHeroes flaky(2);
   int port = 0;

@@ -606,15 +606,7 @@ struct InputLine {
 // commit with the ids they committed under, and the server creates them
 // once. (A random id, or a hash seeded per process, would create them twice.)
 std::string RowRequestId(const std::string& type, int64_t number, const std::string& text) {
-  const std::string input = absl::StrCat(type, "\n", number, "\n", text);
-  unsigned char b[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), b);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  return absl::StrFormat(
-      "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-      b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-      b[15]);
+  return protomodel::client::RequestIdOf(absl::StrCat(type, "\n", number, "\n", text));
 }
 
 // Parses one line into `row` (cleared first).

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace protomodel::client {
@@ -56,6 +57,10 @@ ErrorDetails DetailsOf(const grpc::Status& status);
 
 // A random version-4 UUID in lower case, e.g. for request_id.
 std::string NewRequestId();
+// A version-4-shaped UUID derived from `key` (SHA-256): the same key gives
+// the same id on every run, so work that is redone (an import run again)
+// sends the request_ids it sent before.
+std::string RequestIdOf(absl::string_view key);
 
 namespace internal {
 
