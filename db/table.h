@@ -291,6 +291,14 @@ class Table {
   absl::Status ReplayUpdates(const PreparedBatchUpdate& batch, const CallLimit& limit) const;
   absl::Status ReplayDeletes(const std::vector<DeleteEntry>& entries, absl::string_view name,
                              const CallLimit& limit) const;
+  // Inside `tx`: the row an earlier call made with `insert.request_id`, as
+  // stored now, or, when none did, `insert`'s row made now (in a savepoint)
+  // with its request_id recorded. A random value the server drew (one of
+  // `drawn`) that clashes is drawn again by `redraw`; a concurrent create
+  // with the same request_id that commits first is found on the next try.
+  absl::Status InsertOnceIn(Connection& conn, pqxx::work& tx, PendingInsert& insert,
+                            const std::vector<const Column*>& drawn,
+                            const Redraw& redraw) const;
   // NOT_FOUND or ABORTED for a conditional write of `key` that touched no
   // row, asked inside `tx`.
   absl::Status MissedIn(Connection& conn, pqxx::work& tx, const std::string& key,

@@ -1,5 +1,3 @@
-#include <pqxx/subtransaction>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "db/errors.h"
@@ -190,66 +188,14 @@ void Table::RunBatchInsert(std::shared_ptr<std::vector<BatchInsertEntry>> batch,
 
 absl::Status Table::ReplayInserts(std::vector<BatchInsertEntry>& rows, const Redraw& redraw,
                                   absl::string_view entries, const CallLimit& limit) const {
-  constexpr int kAttempts = 5;
   return InTransaction(
       limit, "batch_create", absl::StrCat("creating ", table_.name(), " rows"),
       [&](Connection& conn, pqxx::work& tx) -> absl::Status {
         for (size_t i = 0; i < rows.size(); ++i) {
-          BatchInsertEntry& row = rows[i];
-          PendingInsert& insert = row.insert;
-          const std::string entry = EntryName(entries, i);
-          if (!insert.request_id.empty()) {
-            Params find;
-            find.AddText(insert.request_id);
-            find.AddText(table_.name());
-            const pqxx::result found = conn.Exec(tx, find_request_, std::move(find));
-            if (!found.empty()) {
-              // Made by an earlier call: as it is stored now.
-              Params key;
-              key.AddText(found[0][0].c_str());
-              const pqxx::result stored = conn.Exec(tx, get_, std::move(key));
-              if (stored.empty()) return UnderField(NotFound(found[0][0].c_str()), entry);
-              if (absl::Status s = ReadRow(stored[0], 0, all_columns_, insert.out); !s.ok()) {
-                return s;
-              }
-              continue;
-            }
-          }
-          for (int attempt = 1;; ++attempt) {
-            Params params;
-            if (absl::Status s = BindWritable(table_, *insert.resource, &params); !s.ok()) {
-              return UnderField(std::move(s), entry);
-            }
-            absl::Status status;
-            try {
-              pqxx::subtransaction savepoint(tx, "entry");
-              const pqxx::result created = conn.Exec(savepoint, insert_, std::move(params));
-              status = ReadRow(created.at(0), 0, all_columns_, insert.out);
-              if (status.ok() && !insert.request_id.empty()) {
-                Params record;
-                record.AddText(insert.request_id);
-                record.AddText(table_.name());
-                record.AddText(KeyText(*insert.out));
-                conn.Exec(savepoint, record_request_, std::move(record));
-              }
-              if (status.ok()) savepoint.commit();
-            } catch (const std::exception& e) {
-              status = StatusFromException(e, StatementKind::kWrite,
-                                           absl::StrCat("creating ", table_.name()));
-            }
-            if (status.ok()) {
-              Echo(write_form_.echoed, insert.resource, insert.out);
-              break;
-            }
-            // A random value the server drew clashed: drawn again.
-            const Column* clash = ViolatedColumn(status);
-            if (clash != nullptr && attempt < kAttempts &&
-                std::find(row.drawn.begin(), row.drawn.end(), clash) != row.drawn.end()) {
-              redraw(*clash, insert.resource);
-              continue;
-            }
-            if (!RowsAtFault(status)) return status;
-            return UnderField(Explain(std::move(status), insert.resource, ""), entry);
+          absl::Status status = InsertOnceIn(conn, tx, rows[i].insert, rows[i].drawn, redraw);
+          if (!status.ok()) {
+            return RowsAtFault(status) ? UnderField(std::move(status), EntryName(entries, i))
+                                       : status;
           }
         }
         return absl::OkStatus();
@@ -391,7 +337,7 @@ absl::Status Table::ReplayUpdates(const PreparedBatchUpdate& batch, const CallLi
               }
             }
           } catch (const std::exception& e) {
-            status = Explain(StatusFromException(e, StatementKind::kWrite, Describe(entry.key)),
+            status = Explain(StatusFromException(e, StatementKind::kTransaction, Describe(entry.key)),
                              entry.resource, entry.key);
           }
           if (!status.ok()) return RowsAtFault(status) ? UnderField(std::move(status), name) : status;
@@ -451,7 +397,7 @@ absl::Status Table::ReplayDeletes(const std::vector<DeleteEntry>& entries, absl:
                                 conditional ? entry.etag : std::optional<std::string>());
             }
           } catch (const std::exception& e) {
-            status = Explain(StatusFromException(e, StatementKind::kWrite, Describe(entry.key)),
+            status = Explain(StatusFromException(e, StatementKind::kTransaction, Describe(entry.key)),
                              nullptr, entry.key);
           }
           if (!status.ok()) {

@@ -3,6 +3,7 @@
 #include "db/table.h"
 
 #include <pqxx/nontransaction>
+#include <pqxx/subtransaction>
 #include <pqxx/transaction>
 
 #include "absl/strings/numbers.h"
@@ -163,50 +164,74 @@ std::string Table::KeyText(const Message& row) const {
 
 absl::Status Table::InsertCarefully(Message* resource, const std::string& request_id,
                                     const CallLimit& limit, Message* out) const {
-  // Two rounds at most: when a concurrent call with the same request_id
-  // commits first, this one's record clashes, and the second round reads
-  // what that call created. (Rare: its values are bound again.)
-  for (int round = 0; round < 2; ++round) {
-    Params row_params;
-    if (absl::Status s = BindWritable(table_, *resource, &row_params); !s.ok()) return s;
-    std::string created_key;
-    {
-      absl::StatusOr<Pool::Lease> conn = pool_.Acquire(limit, "insert");
-      if (!conn.ok()) return conn.status();
-      try {
-        pqxx::work tx((*conn)->raw());
+  PendingInsert insert{Params(), request_id, resource, out};
+  return InTransaction(limit, "insert", absl::StrCat("creating ", table_.name()),
+                       [&](Connection& conn, pqxx::work& tx) {
+                         return InsertOnceIn(conn, tx, insert, {}, nullptr);
+                       });
+}
+
+absl::Status Table::InsertOnceIn(Connection& conn, pqxx::work& tx, PendingInsert& insert,
+                                 const std::vector<const Column*>& drawn,
+                                 const Redraw& redraw) const {
+  constexpr int kAttempts = 5;
+  const std::string what = absl::StrCat("creating ", table_.name());
+  absl::Status status;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    Params params;
+    if (absl::Status s = BindWritable(table_, *insert.resource, &params); !s.ok()) return s;
+    // Only a failure inside the savepoint leaves `tx` usable for another try.
+    bool in_savepoint = false;
+    try {
+      if (!insert.request_id.empty()) {
         Params find;
-        find.AddText(request_id);
+        find.AddText(insert.request_id);
         find.AddText(table_.name());
-        pqxx::result found = (*conn)->Exec(tx, find_request_, std::move(find));
+        const pqxx::result found = conn.Exec(tx, find_request_, std::move(find));
         if (!found.empty()) {
-          created_key = found[0][0].c_str();
-          tx.commit();
-        } else {
-          pqxx::result row = (*conn)->Exec(tx, insert_, std::move(row_params));
-          if (absl::Status s = ReadRow(row.at(0), 0, all_columns_, out); !s.ok()) return s;
-          Echo(write_form_.echoed, resource, out);
-          Params record;
-          record.AddText(request_id);
-          record.AddText(table_.name());
-          record.AddText(KeyText(*out));
-          (*conn)->Exec(tx, record_request_, std::move(record));
-          tx.commit();
-          return absl::OkStatus();
+          // Made by an earlier call: as it is stored now.
+          const std::string key = found[0][0].c_str();
+          Params get;
+          get.AddText(key);
+          const pqxx::result stored = conn.Exec(tx, get_, std::move(get));
+          if (stored.empty()) return NotFound(key);
+          return ReadRow(stored[0], 0, all_columns_, insert.out);
         }
-      } catch (const std::exception& e) {
-        absl::Status status = StatusFromException(
-            e, StatementKind::kTransaction, absl::StrCat("creating ", table_.name()));
-        if (ViolatedConstraint(status) == "protomodel_request_ids_pkey" && round == 0) {
-          continue;
-        }
-        return Explain(status, resource, "");
       }
+      in_savepoint = true;
+      pqxx::subtransaction savepoint(tx, "entry");
+      const pqxx::result created = conn.Exec(savepoint, insert_, std::move(params));
+      if (absl::Status s = ReadRow(created.at(0), 0, all_columns_, insert.out); !s.ok()) {
+        return s;
+      }
+      if (!insert.request_id.empty()) {
+        Params record;
+        record.AddText(insert.request_id);
+        record.AddText(table_.name());
+        record.AddText(KeyText(*insert.out));
+        conn.Exec(savepoint, record_request_, std::move(record));
+      }
+      savepoint.commit();
+      Echo(write_form_.echoed, insert.resource, insert.out);
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      status = StatusFromException(e, StatementKind::kTransaction, what);
     }
-    return GetAndWait(created_key, limit, out);
+    // A concurrent create with the same request_id committed first (the
+    // next try finds what it made), or a random value the server drew
+    // clashed (drawn again).
+    const Column* clash = ViolatedColumn(status);
+    const bool recorded_meanwhile = ViolatedConstraint(status) == "protomodel_request_ids_pkey";
+    const bool drawn_clash =
+        clash != nullptr && std::find(drawn.begin(), drawn.end(), clash) != drawn.end();
+    if (!in_savepoint || !(recorded_meanwhile || drawn_clash)) break;
+    if (drawn_clash) redraw(*clash, insert.resource);
   }
-  return absl::AbortedError(absl::StrCat("request_id ", request_id,
-                                         ": a concurrent create with it did not settle; retry"));
+  if (ViolatedConstraint(status) == "protomodel_request_ids_pkey") {
+    return absl::AbortedError(absl::StrCat(
+        "request_id ", insert.request_id, ": a concurrent create with it did not settle; retry"));
+  }
+  return Explain(std::move(status), insert.resource, "");
 }
 
 }  // namespace protomodel::db
