@@ -8,6 +8,8 @@
 #include <pqxx/result>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/string_view.h"
 #include "db/exec/pipeline.h"
 #include "db/schema/schema.h"
 #include "db/sql/codec.h"
@@ -25,6 +27,13 @@ inline Cell CellAt(const pqxx::row& row, size_t column) {
   return {field.c_str(), field.size(), field.is_null(), false};
 }
 inline Cell CellAt(const ResultRow& row, size_t column) { return row[column]; }
+
+// A cell holding a count or a position (a row's number in its batch), or 0
+// when it holds none.
+inline size_t CellNumber(const Cell& cell) {
+  size_t n = 0;
+  return absl::SimpleAtoi(absl::string_view(cell.data, cell.size), &n) ? n : 0;
+}
 
 // Reads `columns` from `row` (a pqxx::row or a ResultRow), starting at
 // field `offset`; each value as text (a bytea's raw in a binary result),

@@ -177,11 +177,12 @@ class Table {
   // too large for one statement's parameters runs that way from the start.
 
   // The rows whose keys are `keys`, in order, a key as often as it is
-  // there, into outs[i]: `columns` of them (every one when empty), with
-  // `relations` the detailed view too. NOT_FOUND about the first missing
+  // there, into outs[i]: the columns `asked` for (a read mask's) and the
+  // key, every one when none is asked for; with `relations` the detailed
+  // view too. NOT_FOUND about the first missing
   // key; RESOURCE_EXHAUSTED when the large values asked for pass
   // kMaxBatchGetBytes.
-  void BatchGet(std::vector<std::string> keys, std::vector<const Column*> columns, bool relations,
+  void BatchGet(std::vector<std::string> keys, const std::vector<const Column*>& asked, bool relations,
                 std::string entries, CallLimit limit, std::vector<google::protobuf::Message*> outs,
                 Done done) const;
 
@@ -216,6 +217,8 @@ class Table {
     std::vector<UpdateEntry> entries;
     std::string entries_name;
     std::vector<const Column*> columns;  // written by any entry, in table order
+    // By entry: the bytes columns it writes, which come back NULL (WriteForm).
+    std::vector<std::vector<const Column*>> echoed;
     std::string sql;                     // "" when it runs as a replay
     Params params;
   };
@@ -270,6 +273,9 @@ class Table {
   absl::StatusOr<std::string> ReadPage(const PreparedList& list, const Result& result,
                                        google::protobuf::Message* response,
                                        const google::protobuf::FieldDescriptor* rows) const;
+  // The columns a read returns, by index: those `asked` for (a read mask's)
+  // and the key; every one when none is asked for.
+  std::vector<bool> Returned(const std::vector<const Column*>& asked) const;
   // Fills `out` from a Get's rows.
   absl::Status ReadGot(const Result& result, const std::string& key, bool full,
                        google::protobuf::Message* out) const;

@@ -1,4 +1,3 @@
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "db/errors.h"
 #include "db/exec/sql_status.h"
@@ -15,12 +14,6 @@ namespace protomodel::db {
 using google::protobuf::Message;
 
 namespace {
-
-// `text` as a number, or 0.
-size_t Number(const Cell& cell) {
-  size_t n = 0;
-  return absl::SimpleAtoi(absl::string_view(cell.data, cell.size), &n) ? n : 0;
-}
 
 // `entries[i]`.
 std::string EntryName(absl::string_view entries, size_t i) {
@@ -79,10 +72,14 @@ absl::Status Table::MissedIn(Connection& conn, pqxx::work& tx, const std::string
 
 // BatchGet.
 
-void Table::BatchGet(std::vector<std::string> keys, std::vector<const Column*> columns,
+void Table::BatchGet(std::vector<std::string> keys, const std::vector<const Column*>& asked,
                      bool relations, std::string entries, CallLimit limit,
                      std::vector<Message*> outs, Done done) const {
-  if (columns.empty()) columns = all_columns_;
+  const std::vector<bool> returned = Returned(asked);
+  std::vector<const Column*> columns;
+  for (const Column* column : all_columns_) {
+    if (table_.Holds(returned, *column)) columns.push_back(column);
+  }
   const bool full = relations && !table_.relations().empty();
   Statement statement = BatchGetStatement(table_, columns, full);
   Params params;
@@ -100,9 +97,9 @@ void Table::BatchGet(std::vector<std::string> keys, std::vector<const Column*> c
         std::vector<bool> found(keys.size(), false);
         size_t row = 0;
         while (row < result->size()) {
-          const size_t ord = Number(result->cell(row, 0));
+          const size_t ord = CellNumber(result->cell(row, 0));
           size_t end = row + 1;
-          while (end < result->size() && Number(result->cell(end, 0)) == ord) ++end;
+          while (end < result->size() && CellNumber(result->cell(end, 0)) == ord) ++end;
           if (ord < 1 || ord > keys.size()) {
             return std::move(done)(BadValue(table_.primary_key()));
           }
@@ -119,7 +116,7 @@ void Table::BatchGet(std::vector<std::string> keys, std::vector<const Column*> c
         }
         // A missing id first: the caller's to fix before the size matters.
         if (!result->empty()) {
-          const size_t total = Number(result->cell(0, 1));
+          const size_t total = CellNumber(result->cell(0, 1));
           if (total > kMaxBatchGetBytes) {
             return std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
                 "the ", keys.size(), " ", table_.name(), " rows asked for hold ",
@@ -207,33 +204,30 @@ absl::Status Table::ReplayInserts(std::vector<BatchInsertEntry>& rows, const Red
 absl::StatusOr<Table::PreparedBatchUpdate> Table::PrepareBatchUpdate(
     std::vector<UpdateEntry> entries, std::string entries_name) const {
   PreparedBatchUpdate batch;
-  std::vector<bool> written(table_.columns().size(), false);
+  std::vector<const Column*> any;
   for (const UpdateEntry& entry : entries) {
-    for (const Column* column : entry.columns) {
-      written[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
-    }
+    any.insert(any.end(), entry.columns.begin(), entry.columns.end());
   }
+  const std::vector<bool> written = table_.ColumnSet(any);
   for (const Column& column : table_.columns()) {
-    if (written[static_cast<size_t>(table_.ColumnIndex(column))]) batch.columns.push_back(&column);
+    if (table_.Holds(written, column)) batch.columns.push_back(&column);
   }
   const Column* etag = table_.etag();
   const size_t per_row = 2 + batch.columns.size() + (etag != nullptr ? 1 : 0);
   for (size_t i = 0; i < entries.size(); ++i) {
     UpdateEntry& entry = entries[i];
     if (etag == nullptr) entry.etag.reset();
-    std::vector<bool> writes(table_.columns().size(), false);
-    for (const Column* column : entry.columns) {
-      writes[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
-    }
+    const std::vector<bool> writes = table_.ColumnSet(entry.columns);
+    batch.echoed.push_back(WriteForm(table_, writes).echoed);
     Params& params = batch.params;
     params.AddText(entry.key);
     std::string mask;
     for (const Column* column : batch.columns) {
-      mask.push_back(writes[static_cast<size_t>(table_.ColumnIndex(*column))] ? '1' : '0');
+      mask.push_back(table_.Holds(writes, *column) ? '1' : '0');
     }
     params.AddText(std::move(mask));
     for (const Column* column : batch.columns) {
-      if (!writes[static_cast<size_t>(table_.ColumnIndex(*column))]) {
+      if (!table_.Holds(writes, *column)) {
         params.AddNull();
         continue;
       }
@@ -280,18 +274,14 @@ void Table::BatchUpdate(PreparedBatchUpdate prepared, CallLimit limit, Done done
         // Not every row was there with its etag: nothing was written.
         if (result->size() != batch->entries.size()) return RunOffloaded(replay, std::move(done));
         for (size_t row = 0; row < result->size(); ++row) {
-          const size_t ord = Number(result->cell(row, 0));
+          const size_t ord = CellNumber(result->cell(row, 0));
           if (ord < 1 || ord > batch->entries.size()) {
             return std::move(done)(BadValue(table_.primary_key()));
           }
           const UpdateEntry& entry = batch->entries[ord - 1];
           absl::Status s = ReadRow(ResultRow{&*result, row}, 1, all_columns_, entry.out);
           if (!s.ok()) return std::move(done)(std::move(s));
-          std::vector<bool> writes(table_.columns().size(), false);
-          for (const Column* column : entry.columns) {
-            writes[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
-          }
-          Echo(WriteForm(table_, writes).echoed, entry.resource, entry.out);
+          Echo(batch->echoed[ord - 1], entry.resource, entry.out);
         }
         std::move(done)(absl::OkStatus());
       });
@@ -307,7 +297,6 @@ absl::Status Table::ReplayUpdates(const PreparedBatchUpdate& batch, const CallLi
           absl::Status status;
           try {
             pqxx::result row;
-            std::vector<bool> writes(table_.columns().size(), false);
             if (entry.columns.empty()) {
               // Nothing to write: the row as it is, after the same precondition.
               Params key;
@@ -330,10 +319,7 @@ absl::Status Table::ReplayUpdates(const PreparedBatchUpdate& batch, const CallLi
                 status = MissedIn(conn, tx, entry.key, entry.etag);
               } else {
                 status = ReadRow(row[0], 0, all_columns_, entry.out);
-                for (const Column* column : entry.columns) {
-                  writes[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
-                }
-                if (status.ok()) Echo(WriteForm(table_, writes).echoed, entry.resource, entry.out);
+                if (status.ok()) Echo(batch.echoed[i], entry.resource, entry.out);
               }
             }
           } catch (const std::exception& e) {
@@ -370,7 +356,7 @@ void Table::BatchDelete(std::vector<DeleteEntry> entries, std::string entries_na
           if (!RowsAtFault(result.status())) return std::move(done)(result.status());
           return RunOffloaded(replay, std::move(done));
         }
-        if (result->empty() || Number(result->cell(0, 0)) != batch->size()) {
+        if (result->empty() || CellNumber(result->cell(0, 0)) != batch->size()) {
           return RunOffloaded(replay, std::move(done));
         }
         std::move(done)(absl::OkStatus());

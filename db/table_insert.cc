@@ -115,12 +115,8 @@ absl::Status Table::ReadInserted(const Result& result,
                                  const std::vector<PendingInsert*>& rows) const {
   std::vector<bool> seen(rows.size(), false);
   for (size_t i = 0; i < result.size(); ++i) {
-    const Cell ord_cell = result.cell(i, 0);
-    size_t ord = 0;
-    if (!absl::SimpleAtoi(absl::string_view(ord_cell.data, ord_cell.size), &ord) || ord < 1 ||
-        ord > rows.size()) {
-      return BadValue(table_.primary_key());
-    }
+    const size_t ord = CellNumber(result.cell(i, 0));
+    if (ord < 1 || ord > rows.size()) return BadValue(table_.primary_key());
     const PendingInsert& row = *rows[ord - 1];
     absl::Status s = ReadRow(ResultRow{&result, i}, 2, all_columns_, row.out);
     if (!s.ok()) return s;

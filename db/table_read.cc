@@ -49,6 +49,13 @@ absl::Status Table::GetAndWait(const std::string& key, const CallLimit& limit,
   return status;
 }
 
+std::vector<bool> Table::Returned(const std::vector<const Column*>& asked) const {
+  if (asked.empty()) return std::vector<bool>(all_columns_.size(), true);
+  std::vector<bool> returned = table_.ColumnSet(asked);
+  returned[static_cast<size_t>(table_.ColumnIndex(table_.primary_key()))] = true;
+  return returned;
+}
+
 absl::Status Table::ReadGot(const Result& result, const std::string& key, bool full,
                             Message* out) const {
   if (result.empty()) return NotFound(key);
@@ -147,12 +154,8 @@ absl::StatusOr<Table::PreparedList> Table::PrepareList(const ListQuery& query) c
   }
 
   // The columns read: those asked for, the ordering keys and the key.
-  std::vector<bool>& wanted = list.wanted;
-  wanted.assign(all_columns_.size(), query.read_columns.empty());
-  for (const Column* column : query.read_columns) {
-    wanted[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
-  }
-  wanted[static_cast<size_t>(table_.ColumnIndex(table_.primary_key()))] = true;
+  list.wanted = Returned(query.read_columns);
+  const std::vector<bool>& wanted = list.wanted;
   std::vector<bool> selected = wanted;
   for (const OrderKey& key : list.keys) {
     selected[static_cast<size_t>(table_.ColumnIndex(*key.column))] = true;

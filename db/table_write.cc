@@ -46,11 +46,7 @@ absl::StatusOr<Table::PreparedUpdate> Table::PrepareUpdate(
         UpdateStatement(table_, key, resource, columns, etag, &update.params);
     if (!statement.ok()) return statement.status();
     update.statement = *std::move(statement);
-    std::vector<bool> written(table_.columns().size(), false);
-    for (const Column* column : columns) {
-      written[static_cast<size_t>(table_.ColumnIndex(*column))] = true;
-    }
-    update.echoed = WriteForm(table_, written).echoed;
+    update.echoed = WriteForm(table_, table_.ColumnSet(columns)).echoed;
   }
   update.key = std::move(key);
   update.etag = std::move(etag);

@@ -46,6 +46,17 @@ std::optional<Verb> VerbOf(const MethodDescriptor& method) {
   return std::nullopt;
 }
 
+namespace {
+
+// The message `name` in the package of `file`, or nullptr.
+const Descriptor* MessageBeside(const google::protobuf::FileDescriptor& file,
+                                const std::string& name) {
+  const std::string& package = file.package();
+  return file.pool()->FindMessageTypeByName(package.empty() ? name : package + "." + name);
+}
+
+}  // namespace
+
 bool IsTable(const Descriptor* message) {
   return message != nullptr && message->options().HasExtension(protomodel::v1::table);
 }
@@ -61,10 +72,8 @@ const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
       if (field->is_repeated() && IsTable(field->message_type())) found = field->message_type();
     }
   } else if (verb == Verb::kDelete) {
-    const std::string& package = method.service()->file()->package();
-    const std::string name = method.name().substr(VerbName(verb).size());
-    found = method.service()->file()->pool()->FindMessageTypeByName(
-        package.empty() ? name : package + "." + name);
+    found = MessageBeside(*method.service()->file(),
+                          method.name().substr(VerbName(verb).size()));
   } else if (verb == Verb::kBatchDelete) {
     // The entries' type, DeleteBookRequest, names the resource.
     found = nullptr;
@@ -75,14 +84,13 @@ const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
     const std::string& prefix = VerbName(Verb::kDelete);
     const std::string suffix = "Request";
     const std::string& name = entry->name();
-    if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+    if (name.size() <= prefix.size() + suffix.size() ||
+        name.compare(0, prefix.size(), prefix) != 0 ||
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
       return nullptr;
     }
-    const std::string resource = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    const std::string& package = entry->file()->package();
-    found = entry->file()->pool()->FindMessageTypeByName(
-        package.empty() ? resource : package + "." + resource);
+    const size_t length = name.size() - prefix.size() - suffix.size();
+    found = MessageBeside(*entry->file(), name.substr(prefix.size(), length));
   }
   return found;
 }

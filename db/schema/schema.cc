@@ -138,6 +138,12 @@ const Column* TableSchema::FindColumn(absl::string_view name) const {
   return nullptr;
 }
 
+std::vector<bool> TableSchema::ColumnSet(const std::vector<const Column*>& subset) const {
+  std::vector<bool> set(columns_.size(), false);
+  for (const Column* column : subset) set[static_cast<size_t>(ColumnIndex(*column))] = true;
+  return set;
+}
+
 const Column* TableSchema::etag() const {
   for (const Column& column : columns_) {
     if (column.server_default == protomodel::v1::SERVER_DEFAULT_VERSION) {

@@ -122,6 +122,12 @@ class TableSchema {
   int ColumnIndex(const Column& column) const {
     return static_cast<int>(&column - columns_.data());
   }
+  // Which columns `subset` (columns of this table) holds, by column index.
+  std::vector<bool> ColumnSet(const std::vector<const Column*>& subset) const;
+  // Whether `set` (a ColumnSet) holds `column`.
+  bool Holds(const std::vector<bool>& set, const Column& column) const {
+    return set[static_cast<size_t>(ColumnIndex(column))];
+  }
 
  private:
   friend class Schema;

@@ -68,8 +68,7 @@ RowForm ReadForm(const TableSchema& table) {
 RowForm WriteForm(const TableSchema& table, const std::vector<bool>& written) {
   RowForm form = ReadForm(table);
   for (const Column& column : table.columns()) {
-    const bool wrote = written.empty() ? column.writable()
-                                       : written[static_cast<size_t>(table.ColumnIndex(column))];
+    const bool wrote = written.empty() ? column.writable() : table.Holds(written, column);
     if (wrote && IsRawBytes(column)) form.echoed.push_back(&column);
   }
   return form;
@@ -255,10 +254,8 @@ Statement BatchGetStatement(const TableSchema& table, const std::vector<const Co
   const std::string& pk = table.primary_key().quoted;
   const std::string keys = absl::StrCat("$1::", TypeName(table.primary_key()), "[]");
   std::vector<std::string> sizes;
-  std::vector<bool> selected(table.columns().size(), false);
   std::vector<std::string> select = {"\"k\".\"pm_ord\"::text", ""};
   for (const Column* column : columns) {
-    selected[static_cast<size_t>(table.ColumnIndex(*column))] = true;
     std::string expr = ColumnExpr(*column, "\"r\"", form);
     const std::string size = SizeExpr(*column, "\"r2\"");
     if (!size.empty()) {
@@ -291,7 +288,8 @@ Statement BatchGetStatement(const TableSchema& table, const std::vector<const Co
     if (!joins.order.empty()) absl::StrAppend(&order, ", ", joins.order);
   }
   return Statement{
-      absl::StrCat(table.name(), ".batch_get.", ColumnSetHex(selected), relations ? ".full" : ""),
+      absl::StrCat(table.name(), ".batch_get.", ColumnSetHex(table.ColumnSet(columns)),
+                   relations ? ".full" : ""),
       absl::StrCat("SELECT ", absl::StrJoin(select, ", "), " FROM ", from, " ORDER BY ", order),
       form.binary};
 }
@@ -416,13 +414,10 @@ absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
   params->AddText(key);
   // The columns in table order, once each, so that the statement's name (the
   // set of columns) stands for exactly one text.
-  std::vector<bool> written(table.columns().size(), false);
-  for (const Column* column : columns) {
-    written[static_cast<size_t>(table.ColumnIndex(*column))] = true;
-  }
+  const std::vector<bool> written = table.ColumnSet(columns);
   std::vector<std::string> sets;
   for (const Column& column : table.columns()) {
-    if (!written[static_cast<size_t>(table.ColumnIndex(column))]) continue;
+    if (!table.Holds(written, column)) continue;
     if (absl::Status s = BindColumn(resource, column, params); !s.ok()) return s;
     sets.push_back(absl::StrCat(column.quoted, " = $", params->size()));
   }

@@ -87,28 +87,9 @@ void Crud::BatchGet(Call* call) const {
   }
   absl::StatusOr<bool> full = FullView(plan, request);
   if (!full.ok()) return call->Finish(full.status());
-  std::vector<const db::Column*> columns;
-  if (plan.read_mask != nullptr) {
-    const std::vector<std::string> paths = MaskPaths(request, plan.read_mask);
-    if (!paths.empty()) {
-      absl::StatusOr<std::vector<const db::Column*>> masked =
-          MaskColumns(paths, table_.schema(), plan.read_mask->name(), false);
-      if (!masked.ok()) return call->Finish(masked.status());
-      // The key always comes back; the columns in table order.
-      std::vector<bool> wanted(table_.schema().columns().size(), false);
-      for (const db::Column* column : *masked) {
-        wanted[static_cast<size_t>(table_.schema().ColumnIndex(*column))] = true;
-      }
-      wanted[static_cast<size_t>(table_.schema().ColumnIndex(table_.schema().primary_key()))] =
-          true;
-      for (const db::Column& column : table_.schema().columns()) {
-        if (wanted[static_cast<size_t>(table_.schema().ColumnIndex(column))]) {
-          columns.push_back(&column);
-        }
-      }
-    }
-  }
-  table_.BatchGet(std::move(keys), std::move(columns), *full, plan.entries->name(),
+  absl::StatusOr<std::vector<const db::Column*>> asked = ReadMask(plan, request);
+  if (!asked.ok()) return call->Finish(asked.status());
+  table_.BatchGet(std::move(keys), *asked, *full, plan.entries->name(),
                   Limit(call->context()), AddRows(call, *n), [call](absl::Status status) {
                     // The relations of the detailed view are not in the
                     // database's size count: the whole response is.

@@ -115,6 +115,9 @@ class Crud final {
                                                      google::protobuf::Message* request) const;
   absl::StatusOr<PreparedDelete> PrepareDelete(const MethodPlan& plan,
                                                const google::protobuf::Message& request) const;
+  // The columns `request`'s read_mask names (none when it has none).
+  absl::StatusOr<std::vector<const db::Column*>> ReadMask(
+      const MethodPlan& plan, const google::protobuf::Message& request) const;
   // Whether `request` asks for the detailed view (its `view` is FULL).
   absl::StatusOr<bool> FullView(const MethodPlan& plan,
                                 const google::protobuf::Message& request) const;

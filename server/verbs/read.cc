@@ -35,6 +35,13 @@ void Crud::Get(Call* call) const {
   if (!gets_->Add(get)) call->Finish(Overloaded());
 }
 
+absl::StatusOr<std::vector<const db::Column*>> Crud::ReadMask(const MethodPlan& plan,
+                                                              const Message& request) const {
+  if (plan.read_mask == nullptr) return std::vector<const db::Column*>();
+  return MaskColumns(MaskPaths(request, plan.read_mask), table_.schema(),
+                     plan.read_mask->name(), false);
+}
+
 absl::StatusOr<bool> Crud::FullView(const MethodPlan& plan, const Message& request) const {
   if (plan.view == nullptr) return false;
   const int number = request.GetReflection()->GetEnumValue(request, plan.view);
@@ -114,12 +121,9 @@ absl::StatusOr<db::Table::PreparedList> Crud::PrepareList(const Call& call) cons
   query.page_token = page_token;
   query.filter = filter;
   query.order_by = order_by;
-  if (plan.read_mask != nullptr) {
-    absl::StatusOr<std::vector<const db::Column*>> columns =
-        MaskColumns(MaskPaths(request, plan.read_mask), table_.schema(), "read_mask", false);
-    if (!columns.ok()) return columns.status();
-    query.read_columns = *std::move(columns);
-  }
+  absl::StatusOr<std::vector<const db::Column*>> asked = ReadMask(plan, request);
+  if (!asked.ok()) return asked.status();
+  query.read_columns = *std::move(asked);
   return table_.PrepareList(query);
 }
 
