@@ -341,6 +341,11 @@ class Table {
   Statement delete_;
   Statement delete_if_;
   Statement batch_delete_;
+  // BatchGetStatement's, by the columns returned and the view, made on
+  // first use.
+  mutable absl::Mutex batch_gets_mu_;
+  mutable std::map<std::pair<std::vector<bool>, bool>, Statement> batch_gets_
+      ABSL_GUARDED_BY(batch_gets_mu_);
   // InsertBatchSql's statements, made on first use.
   mutable absl::Mutex insert_batches_mu_;
   // By row count and whether rows are found by their request_ids.

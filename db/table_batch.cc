@@ -81,12 +81,20 @@ void Table::BatchGet(std::vector<std::string> keys, const std::vector<const Colu
     if (table_.Holds(returned, *column)) columns.push_back(column);
   }
   const bool full = relations && !table_.relations().empty();
-  Statement statement = BatchGetStatement(table_, columns, full);
+  const Statement* statement = nullptr;
+  {
+    // Built once for each set of columns and view (the map's entries stay
+    // where they are).
+    absl::MutexLock lock(&batch_gets_mu_);
+    auto [it, added] = batch_gets_.try_emplace(std::make_pair(returned, full));
+    if (added) it->second = BatchGetStatement(table_, columns, full);
+    statement = &it->second;
+  }
   Params params;
   params.AddText(ArrayLiteral(keys));
   params.AddText(absl::StrCat(kMaxBatchGetBytes));
   pipeline_.Run(
-      statement, std::move(params), std::move(limit),
+      *statement, std::move(params), std::move(limit),
       {"batch_get", StatementKind::kRead, absl::StrCat("reading ", table_.name(), " rows")},
       [this, keys = std::move(keys), columns = std::move(columns), full,
        entries = std::move(entries), outs = std::move(outs),
