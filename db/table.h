@@ -251,10 +251,10 @@ class Table {
                  Done done) const;
   // The statement inserting `rows` at once (InsertBatchSql, finding rows
   // made earlier by their request_ids or not), their parameters moved to
-  // `params`; nullopt (and nothing moved) when they are more than a
+  // `params`; nullptr (and nothing moved) when they are more than a
   // statement takes.
-  std::optional<Statement> InsertBatch(std::vector<PendingInsert*> rows, Params* params,
-                                       bool find_recorded) const;
+  const Statement* InsertBatch(std::vector<PendingInsert*> rows, Params* params,
+                               bool find_recorded) const;
   // Fills each row's `out` from InsertBatchSql's result; NOT_FOUND when a
   // row found by its request_id is gone.
   absl::Status ReadInserted(const Result& result, const std::vector<PendingInsert*>& rows) const;

@@ -165,8 +165,8 @@ void Table::RunBatchInsert(std::shared_ptr<std::vector<BatchInsertEntry>> batch,
     inserts.push_back(&row.insert);
   }
   Params params;
-  const std::optional<Statement> statement = InsertBatch(inserts, &params, find_recorded);
-  if (!statement.has_value()) return RunOffloaded(replay, std::move(done));
+  const Statement* statement = InsertBatch(inserts, &params, find_recorded);
+  if (statement == nullptr) return RunOffloaded(replay, std::move(done));
   CallLimit again = limit;
   pipeline_.Run(
       *statement, std::move(params), std::move(limit),

@@ -73,8 +73,8 @@ void Table::InsertRow(const Statement& statement, Params params, CallLimit limit
                 });
 }
 
-std::optional<Statement> Table::InsertBatch(std::vector<PendingInsert*> rows, Params* params,
-                                            bool find_recorded) const {
+const Statement* Table::InsertBatch(std::vector<PendingInsert*> rows, Params* params,
+                                    bool find_recorded) const {
   // A batch runs as a statement of the next size up, padded with empty
   // rows, so that few statements are prepared per connection: every size
   // to 16 (what coalescing makes), then powers of two, then the most.
@@ -89,7 +89,7 @@ std::optional<Statement> Table::InsertBatch(std::vector<PendingInsert*> rows, Pa
       [](const Column& column) { return column.writable(); })) + 1;
   if (size * per_row + 2 > kMaxStatementParams) {
     size = rows.size();
-    if (size * per_row + 2 > kMaxStatementParams) return std::nullopt;
+    if (size * per_row + 2 > kMaxStatementParams) return nullptr;
   }
   for (PendingInsert* row : rows) {
     params->Append(std::move(row->params));
@@ -108,7 +108,7 @@ std::optional<Statement> Table::InsertBatch(std::vector<PendingInsert*> rows, Pa
     it->second = {absl::StrCat(table_.name(), ".insert_batch.", size, find_recorded ? ".find" : ""),
                   InsertBatchSql(table_, size, find_recorded), ReadForm(table_).binary};
   }
-  return it->second;
+  return &it->second;  // the map's entries stay where they are
 }
 
 absl::Status Table::ReadInserted(const Result& result,
@@ -138,7 +138,7 @@ void Table::InsertMany(std::vector<PendingInsert> rows, CallLimit limit, Done do
   Params params;
   // Coalesced creates are few: always one statement. A request_id already
   // recorded fails it, and each create is then made on its own.
-  const Statement statement = *InsertBatch(pointers, &params, false);
+  const Statement& statement = *InsertBatch(pointers, &params, false);
   pipeline_.Run(
       statement, std::move(params), std::move(limit),
       {"insert", StatementKind::kWrite, absl::StrCat("creating ", table_.name())},
