@@ -103,6 +103,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& target
     args.SetServiceConfigJSON(RetryServiceConfig(options.max_attempts));
   }
   for (const auto& [key, value] : options.extra_arguments) args.SetInt(key, value);
+  if (options.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (options.cert_file.empty() != options.key_file.empty()) {
     return absl::InvalidArgumentError(

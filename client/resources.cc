@@ -9,6 +9,7 @@
 #include <grpcpp/impl/codegen/client_unary_call.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/impl/codegen/rpc_method.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include "protomodel/names.h"
 #include "protomodel/verbs.h"
@@ -51,6 +52,7 @@ struct Verbs {
   const MethodDescriptor* batch_create = nullptr;
   const MethodDescriptor* batch_update = nullptr;
   const MethodDescriptor* batch_delete = nullptr;
+  const MethodDescriptor* watch = nullptr;
 };
 
 Verbs FindVerbs(const Descriptor* type) {
@@ -73,6 +75,7 @@ Verbs FindVerbs(const Descriptor* type) {
         case Verb::kBatchCreate: verbs.batch_create = method; break;
         case Verb::kBatchUpdate: verbs.batch_update = method; break;
         case Verb::kBatchDelete: verbs.batch_delete = method; break;
+        case Verb::kWatch: verbs.watch = method; break;
       }
     }
   }
@@ -184,6 +187,7 @@ absl::StatusOr<ResourceClient> ResourceClient::For(const Descriptor* type,
   client.batch_create_ = verbs.batch_create;
   client.batch_update_ = verbs.batch_update;
   client.batch_delete_ = verbs.batch_delete;
+  client.watch_ = verbs.watch;
   return client;
 }
 
@@ -340,6 +344,75 @@ absl::Status ResourceClient::BatchDelete(const std::vector<DeleteEntry>& deletes
     SetString(entry, "etag", del.etag);
   }
   return Call(batch_delete_, *request, NewResponse(batch_delete_).get());
+}
+
+const char* TypeName(WatchEvent::Type type) {
+  switch (type) {
+    case WatchEvent::Type::kAdded: return "ADDED";
+    case WatchEvent::Type::kModified: return "MODIFIED";
+    case WatchEvent::Type::kRemoved: return "REMOVED";
+    case WatchEvent::Type::kSynced: return "SYNCED";
+    default: return "UNSPECIFIED";
+  }
+}
+
+absl::Status ResourceClient::Watch(const WatchOptions& options,
+                                   const std::function<bool(WatchEvent& event)>& on_event) const {
+  if (watch_ == nullptr) return Unsupported(*service_, "Watch");
+  const std::string path = absl::StrCat("/", service_->full_name(), "/", watch_->name());
+  const grpc::internal::RpcMethod rpc(path.c_str(),
+                                      grpc::internal::RpcMethod::SERVER_STREAMING);
+  const std::shared_ptr<grpc::ChannelInterface> channel =
+      options_.watch_channel != nullptr ? options_.watch_channel : channel_;
+  const Descriptor* out_type = watch_->output_type();
+  const FieldDescriptor* type_field = out_type->FindFieldByName("type");
+  const FieldDescriptor* resource_field = out_type->FindFieldByName(LowerSnake(type_->name()));
+  const FieldDescriptor* token_field = out_type->FindFieldByName("resume_token");
+  const FieldDescriptor* time_field = out_type->FindFieldByName("commit_time");
+  std::string token = options.resume_token;
+  absl::Duration backoff = absl::Milliseconds(50);
+  while (true) {
+    std::unique_ptr<Message> request = NewRequest(watch_);
+    SetString(request.get(), "filter", options.filter);
+    SetString(request.get(), "resume_token", token);
+    SetMask(request.get(), "read_mask", options.read_mask);
+    grpc::ClientContext context;  // no deadline: a watch lasts
+    std::unique_ptr<grpc::ClientReader<Message>> reader(
+        grpc::internal::ClientReaderFactory<Message>::Create(channel.get(), rpc, &context,
+                                                             *request));
+    std::unique_ptr<Message> response = NewResponse(watch_);
+    bool stopped = false;
+    while (!stopped && reader->Read(response.get())) {
+      backoff = absl::Milliseconds(50);
+      const auto* r = response->GetReflection();
+      WatchEvent event;
+      event.type = static_cast<WatchEvent::Type>(r->GetEnumValue(*response, type_field));
+      event.resume_token = r->GetString(*response, token_field);
+      if (resource_field != nullptr && r->HasField(*response, resource_field)) {
+        event.resource.reset(r->ReleaseMessage(response.get(), resource_field));
+      }
+      if (time_field != nullptr && r->HasField(*response, time_field)) {
+        const Message& time = r->GetMessage(*response, time_field);
+        const auto* d = time.GetDescriptor();
+        event.commit_time =
+            absl::FromUnixSeconds(time.GetReflection()->GetInt64(time, d->field(0))) +
+            absl::Nanoseconds(time.GetReflection()->GetInt32(time, d->field(1)));
+      }
+      token = event.resume_token;
+      response->Clear();
+      if (!on_event(event)) {
+        stopped = true;
+        context.TryCancel();
+      }
+    }
+    const grpc::Status status = reader->Finish();
+    if (stopped) return absl::OkStatus();
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      return status.ok() ? absl::UnavailableError("the server ended the watch") : FromGrpc(status);
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(1));
+  }
 }
 
 }  // namespace protomodel::client

@@ -24,6 +24,7 @@ inline constexpr absl::string_view kFieldTooLarge = "FIELD_TOO_LARGE";
 inline constexpr absl::string_view kInvalidFilter = "INVALID_FILTER";
 inline constexpr absl::string_view kInvalidOrderBy = "INVALID_ORDER_BY";
 inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
+inline constexpr absl::string_view kInvalidResumeToken = "INVALID_RESUME_TOKEN";
 inline constexpr absl::string_view kInvalidFieldMask = "INVALID_FIELD_MASK";
 inline constexpr absl::string_view kReferenceNotFound = "REFERENCE_NOT_FOUND";
 inline constexpr absl::string_view kStillReferenced = "RESOURCE_STILL_REFERENCED";

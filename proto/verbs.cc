@@ -14,12 +14,12 @@ using google::protobuf::MethodDescriptor;
 const std::string& VerbName(Verb verb) {
   // In Verb's order; never destroyed, so usable until the process ends.
   static const std::string* const kNames =
-      new std::string[9]{"Create",   "Get",         "List",        "Update",     "Delete",
-                         "BatchGet", "BatchCreate", "BatchUpdate", "BatchDelete"};
+      new std::string[10]{"Create",   "Get",         "List",        "Update",      "Delete",
+                          "BatchGet", "BatchCreate", "BatchUpdate", "BatchDelete", "Watch"};
   return kNames[static_cast<int>(verb)];
 }
 
-bool IsBatch(Verb verb) { return verb >= Verb::kBatchGet; }
+bool IsBatch(Verb verb) { return verb >= Verb::kBatchGet && verb <= Verb::kBatchDelete; }
 
 Verb EntryVerb(Verb verb) {
   switch (verb) {
@@ -35,7 +35,7 @@ std::optional<Verb> VerbOf(const MethodDescriptor& method) {
   // The batch verbs first: "BatchGetBooks" is not Get's.
   for (const Verb verb : {Verb::kBatchGet, Verb::kBatchCreate, Verb::kBatchUpdate,
                           Verb::kBatchDelete, Verb::kCreate, Verb::kGet, Verb::kList,
-                          Verb::kUpdate, Verb::kDelete}) {
+                          Verb::kUpdate, Verb::kDelete, Verb::kWatch}) {
     const std::string& name = VerbName(verb);
     const std::string& method_name = method.name();
     if (method_name.size() > name.size() && method_name.compare(0, name.size(), name) == 0 &&
@@ -70,6 +70,13 @@ const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
     for (int i = 0; i < out->field_count() && found == nullptr; ++i) {
       const FieldDescriptor* field = out->field(i);
       if (field->is_repeated() && IsTable(field->message_type())) found = field->message_type();
+    }
+  } else if (verb == Verb::kWatch) {
+    found = nullptr;
+    const Descriptor* out = method.output_type();
+    for (int i = 0; i < out->field_count() && found == nullptr; ++i) {
+      const FieldDescriptor* field = out->field(i);
+      if (!field->is_repeated() && IsTable(field->message_type())) found = field->message_type();
     }
   } else if (verb == Verb::kDelete) {
     found = MessageBeside(*method.service()->file(),

@@ -18,11 +18,13 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "db/changes.h"
 #include "db/schema/ddl.h"
 #include "db/exec/pool.h"
 #include "server/transport/logging.h"
@@ -61,6 +63,13 @@ ABSL_FLAG(int, max_message_bytes, 64 * 1024 * 1024,
 ABSL_FLAG(int, max_concurrent_streams, 256,
           "Calls in flight on one client connection, at most; more wait in the "
           "client. Env: PROTOMODEL_MAX_CONCURRENT_STREAMS.");
+ABSL_FLAG(int, max_watches, 10000,
+          "Watches (Watch<Rs> streams) open at once on this replica, at most; past it "
+          "a new one is RESOURCE_EXHAUSTED. Env: PROTOMODEL_MAX_WATCHES.");
+ABSL_FLAG(absl::Duration, watch_retention, absl::Hours(1),
+          "How long the change log keeps changes, a duration such as 1h or 30s: a "
+          "watch's resume_token resumes for this long, older is OUT_OF_RANGE. "
+          "Env: PROTOMODEL_WATCH_RETENTION.");
 ABSL_FLAG(bool, migrate, true,
           "Apply pending migrations when the database first answers. "
           "Env: PROTOMODEL_MIGRATE.");
@@ -144,7 +153,7 @@ const std::vector<std::string>& FlagNames() {
   static const std::vector<std::string> kNames = {
       "listen", "database_url", "pipeline_connections", "pool_size", "max_waiting", "prepared_statements",
       "max_statement_seconds",
-      "max_message_bytes", "max_concurrent_streams", "migrate", "schema_check", "migrations_dir",
+      "max_message_bytes", "max_concurrent_streams", "max_watches", "watch_retention", "migrate", "schema_check", "migrations_dir",
       "descriptor_set",
       "default_deadline_seconds", "max_connection_age_seconds", "keepalive_seconds",
       "shutdown_grace_seconds", "log_level", "log_format", "log_rpcs",
@@ -185,6 +194,8 @@ protomodel::server::ServerOptions OptionsFromFlags() {
   options.max_statement_seconds = absl::GetFlag(FLAGS_max_statement_seconds);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.max_watches = absl::GetFlag(FLAGS_max_watches);
+  options.watch_retention = absl::GetFlag(FLAGS_watch_retention);
   options.migrate = absl::GetFlag(FLAGS_migrate);
   options.descriptor_set = absl::GetFlag(FLAGS_descriptor_set);
   options.migrations_dir = absl::GetFlag(FLAGS_migrations_dir);
@@ -295,6 +306,10 @@ int Schema(const std::vector<char*>& args, const std::string& database_url) {
   }
   if (verb == "sql" && args.size() == 3) {
     std::cout << protomodel::db::CreateAllSql(protomodel::db::ExpectedSchema(**schema));
+    // The watches' triggers on every table, as `migrate` installs them.
+    for (const auto& table : (*schema)->tables()) {
+      std::cout << "\n" << protomodel::db::WatchTriggerSql(*table);
+    }
     return 0;
   }
   const bool is_new = verb == "new" && args.size() == 4;
@@ -326,7 +341,17 @@ int Schema(const std::vector<char*>& args, const std::string& database_url) {
       std::cout << "the server's own tables: migration " << name
                 << " is not applied (protomodel-server migrate applies it)\n";
     }
-    return differences->empty() && pending->empty() ? 0 : 1;
+    auto triggers = protomodel::db::StaleWatchTriggers(**conn, **schema);
+    if (!triggers.ok()) {
+      std::cerr << "schema check: " << triggers.status().message() << "\n";
+      return 1;
+    }
+    for (const std::string& table : *triggers) {
+      std::cout << "table " << protomodel::db::QuoteIdentifier(table)
+                << ": the watches' triggers are missing or out of date "
+                   "(protomodel-server migrate makes them)\n";
+    }
+    return differences->empty() && pending->empty() && triggers->empty() ? 0 : 1;
   }
   const std::string sql = protomodel::db::MigrationSql(*differences);
   if (verb == "diff") {
@@ -404,7 +429,8 @@ int main(int argc, char** argv) {
       spdlog::critical("--database_url (or DATABASE_URL) is required");
       return 2;
     }
-    auto applied = protomodel::server::Migrate(options.database_url, options.migrations_dir);
+    auto applied = protomodel::server::Migrate(options.database_url, options.migrations_dir,
+                                                 options.descriptor_set);
     if (!applied.ok()) {
       spdlog::critical("migrate: {}", applied.status().message());
       return 1;

@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "db/changes.h"
 #include "db/schema/ddl.h"
 #include "db/schema/schema.h"
 #include "db/sql/codec.h"
@@ -29,9 +30,11 @@
 #include "grimoire/v1/grimoire.pb.h"
 #include "harness/postgres.h"
 #include "harness/process.h"
+#include "harness/watch_reader.h"
 #include "heroes/v1/heroes.pb.h"
 #include "protomodel/client/channel.h"
 #include "protomodel/client/resources.h"
+#include "protomodel/verbs.h"
 #include "proto/testing/v1/specimen.pb.h"
 
 namespace protomodel::testing {
@@ -111,6 +114,9 @@ class ConformanceTest : public ::testing::TestWithParam<const Descriptor*> {
     served->schema = *db::Schema::Build(TableMessages());
     served->database = std::make_unique<TestDatabase>();
     served->database->Exec(db::CreateAllSql(db::ExpectedSchema(*served->schema)));
+    for (const auto& table : served->schema->tables()) {
+      served->database->Exec(db::WatchTriggerSql(*table));
+    }
     served->set_file = absl::StrCat(::testing::TempDir(), "conformance_", getpid(), ".binpb");
     std::ofstream(served->set_file, std::ios::binary) << DescriptorSet();
     const std::string target = absl::StrCat("127.0.0.1:", FreePort());
@@ -1175,6 +1181,245 @@ TEST_P(ConformanceTest, BatchDeleteDeletesEveryEntryOrNone) {
   ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->empty());
 }
+
+// Watches: the events a watch sends, read through its stream.
+class WatchConformanceTest : public ConformanceTest {
+ protected:
+  static const google::protobuf::MethodDescriptor* WatchOf(const Descriptor* type) {
+    const auto& service = *Client(type)->service().file()->FindServiceByName(
+        Client(type)->service().name());
+    for (int m = 0; m < service.method_count(); ++m) {
+      if (VerbOf(*service.method(m)) == Verb::kWatch &&
+          ResourceOf(*service.method(m), Verb::kWatch) == type) {
+        return service.method(m);
+      }
+    }
+    return nullptr;
+  }
+
+  // A watch of this suite's resource.
+  std::unique_ptr<WatchReader> Watch(const std::string& filter = "",
+                                     const std::string& token = "",
+                                     const std::vector<std::string>& mask = {}) const {
+    const auto* method = WatchOf(GetParam());
+    EXPECT_NE(method, nullptr);
+    const Message* prototype =
+        google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->input_type());
+    std::unique_ptr<Message> request(prototype->New());
+    const auto* d = request->GetDescriptor();
+    const auto* r = request->GetReflection();
+    r->SetString(request.get(), d->FindFieldByName("filter"), filter);
+    r->SetString(request.get(), d->FindFieldByName("resume_token"), token);
+    Message* read_mask = r->MutableMessage(request.get(), d->FindFieldByName("read_mask"));
+    for (const std::string& path : mask) {
+      read_mask->GetReflection()->AddString(read_mask, read_mask->GetDescriptor()->field(0), path);
+    }
+    return std::make_unique<WatchReader>(served->channel, method, *request);
+  }
+
+  // An event's type ("ADDED"...), its resource (or null) and token.
+  static std::string TypeOf(const Message& event) {
+    const auto* f = event.GetDescriptor()->FindFieldByName("type");
+    return event.GetReflection()->GetEnum(event, f)->name().substr(strlen("CHANGE_TYPE_"));
+  }
+  const Message* ResourceIn(const Message& event) const {
+    const auto* f = event.GetDescriptor()->field(1);
+    return event.GetReflection()->HasField(event, f) ? &event.GetReflection()->GetMessage(event, f)
+                                                     : nullptr;
+  }
+  static std::string TokenOf(const Message& event) {
+    return event.GetReflection()->GetString(event, event.GetDescriptor()->FindFieldByName(
+                                                       "resume_token"));
+  }
+
+  // The next event, which must be of `type` about the row with `key`.
+  std::unique_ptr<Message> Expect(WatchReader& watch, const std::string& type,
+                                  const std::string& key) const {
+    std::unique_ptr<Message> event = watch.Next();
+    EXPECT_NE(event, nullptr) << "no " << type << " event for " << key << "; the stream "
+                              << (watch.Ended(absl::ZeroDuration()).has_value()
+                                      ? watch.Ended(absl::ZeroDuration())->error_message()
+                                      : "is open");
+    if (event == nullptr) return nullptr;
+    EXPECT_EQ(TypeOf(*event), type) << event->ShortDebugString();
+    const Message* x = ResourceIn(*event);
+    EXPECT_NE(x, nullptr) << event->ShortDebugString();
+    if (x != nullptr) {
+      EXPECT_EQ(KeyText(*x), key) << event->ShortDebugString();
+    }
+    EXPECT_FALSE(TokenOf(*event).empty());
+    return event;
+  }
+
+  // A column a filter compares that a caller writes freely (no key, no
+  // unique value, no reference).
+  const Column* FreeColumn() const {
+    for (const Column& column : table_->columns()) {
+      if (column.writable() && column.comparable() && !column.primary_key && !column.unique &&
+          column.references.empty() && column.random_length == 0 &&
+          column.field->containing_oneof() == nullptr && !column.nullable) {
+        return &column;
+      }
+    }
+    return nullptr;
+  }
+
+  // Sets `column` of the row `key` to its value in `from`.
+  absl::Status Set(const Message& row, const Column& column, const Message& from) const {
+    std::unique_ptr<Message> change = New();
+    CopyKey(row, table_->primary_key().field, change.get(), table_->primary_key().field);
+    change->GetReflection()->SwapFields(Copy(from).get(), change.get(), {column.field});
+    std::unique_ptr<Message> out = New();
+    return client_->Update(*change, {column.name}, out.get());
+  }
+};
+
+TEST_P(WatchConformanceTest, ASyncedComesFirstThenEveryChange) {
+  std::unique_ptr<WatchReader> watch = Watch();
+  std::unique_ptr<Message> synced = watch->Next();
+  ASSERT_NE(synced, nullptr);
+  EXPECT_EQ(TypeOf(*synced), "SYNCED");
+  EXPECT_EQ(ResourceIn(*synced), nullptr);
+  EXPECT_FALSE(TokenOf(*synced).empty());
+
+  const std::unique_ptr<Message> row = CreateRow(*table_, 1);
+  std::unique_ptr<Message> added = Expect(*watch, "ADDED", KeyText(*row));
+  ASSERT_NE(added, nullptr);
+  std::unique_ptr<Message> got = New();
+  ASSERT_TRUE(client_->Get(KeyOf(*row), "", got.get()).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*ResourceIn(*added), *got))
+      << ResourceIn(*added)->ShortDebugString() << " vs " << got->ShortDebugString();
+
+  const Column* column = FreeColumn();
+  ASSERT_NE(column, nullptr);
+  std::unique_ptr<Message> source = New();
+  FillRow(*table_, 7, source.get());
+  ASSERT_TRUE(Set(*row, *column, *source).ok());
+  std::unique_ptr<Message> modified = Expect(*watch, "MODIFIED", KeyText(*row));
+  ASSERT_NE(modified, nullptr);
+  EXPECT_TRUE(SameField(*ResourceIn(*modified), *source, column->field))
+      << ResourceIn(*modified)->ShortDebugString();
+
+  ASSERT_TRUE(client_->Delete(KeyOf(*row), "").ok());
+  std::unique_ptr<Message> removed = Expect(*watch, "REMOVED", KeyText(*row));
+  ASSERT_NE(removed, nullptr);
+  // Only the id.
+  std::unique_ptr<Message> key_only = New();
+  CopyKey(*row, table_->primary_key().field, key_only.get(), table_->primary_key().field);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*ResourceIn(*removed), *key_only))
+      << ResourceIn(*removed)->ShortDebugString();
+  // Commit times are the database's, in order.
+  const auto time_of = [](const Message& event) {
+    const auto* f = event.GetDescriptor()->FindFieldByName("commit_time");
+    const Message& t = event.GetReflection()->GetMessage(event, f);
+    return t.GetReflection()->GetInt64(t, t.GetDescriptor()->field(0));
+  };
+  EXPECT_GT(time_of(*added), 0);
+  EXPECT_LE(time_of(*added), time_of(*removed));
+}
+
+TEST_P(WatchConformanceTest, AFilteredWatchReportsEntryAndExit) {
+  const Column* column = FreeColumn();
+  ASSERT_NE(column, nullptr);
+  std::unique_ptr<Message> one = New(), two = New();
+  FillRow(*table_, 1, one.get());
+  FillRow(*table_, 2, two.get());
+  std::unique_ptr<WatchReader> watch =
+      Watch(absl::StrCat(column->name, " = ", Literal(*one, *column)));
+  std::unique_ptr<Message> synced = watch->Next();
+  ASSERT_NE(synced, nullptr);
+  ASSERT_EQ(TypeOf(*synced), "SYNCED");
+
+  const std::unique_ptr<Message> a = CreateRow(*table_, 1);  // matches
+  const std::unique_ptr<Message> b = CreateRow(*table_, 2);  // does not
+  Expect(*watch, "ADDED", KeyText(*a));
+  ASSERT_TRUE(Set(*b, *column, *one).ok());  // b enters
+  Expect(*watch, "ADDED", KeyText(*b));
+  ASSERT_TRUE(Set(*a, *column, *two).ok());  // a leaves
+  std::unique_ptr<Message> left = Expect(*watch, "REMOVED", KeyText(*a));
+  ASSERT_TRUE(Set(*a, *column, *two).ok());  // a changes outside: nothing
+  ASSERT_TRUE(client_->Delete(KeyOf(*b), "").ok());
+  Expect(*watch, "REMOVED", KeyText(*b));
+  EXPECT_EQ(watch->Next(absl::Milliseconds(300)), nullptr);
+}
+
+TEST_P(WatchConformanceTest, ReadMaskLimitsTheFieldsOfEachEvent) {
+  const Column* column = FreeColumn();
+  ASSERT_NE(column, nullptr);
+  std::unique_ptr<WatchReader> watch = Watch("", "", {column->name});
+  ASSERT_NE(watch->Next(), nullptr);
+  const std::unique_ptr<Message> row = CreateRow(*table_, 1);
+  std::unique_ptr<Message> added = Expect(*watch, "ADDED", KeyText(*row));
+  ASSERT_NE(added, nullptr);
+  std::unique_ptr<Message> want = New();
+  CopyKey(*row, table_->primary_key().field, want.get(), table_->primary_key().field);
+  want->GetReflection()->SwapFields(Copy(*row).get(), want.get(), {column->field});
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*ResourceIn(*added), *want))
+      << ResourceIn(*added)->ShortDebugString();
+}
+
+TEST_P(WatchConformanceTest, AnyEventsTokenResumesJustAfterIt) {
+  std::unique_ptr<WatchReader> watch = Watch();
+  std::unique_ptr<Message> synced = watch->Next();
+  ASSERT_NE(synced, nullptr);
+  Rows rows;
+  std::vector<std::string> tokens;
+  for (int seed = 1; seed <= 3; ++seed) {
+    rows.push_back(CreateRow(*table_, seed));
+    std::unique_ptr<Message> added = Expect(*watch, "ADDED", KeyText(*rows.back()));
+    ASSERT_NE(added, nullptr);
+    tokens.push_back(TokenOf(*added));
+  }
+  watch.reset();
+  // From the first event: the second and third; from SYNCED: all three.
+  for (const auto& [token, first] :
+       std::vector<std::pair<std::string, size_t>>{{tokens[0], 1}, {TokenOf(*synced), 0}}) {
+    std::unique_ptr<WatchReader> resumed = Watch("", token);
+    std::unique_ptr<Message> again = resumed->Next();
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(TypeOf(*again), "SYNCED");
+    EXPECT_EQ(TokenOf(*again), token);
+    for (size_t i = first; i < rows.size(); ++i) Expect(*resumed, "ADDED", KeyText(*rows[i]));
+  }
+}
+
+TEST_P(WatchConformanceTest, BadTokensAndFiltersAreInvalidArgumentNamingTheField) {
+  for (const auto& [filter, token, field] : std::vector<std::tuple<std::string, std::string,
+                                                                   std::string>>{
+           {"", "not-a-token", "resume_token"},
+           {"", "AAAA", "resume_token"},
+           {"no_such_field = 1", "", "filter"},
+           {"(", "", "filter"}}) {
+    std::unique_ptr<WatchReader> watch = Watch(filter, token);
+    const std::optional<grpc::Status> ended = watch->Ended();
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_EQ(ended->error_code(), grpc::StatusCode::INVALID_ARGUMENT) << ended->error_message();
+    EXPECT_EQ(client::DetailsOf(*ended).field_violations.size(), 1u);
+    if (!client::DetailsOf(*ended).field_violations.empty()) {
+      EXPECT_EQ(client::DetailsOf(*ended).field_violations[0].first, field);
+    }
+  }
+  // Another resource's token.
+  const Descriptor* other = nullptr;
+  for (const Descriptor* type : TableMessages()) {
+    if (type != GetParam() && WatchOf(type) != nullptr) other = type;
+  }
+  ASSERT_NE(other, nullptr);
+  const auto* method = WatchOf(other);
+  std::unique_ptr<Message> request(google::protobuf::MessageFactory::generated_factory()
+                                       ->GetPrototype(method->input_type())
+                                       ->New());
+  WatchReader theirs(served->channel, method, *request);
+  std::unique_ptr<Message> synced = theirs.Next();
+  ASSERT_NE(synced, nullptr);
+  std::unique_ptr<WatchReader> watch = Watch("", TokenOf(*synced));
+  const std::optional<grpc::Status> ended = watch->Ended();
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::INVALID_ARGUMENT) << ended->error_message();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryResource, WatchConformanceTest,
+                         ::testing::ValuesIn(TableMessages()), ResourceName);
 
 INSTANTIATE_TEST_SUITE_P(EveryResource, ConformanceTest, ::testing::ValuesIn(TableMessages()),
                          ResourceName);

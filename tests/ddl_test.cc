@@ -1,5 +1,6 @@
 // The schema from the protos (create_all), the drift check against the live
 // catalog, and generated migrations.
+#include "db/changes.h"
 #include "db/schema/ddl.h"
 
 #include <filesystem>
@@ -40,7 +41,7 @@ std::vector<std::string> Drift(const TestDatabase& db, const Schema& schema) {
 
 void Migrate(const TestDatabase& db) {
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyBothTracks(conn, EmbeddedMigrations()).ok());
+  ASSERT_TRUE(ApplyBothTracks(conn, EmbeddedMigrations(), &*Protos()).ok());
 }
 
 TEST(DdlTest, TheMigrationsMatchTheProtos) {
@@ -231,13 +232,41 @@ TEST(SchemaCommandTest, CheckCoversTheServersOwnTables) {
   EXPECT_EQ(RunServerBinary("schema check --database_url '" + db.url() + "'", &out), 1);
   EXPECT_EQ(out,
             "the server's own tables: migration 0001_request_ids is not applied "
+            "(protomodel-server migrate applies it)\n"
+            "the server's own tables: migration 0002_changes is not applied "
             "(protomodel-server migrate applies it)\n");
+}
+
+// The watches' triggers are the server's too: a table without them (or
+// with an old version of them) is reported, and `migrate` remakes them.
+TEST(SchemaCommandTest, CheckCoversTheWatchesTriggers) {
+  TestDatabase db;
+  Migrate(db);
+  db.Exec("DROP TRIGGER protomodel_watch_update ON hero");
+  std::string out;
+  EXPECT_EQ(RunServerBinary("schema check --database_url '" + db.url() + "'", &out), 1);
+  EXPECT_EQ(out,
+            "table \"hero\": the watches' triggers are missing or out of date "
+            "(protomodel-server migrate makes them)\n");
+  out.clear();
+  EXPECT_EQ(RunServerBinary("migrate --database_url '" + db.url() + "'", &out), 0) << out;
+  out.clear();
+  EXPECT_EQ(RunServerBinary("schema check --database_url '" + db.url() + "'", &out), 0) << out;
 }
 
 TEST(SchemaCommandTest, SqlPrintsCreateAll) {
   std::string out;
   EXPECT_EQ(RunServerBinary("schema sql", &out), 0);
-  EXPECT_EQ(out, CreateAllSql(ExpectedSchema(*Protos())));
+  const std::unique_ptr<Schema> protos = Protos();
+  std::string want = CreateAllSql(ExpectedSchema(*protos));
+  for (const auto& table : protos->tables()) absl::StrAppend(&want, "\n", WatchTriggerSql(*table));
+  EXPECT_EQ(out, want);
+  // Applied to an empty database, it makes one the check finds complete.
+  TestDatabase db;
+  db.Exec(out);
+  out.clear();
+  EXPECT_EQ(RunServerBinary("schema check --database_url '" + db.url() + "'", &out), 0) << out;
+  EXPECT_EQ(out, "");
 }
 
 TEST(SchemaCommandTest, NewWritesTheNextMigration) {

@@ -490,6 +490,7 @@ std::string CreateAllSql(const SchemaDef& schema) {
   // and the drift check leaves alone), as its migration track makes them.
   std::string server;
   for (const MigrationFile& file : ServerMigrations()) absl::StrAppend(&server, file.sql, "\n");
+  absl::StrAppend(&server, RecordServerMigrationsSql());
   return absl::StrCat(absl::StrJoin(tables, "\n\n"), "\n\n", server);
 }
 

@@ -12,7 +12,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "db/changes.h"
 #include "db/exec/sql_status.h"
 
 namespace protomodel::db {
@@ -97,7 +99,7 @@ absl::StatusOr<std::vector<MigrationFile>> ReadMigrationsDir(const std::string& 
 }
 
 absl::StatusOr<std::vector<std::string>> ApplyBothTracks(
-    pqxx::connection& conn, const std::vector<MigrationFile>& user) {
+    pqxx::connection& conn, const std::vector<MigrationFile>& user, const Schema* schema) {
   absl::StatusOr<std::vector<std::string>> server =
       ApplyMigrations(conn, ServerMigrations(), MigrationTrack::kServer);
   if (!server.ok()) return server.status();
@@ -106,6 +108,13 @@ absl::StatusOr<std::vector<std::string>> ApplyBothTracks(
   std::vector<std::string> applied;
   for (const std::string& name : *server) applied.push_back(absl::StrCat("server/", name));
   applied.insert(applied.end(), users->begin(), users->end());
+  if (schema != nullptr) {
+    absl::StatusOr<std::vector<std::string>> triggers = InstallWatchTriggers(conn, *schema);
+    if (!triggers.ok()) return triggers.status();
+    for (const std::string& table : *triggers) {
+      applied.push_back(absl::StrCat("server/watch triggers on ", table));
+    }
+  }
   return applied;
 }
 
@@ -136,6 +145,18 @@ absl::StatusOr<std::vector<std::string>> ApplyMigrations(
     }
   }
   return applied;
+}
+
+std::string RecordServerMigrationsSql() {
+  const TrackSql sql = SqlOf(MigrationTrack::kServer);
+  std::vector<std::string> rows;
+  for (const MigrationFile& file : ServerMigrations()) {
+    absl::StatusOr<int> version = VersionOf(file);
+    if (version.ok()) rows.push_back(absl::StrCat("(", *version, ", '", file.name, "')"));
+  }
+  return absl::StrCat(sql.create, ";\nINSERT INTO \"protomodel_server_migrations\" (\"version\", "
+                      "\"name\") VALUES ", absl::StrJoin(rows, ", "),
+                      " ON CONFLICT DO NOTHING;\n");
 }
 
 absl::StatusOr<std::vector<std::string>> PendingServerMigrations(pqxx::connection& conn) {

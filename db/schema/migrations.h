@@ -7,6 +7,7 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
+#include "db/schema/schema.h"
 
 namespace protomodel::db {
 
@@ -42,9 +43,16 @@ absl::StatusOr<std::vector<std::string>> ApplyMigrations(
     pqxx::connection& conn, const std::vector<MigrationFile>& migrations,
     MigrationTrack track = MigrationTrack::kUser);
 
-// The server's track, then `user` on the user's: what `migrate` does.
+// The server's track, then `user` on the user's, then (with `schema`) what
+// the server needs on the tables `schema` describes (the watches'
+// triggers): what `migrate` does.
 absl::StatusOr<std::vector<std::string>> ApplyBothTracks(
-    pqxx::connection& conn, const std::vector<MigrationFile>& user);
+    pqxx::connection& conn, const std::vector<MigrationFile>& user,
+    const Schema* schema = nullptr);
+
+// SQL that records every migration of the server's track as applied: the
+// end of `schema sql`, whose text makes the server's tables as they do.
+std::string RecordServerMigrationsSql();
 
 // The server's track's migrations the database has not recorded yet, by
 // name: what `schema check` reports of the server's own tables.

@@ -33,10 +33,27 @@ std::string QueryDigest(absl::string_view table, absl::string_view filter,
   return Sha256("protomodel.query", joined).substr(0, 16);
 }
 
-std::string EncodePageToken(const protomodel::v1::PageToken& token) {
-  std::string payload = token.SerializeAsString();
-  payload += Sha256(kChecksumDomain, payload).substr(0, kChecksumBytes);
+std::string SealToken(absl::string_view domain, std::string payload) {
+  payload += Sha256(domain, payload).substr(0, kChecksumBytes);
   return absl::WebSafeBase64Escape(payload);
+}
+
+std::optional<std::string> OpenToken(absl::string_view domain, absl::string_view token) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < kChecksumBytes) {
+    return std::nullopt;
+  }
+  const absl::string_view payload(raw.data(), raw.size() - kChecksumBytes);
+  if (Sha256(domain, payload).substr(0, kChecksumBytes) !=
+      absl::string_view(raw).substr(payload.size())) {
+    return std::nullopt;
+  }
+  raw.resize(payload.size());
+  return raw;
+}
+
+std::string EncodePageToken(const protomodel::v1::PageToken& token) {
+  return SealToken(kChecksumDomain, token.SerializeAsString());
 }
 
 absl::StatusOr<protomodel::v1::PageToken> DecodePageToken(
@@ -45,17 +62,10 @@ absl::StatusOr<protomodel::v1::PageToken> DecodePageToken(
     return Invalid(absl::StrCat("longer than the limit of ", kMaxPageTokenLength,
                                 " bytes"));
   }
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < kChecksumBytes) {
-    return Invalid("not a page token from this service");
-  }
-  const absl::string_view payload(raw.data(), raw.size() - kChecksumBytes);
-  if (Sha256(kChecksumDomain, payload).substr(0, kChecksumBytes) !=
-      absl::string_view(raw).substr(payload.size())) {
-    return Invalid("not a page token from this service, or altered");
-  }
+  const std::optional<std::string> payload = OpenToken(kChecksumDomain, token);
+  if (!payload.has_value()) return Invalid("not a page token from this service, or altered");
   protomodel::v1::PageToken parsed;
-  if (!parsed.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+  if (!parsed.ParseFromString(*payload)) {
     return Invalid("not a page token from this service");
   }
   if (parsed.query_digest() != query_digest) {

@@ -1,6 +1,7 @@
 #ifndef PROTOMODEL_DB_SQL_PAGE_TOKEN_H_
 #define PROTOMODEL_DB_SQL_PAGE_TOKEN_H_
 
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -17,6 +18,14 @@ inline constexpr size_t kMaxPageTokenLength = 64 * 1024;
 // What a token is bound to: the table, filter and order_by it was issued for.
 std::string QueryDigest(absl::string_view table, absl::string_view filter,
                         absl::string_view order_by);
+
+// An opaque, URL-safe token of `payload` and a checksum bound to `domain`
+// (which kind of token it is); no per-process secret, so every replica reads
+// every other one's tokens.
+std::string SealToken(absl::string_view domain, std::string payload);
+// The payload of a token SealToken made for `domain`; nullopt when it was
+// altered, is another kind's, or is no token.
+std::optional<std::string> OpenToken(absl::string_view domain, absl::string_view token);
 
 // An opaque, URL-safe token: the serialized PageToken and a checksum. It holds
 // no per-process secret, so every replica reads every other one's tokens.

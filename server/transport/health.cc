@@ -8,6 +8,7 @@
 #include "db/schema/ddl.h"
 #include "db/schema/migrations.h"
 #include "db/exec/pool.h"
+#include "db/changes.h"
 #include "db/exec/request_ids.h"
 #include "db/exec/sql_status.h"
 #include "server/transport/logging.h"
@@ -117,7 +118,7 @@ bool DatabaseHealth::Keep() {
     conn_ = *std::move(conn);
   }
   if (options_.migrate && !migrated_) {
-    auto applied = db::ApplyBothTracks(*conn_, options_.migrations);
+    auto applied = db::ApplyBothTracks(*conn_, options_.migrations, options_.schema);
     if (!applied.ok()) {
       spdlog::error("migrations: {}", applied.status().message());
       return not_kept("migrations failed");
@@ -151,6 +152,18 @@ bool DatabaseHealth::Keep() {
     if (*expired > 0) {
       spdlog::info("forgot {} request_ids older than {}h", *expired,
                    absl::ToInt64Hours(db::kRequestIdRetention));
+    }
+  }
+  if (absl::Now() >= next_prune_) {
+    // Pruned at a quarter of the retention (at most a minute) apart: the
+    // log holds changes for the retention and a little more.
+    next_prune_ = absl::Now() + std::min(absl::Minutes(1), options_.watch_retention / 4);
+    auto pruned = db::PruneChanges(*conn_, options_.watch_retention);
+    if (!pruned.ok()) {
+      // Before migrations ran the log may not exist yet: try again later.
+      spdlog::debug("{}", pruned.status().message());
+    } else if (*pruned > 0) {
+      spdlog::debug("pruned {} changes older than the watch retention", *pruned);
     }
   }
   return (migrated_ || !options_.migrate) && schema_ok_;

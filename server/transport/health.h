@@ -36,6 +36,9 @@ struct HealthOptions {
   // "off" skips the check.
   std::string schema_check = "warn";
   const db::Schema* schema = nullptr;
+  // How long the watches' change log keeps changes: older ones are pruned
+  // by the keeper, off the request path.
+  absl::Duration watch_retention = absl::Hours(1);
   // Told the database's schema version (its newest migration) once
   // migrations ran, then every minute.
   std::function<void(int)> on_schema_version;
@@ -100,6 +103,7 @@ class DatabaseHealth final {
   bool migrated_ = false;
   bool schema_checked_ = false;
   absl::Time next_expiry_ = absl::InfinitePast();
+  absl::Time next_prune_ = absl::InfinitePast();
   absl::Time next_version_ = absl::InfinitePast();
   bool schema_ok_ = true;
   mutable absl::Mutex mu_;

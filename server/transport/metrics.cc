@@ -159,7 +159,31 @@ Metrics::Metrics()
                           .Help("Number of the newest migration applied to the database "
                                 "(0 until migrations ran).")
                           .Register(*registry_)
-                          .Add({})) {}
+                          .Add({})),
+      watches_open_(prometheus::BuildGauge()
+                        .Name("protomodel_watches_open")
+                        .Help("Watches (Watch<Rs> streams) open on this replica.")
+                        .Register(*registry_)
+                        .Add({})),
+      watch_events_(prometheus::BuildCounter()
+                        .Name("protomodel_watch_events_total")
+                        .Help("Messages queued to watchers (changes and SYNCED).")
+                        .Register(*registry_)
+                        .Add({})),
+      watch_lag_(prometheus::BuildHistogram()
+                     .Name("protomodel_watch_lag_seconds")
+                     .Help("Time from a change (by the database's clock) to its events "
+                           "being queued to the watchers.")
+                     .Register(*registry_)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{
+                                  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})) {}
+
+void Metrics::WatchOpened() { watches_open_.Increment(); }
+void Metrics::WatchClosed() { watches_open_.Decrement(); }
+void Metrics::WatchEvents(int messages) { watch_events_.Increment(messages); }
+void Metrics::ObserveWatchLag(absl::Duration lag) {
+  watch_lag_.Observe(absl::ToDoubleSeconds(lag));
+}
 
 Metrics::~Metrics() = default;
 

@@ -65,6 +65,12 @@ class Metrics final {
   // Time a pool connection was held for one database operation.
   void ObserveQuery(absl::string_view op, absl::Duration held);
   void SetSchemaVersion(int version);
+  // Watches: opened and closed, messages queued, and a change's lag from
+  // its commit to its events.
+  void WatchOpened();
+  void WatchClosed();
+  void WatchEvents(int messages);
+  void ObserveWatchLag(absl::Duration lag);
   // Reports the pipeline's connections and statements in flight, and the
   // pool's connections and waiting calls, at every scrape.
   void WatchDatabase(const db::Pipeline* pipeline, const db::Pool* pool);
@@ -85,6 +91,9 @@ class Metrics final {
   prometheus::Family<prometheus::Histogram>& handling_seconds_;
   prometheus::Family<prometheus::Histogram>& query_seconds_;
   prometheus::Gauge& schema_version_;
+  prometheus::Gauge& watches_open_;
+  prometheus::Counter& watch_events_;
+  prometheus::Histogram& watch_lag_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Method>> methods_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, prometheus::Histogram*> queries_ ABSL_GUARDED_BY(mu_);

@@ -86,6 +86,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.max_concurrent_streams < 1) {
     return absl::InvalidArgumentError("--max_concurrent_streams must be at least 1");
   }
+  if (options.max_watches < 0) {
+    return absl::InvalidArgumentError("--max_watches must not be negative");
+  }
+  if (options.watch_retention < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--watch_retention must be at least 1s");
+  }
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError("--pool_size must be at least 1");
   }
@@ -206,20 +212,28 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         *server->tables_.back(), options.default_deadline, options.max_waiting,
         options.random_text ? options.random_text : RandomText));
   }
-  const auto crud_of = [&](const db::TableSchema* table) -> const Crud* {
+  std::vector<const db::Table*> tables;
+  for (const auto& table : server->tables_) tables.push_back(table.get());
+  WatchOptions watch_options;
+  watch_options.database = pool_options;
+  watch_options.max_watches = options.max_watches;
+  server->watches_ =
+      std::make_unique<WatchHub>(watch_options, tables, server->tokens_.get(), metrics);
+  const auto index_of = [&](const db::TableSchema* table) -> size_t {
     for (size_t i = 0; i < server->tables_.size(); ++i) {
-      if (&server->tables_[i]->schema() == table) return server->cruds_[i].get();
+      if (&server->tables_[i]->schema() == table) return i;
     }
-    return nullptr;
+    return 0;
   };
   std::vector<std::string> service_names;
   for (size_t s = 0; s < plans.size(); ++s) {
     std::vector<ResourceService::Route> routes;
     for (MethodPlan& plan : plans[s]) {
-      const Crud* crud = crud_of(plan.table);
+      const size_t table = index_of(plan.table);
       const auto& request_type = server->protos_->Prototype(plan.method->input_type());
       const auto& response_type = server->protos_->Prototype(plan.method->output_type());
-      routes.push_back({std::move(plan), crud, &request_type, &response_type});
+      routes.push_back({std::move(plan), server->cruds_[table].get(), &request_type,
+                        &response_type, server->watches_.get(), server->tables_[table].get()});
     }
     server->services_.push_back(
         std::make_unique<ResourceService>(std::move(routes), server->tokens_.get()));
@@ -266,6 +280,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   health_options.migrations = std::move(user_migrations);
   health_options.schema_check = options.schema_check;
   health_options.schema = server->schema_.get();
+  health_options.watch_retention = options.watch_retention;
   server->health_ = std::make_unique<DatabaseHealth>(
       health_options, std::move(health_services), service_names);
   server->health_->Start();
@@ -344,6 +359,9 @@ void Server::Shutdown() {
   // Readiness NOT_SERVING, liveness SERVING; the health port keeps
   // answering so while calls drain.
   if (health_ != nullptr) health_->Drain();
+  // Watches never end by themselves: end them now, so that their callers
+  // resume on another replica while the unary calls drain.
+  if (watches_ != nullptr) watches_->Drain();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_grace));
   if (health_server_ != nullptr) health_server_->Shutdown(std::chrono::system_clock::now());
@@ -374,12 +392,18 @@ absl::StatusOr<std::vector<db::MigrationFile>> UserMigrations(const std::string&
 }
 
 absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url,
-                                                 const std::string& migrations_dir) {
+                                                 const std::string& migrations_dir,
+                                                 const std::string& descriptor_set) {
   absl::StatusOr<std::vector<db::MigrationFile>> user = UserMigrations(migrations_dir);
   if (!user.ok()) return user.status();
+  absl::StatusOr<std::unique_ptr<ServedProtos>> protos =
+      descriptor_set.empty() ? ServedProtos::BuiltIn() : ServedProtos::FromFile(descriptor_set);
+  if (!protos.ok()) return protos.status();
+  absl::StatusOr<std::unique_ptr<db::Schema>> schema = SchemaOf(**protos);
+  if (!schema.ok()) return schema.status();
   auto conn = db::Connect(database_url, 10);
   if (!conn.ok()) return conn.status();
-  return db::ApplyBothTracks(**conn, *user);
+  return db::ApplyBothTracks(**conn, *user, schema->get());
 }
 
 }  // namespace protomodel::server

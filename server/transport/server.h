@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "server/verbs/protos.h"
 #include "server/verbs/service.h"
+#include "server/verbs/watch.h"
 #include "server/transport/tls.h"
 
 namespace protomodel::server {
@@ -53,6 +54,11 @@ struct ServerOptions {
   int max_message_bytes = 64 * 1024 * 1024;
   // HTTP/2 streams (calls in flight) per client connection.
   int max_concurrent_streams = 256;
+  // Watches open at once, at most (past it RESOURCE_EXHAUSTED), and how
+  // long the change log keeps changes (a resume token older is
+  // OUT_OF_RANGE).
+  int max_watches = 10000;
+  absl::Duration watch_retention = absl::Hours(1);
   // Apply pending migrations once the database answers.
   bool migrate = true;
   // After migrations: "warn" logs schema drift, "strict" also keeps
@@ -123,6 +129,8 @@ class Server final {
   const db::Pool& pool() const { return *pool_; }
   // Statements sent to the database and not yet answered.
   int statements_in_flight() const { return pipeline_->in_flight(); }
+  // Watches open now.
+  int open_watches() const { return watches_->open(); }
   // Calls waiting for their batch (Batcher) to go.
   int waiting_calls() const {
     int waiting = 0;
@@ -162,6 +170,9 @@ class Server final {
   // Runs the work that must block (transactions on the pool): gone before
   // the pipeline it may wait on.
   std::unique_ptr<Executor> executor_;
+  // The watches: its threads read the log and feed the streams; gone after
+  // the server, whose calls it serves.
+  std::unique_ptr<WatchHub> watches_;
   std::unique_ptr<grpc::Server> server_;
   // Answers UNIMPLEMENTED for all but health on the health port (a server
   // needs one service of its own before gRPC adds the health service).
@@ -178,10 +189,12 @@ class Server final {
 // is empty.
 absl::StatusOr<std::vector<db::MigrationFile>> UserMigrations(const std::string& migrations_dir);
 
-// Applies pending migrations to `database_url`, the server's track and then
-// the user's (UserMigrations), and returns their names.
+// Applies pending migrations to `database_url`, the server's track, then
+// the user's (UserMigrations), then the watches' triggers on the tables the
+// descriptor set (or the built-in protos) serves; returns their names.
 absl::StatusOr<std::vector<std::string>> Migrate(const std::string& database_url,
-                                                 const std::string& migrations_dir = "");
+                                                 const std::string& migrations_dir = "",
+                                                 const std::string& descriptor_set = "");
 
 // The tables of every resource `protos` serves, from their options.
 absl::StatusOr<std::unique_ptr<db::Schema>> SchemaOf(const ServedProtos& protos);

@@ -87,6 +87,7 @@ class Planner {
     const Descriptor* in = method_.input_type();
     const Descriptor* out = method_.output_type();
     const Descriptor* resource = plan_.table->descriptor();
+    if (plan_.verb == Verb::kWatch) return PlanWatch(in, out);
     if (!IsBatch(plan_.verb)) {
       if (absl::Status s = PlanRequest(in, plan_.verb); !s.ok()) return s;
       if (plan_.verb == Verb::kList) return PlanRows(out, true);
@@ -119,6 +120,28 @@ class Planner {
   }
 
  private:
+  // A watch's request, and the message it streams.
+  absl::Status PlanWatch(const Descriptor* in, const Descriptor* out) {
+    PLAN_FIELD(filter, Field(in, "filter", FieldDescriptor::TYPE_STRING, false));
+    PLAN_FIELD(resume_token, Field(in, "resume_token", FieldDescriptor::TYPE_STRING, false));
+    PLAN_FIELD(read_mask, Field(in, "read_mask", FieldDescriptor::TYPE_MESSAGE, false,
+                                FieldMaskType(*in)));
+    if (absl::Status s = NothingElse(in); !s.ok()) return s;
+    const Descriptor* resource = plan_.table->descriptor();
+    PLAN_FIELD(change_type, Field(out, "type", FieldDescriptor::TYPE_ENUM, true));
+    if (plan_.change_type->enum_type()->full_name() != "protomodel.v1.ChangeType") {
+      return Misfit(absl::StrCat("field ", plan_.change_type->full_name(),
+                                 " must be protomodel.v1.ChangeType"));
+    }
+    PLAN_FIELD(changed, Field(out, LowerSnake(resource->name()), FieldDescriptor::TYPE_MESSAGE,
+                              true, resource));
+    PLAN_FIELD(event_token, Field(out, "resume_token", FieldDescriptor::TYPE_STRING, true));
+    PLAN_FIELD(commit_time,
+               Field(out, "commit_time", FieldDescriptor::TYPE_MESSAGE, false,
+                     out->file()->pool()->FindMessageTypeByName("google.protobuf.Timestamp")));
+    return NothingElse(out);
+  }
+
   // The fields of a request of the single verb `verb` (a call's, or a
   // batch entry's), all of them.
   absl::Status PlanRequest(const Descriptor* in, Verb verb) {
@@ -198,8 +221,10 @@ class Planner {
 }  // namespace
 
 VerbClass ClassOf(Verb verb) {
-  return verb == Verb::kGet || verb == Verb::kList || verb == Verb::kBatchGet ? VerbClass::kRead
-                                                                             : VerbClass::kWrite;
+  return verb == Verb::kGet || verb == Verb::kList || verb == Verb::kBatchGet ||
+                 verb == Verb::kWatch
+             ? VerbClass::kRead
+             : VerbClass::kWrite;
 }
 
 absl::StatusOr<std::vector<MethodPlan>> PlanService(
@@ -216,10 +241,16 @@ absl::StatusOr<std::vector<MethodPlan>> PlanService(
       return absl::InvalidArgumentError(absl::StrCat(
           "method ", plan.full_name, " is not one of the verbs (Create, Get, Update, Delete "
           "followed by the resource's name; List, BatchGet, BatchCreate, BatchUpdate, "
-          "BatchDelete followed by its plural)"));
+          "BatchDelete, Watch followed by its plural)"));
     }
     plan.verb = *verb;
-    if (method.client_streaming() || method.server_streaming()) {
+    if (plan.verb == Verb::kWatch) {
+      if (method.client_streaming() || !method.server_streaming()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "method ", plan.full_name, " must stream its responses (returns (stream ...)) "
+            "and take one request"));
+      }
+    } else if (method.client_streaming() || method.server_streaming()) {
       return absl::InvalidArgumentError(
           absl::StrCat("method ", plan.full_name, " must be unary, not streaming"));
     }
@@ -235,7 +266,7 @@ absl::StatusOr<std::vector<MethodPlan>> PlanService(
       return absl::InvalidArgumentError(
           absl::StrCat("method ", plan.full_name, ": ", resource->full_name(), " has no table"));
     }
-    if (plan.verb != Verb::kList && !IsBatch(plan.verb) &&
+    if (plan.verb != Verb::kList && plan.verb != Verb::kWatch && !IsBatch(plan.verb) &&
         method.name() != absl::StrCat(VerbName(plan.verb), resource->name())) {
       return absl::InvalidArgumentError(absl::StrCat(
           "method ", plan.full_name, " does not fit the ", VerbName(plan.verb), " verb: want ",

@@ -51,6 +51,14 @@ struct MethodPlan {
   const google::protobuf::FieldDescriptor* next_page_token = nullptr;
   // Update: `update_mask`.
   const google::protobuf::FieldDescriptor* update_mask = nullptr;
+  // Watch (besides `filter` and `read_mask`): the request's `resume_token`;
+  // each streamed message's `type` (protomodel.v1.ChangeType), resource,
+  // `resume_token` and `commit_time`.
+  const google::protobuf::FieldDescriptor* resume_token = nullptr;
+  const google::protobuf::FieldDescriptor* change_type = nullptr;
+  const google::protobuf::FieldDescriptor* changed = nullptr;
+  const google::protobuf::FieldDescriptor* event_token = nullptr;
+  const google::protobuf::FieldDescriptor* commit_time = nullptr;
 };
 
 // The plan of every method of `service`, each resource's table taken from

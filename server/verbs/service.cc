@@ -9,6 +9,18 @@ ResourceService::ResourceService(std::vector<Route> routes, const TokenStore* to
     : routes_(std::move(routes)), tokens_(tokens) {
   for (size_t i = 0; i < routes_.size(); ++i) {
     const Route* route = &routes_[i];
+    if (route->plan.verb == Verb::kWatch) {
+      AddMethod(new grpc::internal::RpcServiceMethod(
+          route->plan.path.c_str(), grpc::internal::RpcMethod::SERVER_STREAMING, nullptr));
+      MarkMethodRawCallback(
+          static_cast<int>(i),
+          new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+              [this, route](grpc::CallbackServerContext* context,
+                            const grpc::ByteBuffer* request) {
+                return HandleWatch(*route, context, request);
+              }));
+      continue;
+    }
     AddMethod(new grpc::internal::RpcServiceMethod(
         route->plan.path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     MarkMethodRawCallback(
@@ -33,16 +45,9 @@ grpc::ServerUnaryReactor* ResourceService::Handle(const Route& route,
                                                   grpc::ByteBuffer* reply) {
   Call* call = new Call(context, route.plan, *route.request_type, *route.response_type, reply);
   grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (tokens_ != nullptr) {
-    AuthResult auth =
-        tokens_->Check(MetadataValue(context->client_metadata(), "authorization"),
-                       route.plan.full_name, ClassOf(route.plan.verb) == VerbClass::kRead
-                                                 ? kReadClass
-                                                 : kWriteClass);
-    if (!auth.status.ok()) {
-      call->Finish(auth.status);
-      return reactor;
-    }
+  if (absl::Status auth = Authorize(route, context); !auth.ok()) {
+    call->Finish(auth);
+    return reactor;
   }
   if (absl::Status parsed = call->Parse(*request); !parsed.ok()) {
     call->Finish(parsed);
@@ -77,8 +82,30 @@ grpc::ServerUnaryReactor* ResourceService::Handle(const Route& route,
     case Verb::kBatchDelete:
       crud.BatchDelete(call);
       break;
+    case Verb::kWatch:
+      call->Finish(absl::InternalError("a watch is not unary"));
+      break;
   }
   return reactor;
+}
+
+absl::Status ResourceService::Authorize(const Route& route,
+                                        grpc::CallbackServerContext* context) const {
+  if (tokens_ == nullptr) return absl::OkStatus();
+  return tokens_
+      ->Check(MetadataValue(context->client_metadata(), "authorization"), route.plan.full_name,
+              ClassOf(route.plan.verb) == VerbClass::kRead ? kReadClass : kWriteClass)
+      .status;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourceService::HandleWatch(
+    const Route& route, grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  absl::Status auth = Authorize(route, context);
+  if (auth.ok()) {
+    return route.watches->Start(route.plan, *route.table, *route.request_type,
+                                *route.response_type, context, request);
+  }
+  return WatchHub::Refuse(auth);
 }
 
 }  // namespace protomodel::server

@@ -13,6 +13,7 @@
 #include "server/transport/auth.h"
 #include "server/verbs/crud.h"
 #include "server/verbs/plan.h"
+#include "server/verbs/watch.h"
 
 namespace protomodel::server {
 
@@ -30,6 +31,9 @@ class ResourceService final : public grpc::Service {
     const Crud* crud = nullptr;
     const google::protobuf::Message* request_type = nullptr;
     const google::protobuf::Message* response_type = nullptr;
+    // Watch: the replica's watches and the method's table.
+    WatchHub* watches = nullptr;
+    const db::Table* table = nullptr;
   };
 
   // With `tokens`, each call's token is checked against the method's full
@@ -43,6 +47,12 @@ class ResourceService final : public grpc::Service {
  private:
   grpc::ServerUnaryReactor* Handle(const Route& route, grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* reply);
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* HandleWatch(const Route& route,
+                                                          grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request);
+  // The caller's token, checked for `route`'s method: OK when no tokens
+  // are required.
+  absl::Status Authorize(const Route& route, grpc::CallbackServerContext* context) const;
 
   const std::vector<Route> routes_;
   const TokenStore* const tokens_;

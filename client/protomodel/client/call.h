@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
 
@@ -27,6 +28,12 @@ struct CallOptions {
   // same request_id, up to this many attempts in all: a create that did
   // commit answers with its row and makes no other.
   int create_attempts = 5;
+  // The channel watches use. A watch holds one of the connection's HTTP/2
+  // streams for as long as it lasts, and a server allows a few hundred
+  // streams on a connection (--max_concurrent_streams): on a channel of
+  // their own (Connect with ChannelOptions::own_connection) watches never
+  // keep unary calls waiting. Null: the client's channel.
+  std::shared_ptr<grpc::ChannelInterface> watch_channel;
 };
 
 // A grpc::Status as an absl::Status: same code, same message, and the

@@ -34,6 +34,10 @@ struct ChannelOptions {
   // CallOptions::create_attempts.)
   bool retry_unavailable = true;
   int max_attempts = 5;
+  // A connection of the channel's own rather than one shared with other
+  // channels to the same target (gRPC shares them): for watches
+  // (CallOptions::watch_channel).
+  bool own_connection = false;
   // Further channel arguments (grpc.* keys), as integers.
   std::vector<std::pair<std::string, int>> extra_arguments;
 };

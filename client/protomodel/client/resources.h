@@ -2,6 +2,7 @@
 #define PROTOMODEL_CLIENT_RESOURCES_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
@@ -13,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "protomodel/client/call.h"
 
 namespace protomodel::client {
@@ -28,6 +30,34 @@ struct ListOptions {
   int page_size = 0;  // 0: the server's default; List follows pages itself
   std::string page_token;
 };
+
+// What a watch asks for (Watch<Rs>).
+struct WatchOptions {
+  std::string filter;  // List's syntax; "": every resource
+  std::vector<std::string> read_mask;
+  // An earlier event's resume_token: start just after it; "": from now.
+  std::string resume_token;
+};
+
+// One message of a watch.
+struct WatchEvent {
+  // protomodel.v1.ChangeType's values.
+  enum class Type { kUnspecified = 0, kAdded = 1, kModified = 2, kRemoved = 3, kSynced = 4 };
+  Type type = Type::kUnspecified;
+  // The resource (REMOVED: only its id); null for SYNCED.
+  std::unique_ptr<google::protobuf::Message> resource;
+  std::string resume_token;
+  absl::Time commit_time = absl::InfinitePast();  // InfinitePast for SYNCED
+
+  // The resource as the generated type R, or nullptr.
+  template <typename R>
+  const R* As() const {
+    return dynamic_cast<const R*>(resource.get());
+  }
+};
+
+// "ADDED", "MODIFIED", "REMOVED", "SYNCED".
+const char* TypeName(WatchEvent::Type type);
 
 // The typed client any resource gets, derived from its descriptor: the
 // methods of the service that serves `type` (Create<R>, Get<R>, List<Rs>,
@@ -88,6 +118,17 @@ class ResourceClient {
   };
   absl::Status BatchDelete(const std::vector<DeleteEntry>& deletes) const;
 
+  // Watches the resources `options` filters (Watch<Rs>) on the watch
+  // channel (CallOptions::watch_channel), calling `on_event` with each
+  // message, SYNCED first, until it returns false (then OK). A watch has no
+  // deadline. When the stream ends UNAVAILABLE (a replica draining, a
+  // watcher that fell behind, a network break) it resumes by itself from
+  // the last resume_token, backing off from 50 ms to 1 s; any other error
+  // ends it (OUT_OF_RANGE: list again and watch anew). `on_event` runs at
+  // least every 10 s (SYNCED), so it can stop an idle watch.
+  absl::Status Watch(const WatchOptions& options,
+                     const std::function<bool(WatchEvent& event)>& on_event) const;
+
  private:
   ResourceClient() = default;
   // Calls `method` with `request`, filling `response`.
@@ -122,6 +163,7 @@ class ResourceClient {
   const google::protobuf::MethodDescriptor* batch_create_ = nullptr;
   const google::protobuf::MethodDescriptor* batch_update_ = nullptr;
   const google::protobuf::MethodDescriptor* batch_delete_ = nullptr;
+  const google::protobuf::MethodDescriptor* watch_ = nullptr;
 };
 
 // ResourceClient for a generated message type R:
@@ -170,6 +212,12 @@ class Resources {
   }
   absl::Status Delete(const Key& id, absl::string_view etag = "") const {
     return client_.Delete(id, etag);
+  }
+
+  // See ResourceClient::Watch; event.As<R>() is the resource.
+  absl::Status Watch(const WatchOptions& options,
+                     const std::function<bool(WatchEvent& event)>& on_event) const {
+    return client_.Watch(options, on_event);
   }
 
   // The batch methods: see ResourceClient.

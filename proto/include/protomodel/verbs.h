@@ -12,7 +12,7 @@ namespace protomodel {
 // methods by them, and the clients and the CLI find a resource's methods by
 // them, so the three agree on which method is which.
 // The batch verbs (AIP-231, 233, 234, 235) are named by the plural, as List
-// is, and carry many of their single verb's entries.
+// is, and carry many of their single verb's entries; so is Watch.
 enum class Verb {
   kCreate,
   kGet,
@@ -23,6 +23,8 @@ enum class Verb {
   kBatchCreate,
   kBatchUpdate,
   kBatchDelete,
+  // Server streaming: the changes to the resources a filter matches.
+  kWatch,
 };
 
 // "Create", "Get", ..., "BatchGet", ...
