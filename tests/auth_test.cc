@@ -20,6 +20,7 @@
 #include "harness/heroes_client.h"
 #include "harness/process.h"
 #include "harness/test_server.h"
+#include "harness/watch_reader.h"
 #include "protomodel/client/call.h"
 #include "grimoire/v1/grimoire.grpc.pb.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
@@ -336,6 +337,32 @@ TEST(TokenRotationTest, AChangedTokensFileTakesEffectWithoutARestart) {
                                      "newer not-a-hash heroes.v1.*\n"));
   EXPECT_TRUE(log.WaitFor({path, "line 3", "keeping the tokens in force"}));
   EXPECT_TRUE(CreateHero(new_token, &out).ok());
+}
+
+// A watch is checked once when it starts and again while it lasts: a
+// reload that withdraws the caller's grant ends its open watches.
+TEST(TokenRotationTest, AWithdrawnGrantEndsTheCallersWatches) {
+  const std::string path =
+      WriteTokensFile("watch", absl::StrCat(Line("reader", kHeroReader, "heroes.v1.*:read"),
+                                            Line("narrowed", kReader, "heroes.v1.*:read")));
+  SecureServer server("watch", path, [&](server::ServerOptions& options) {
+    options.auth_poll = absl::Milliseconds(100);
+  });
+  const auto* method = heroes::v1::Hero::descriptor()->file()->FindServiceByName("HeroService")
+                           ->FindMethodByName("WatchHeroes");
+  heroes::v1::WatchHeroesRequest request;
+  WatchReader removed(server.Channel(kHeroReader), method, request);
+  WatchReader narrowed(server.Channel(kReader), method, request);
+  ASSERT_NE(removed.Next(), nullptr) << "no SYNCED";
+  ASSERT_NE(narrowed.Next(), nullptr) << "no SYNCED";
+  // One token is gone, the other may no longer watch heroes.
+  WriteAtomically(path, Line("narrowed", kReader, "heroes.v1.HeroService/Get*"));
+  const std::optional<grpc::Status> gone = removed.Ended(absl::Seconds(15));
+  ASSERT_TRUE(gone.has_value()) << "the watch outlived its token";
+  EXPECT_CODE(*gone, UNAUTHENTICATED);
+  const std::optional<grpc::Status> denied = narrowed.Ended(absl::Seconds(15));
+  ASSERT_TRUE(denied.has_value()) << "the watch outlived its grant";
+  EXPECT_CODE(*denied, PERMISSION_DENIED);
 }
 
 TEST(PlaintextTokensTest, TokensOverPlaintextNeedTheFlag) {

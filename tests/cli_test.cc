@@ -407,6 +407,30 @@ TEST_F(CliTest, ExportWritesJsonLinesThatImportTakesBack) {
   EXPECT_TRUE(ReadFile(all) == first_export) << "ids, names, secret names and ages alike";
 }
 
+TEST_F(CliTest, WatchPrintsAJsonLineForEachChange) {
+  const std::string out = absl::StrCat(::testing::TempDir(), "/cli-watch-", getpid());
+  // The watch runs until `timeout` ends it.
+  std::thread watch([&] { CliToFile("heroes watch --filter='age > 30' --read-mask=name,age", out); });
+  const auto lines = [&] { return LinesOf(ReadFile(out)); };
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (lines().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_FALSE(lines().empty()) << "no SYNCED";
+  EXPECT_EQ(JsonField(lines()[0], "type"), "SYNCED") << lines()[0];
+  ASSERT_EQ(Cli("heroes create --name=Young --secret-name=y --age=20").exit, 0);
+  ASSERT_EQ(Cli("heroes create --name=Old --secret-name=o --age=40").exit, 0);
+  while (lines().size() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  RunProcess(absl::StrCat("pkill -INT -f -- '^[^ ]*protomodel --target=", test_server().address(),
+                          " heroes watch' || true"));
+  watch.join();
+  const std::vector<std::string> got = lines();
+  ASSERT_EQ(got.size(), 2u) << ReadFile(out);
+  EXPECT_EQ(JsonField(got[1], "type"), "ADDED") << got[1];
+  EXPECT_TRUE(absl::StrContains(got[1], R"("hero":{"id":")")) << got[1];
+  EXPECT_TRUE(absl::StrContains(got[1], R"("name":"Old","age":40})")) << got[1];
+  EXPECT_FALSE(JsonField(got[1], "resume_token").empty()) << got[1];
+  EXPECT_FALSE(JsonField(got[1], "commit_time").empty()) << got[1];
+}
+
 // A TCP proxy on a loopback port of its own to `upstream` (IPv4 HOST:PORT)
 // that holds each chunk of the server's answers for `delay`: a batch's rows
 // are in the database well before its answer reaches the client, so a test

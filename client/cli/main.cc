@@ -58,6 +58,7 @@
 #include "protomodel/client/resources.h"
 #include "protomodel/verbs.h"
 #include "cli/catalog.h"
+#include "protomodel/names.h"
 
 namespace {
 
@@ -82,6 +83,7 @@ Verbs:
   delete  --id=ID [--etag=E]
   import  [FILE] [--batch-size=N]                 JSON lines to new rows; no FILE or -: stdin
   export  [--filter=F] [--order-by=O] [--read-mask=a,b]   every row (or F's) as JSON lines
+  watch   [--filter=F] [--read-mask=a,b] [--resume-token=T]   changes as JSON lines, live
 Field values: text as is; bytes as text or @FILE to read a file; timestamps in
 RFC 3339; durations as 90s; lists as a,b,c or JSON; maps and messages as JSON;
 --body='{"json":...}' gives the whole resource instead.
@@ -99,6 +101,13 @@ rows/s), or how many rows were stored before an error, go to stderr.
 export writes each row as one JSON object a line on stdout, following every
 page; import takes its output back (output-only fields such as id are
 ignored on create).
+
+watch prints a line for each change to the rows F selects, SYNCED first and
+then at least every 10 s: {"type": "ADDED" | "MODIFIED" | "REMOVED" |
+"SYNCED", RESOURCE: the row (REMOVED: only its id), "resume_token",
+"commit_time"}, until interrupted. It resumes by itself when the server goes
+away; --resume-token starts just after an earlier line's. A token older than
+the server's --watch_retention fails OUT_OF_RANGE: export, then watch anew.
 
 `protomodel RESOURCE --help` lists the resource's fields, their types and
 each verb's flags.
@@ -123,7 +132,7 @@ Output is JSON. A failed call prints `protomodel: CODE: message` and then
 {"error": {"code", "status", "message", "details"}} (the server's AIP-193
 details: reason, field violations, resource, retry delay) to stderr.
 Exit status: 0 on success, the gRPC status code (1-16) on a failed call, 64
-on a usage error, 74 when export cannot write stdout.
+on a usage error, 74 when export or watch cannot write stdout.
 )";
 
 // Flags that may come before RESOURCE or after VERB.
@@ -796,6 +805,57 @@ int Export(const protomodel::cli::CatalogResource& resource,
   return 0;
 }
 
+// `protomodel RESOURCES watch`: each change as one compact JSON object a
+// line, flushed as it comes, until interrupted or the watch fails.
+int WatchChanges(const protomodel::cli::CatalogResource& resource,
+                 const std::shared_ptr<grpc::Channel>& channel,
+                 const std::map<std::string, std::string>& flags) {
+  protomodel::client::WatchOptions options;
+  for (const auto& [flag, value] : flags) {
+    if (flag == "filter") {
+      options.filter = value;
+    } else if (flag == "resume-token") {
+      options.resume_token = value;
+    } else if (flag == "read-mask") {
+      for (absl::string_view path : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+        options.read_mask.emplace_back(absl::StripAsciiWhitespace(path));
+      }
+    } else {
+      throw UsageError{absl::StrCat("--", flag, ": not a flag of 'watch'")};
+    }
+  }
+  absl::StatusOr<protomodel::client::ResourceClient> client =
+      protomodel::client::ResourceClient::For(resource.message, channel);
+  if (!client.ok()) return Fail(ToGrpc(client.status()));
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  const std::string field = protomodel::LowerSnake(resource.message->name());
+  bool written = true;
+  const absl::Status status = client->Watch(options, [&](protomodel::client::WatchEvent& event) {
+    std::string line = absl::StrCat("{\"type\":\"", protomodel::client::TypeName(event.type), "\"");
+    if (event.resource != nullptr) {
+      std::string json;
+      (void)google::protobuf::util::MessageToJsonString(*event.resource, &json, print);
+      absl::StrAppend(&line, ",\"", field, "\":", json);
+    }
+    absl::StrAppend(&line, ",\"resume_token\":\"", event.resume_token, "\"");
+    if (event.commit_time != absl::InfinitePast()) {
+      absl::StrAppend(&line, ",\"commit_time\":\"",
+                      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", event.commit_time,
+                                       absl::UTCTimeZone()),
+                      "\"");
+    }
+    std::cout << line << "}\n" << std::flush;
+    written = static_cast<bool>(std::cout);
+    return written;
+  });
+  if (!written) {
+    std::cerr << "protomodel: " << resource.plural << " watch: cannot write stdout\n";
+    return kOutputError;
+  }
+  return Fail(ToGrpc(status));
+}
+
 // The channel to the server the global flags name; sets `target`.
 std::shared_ptr<grpc::Channel> ConnectTo(std::map<std::string, std::string>& global,
                                          std::string* target) {
@@ -887,6 +947,7 @@ int Run(int argc, char** argv) {
     return Import(*found, (*catalog)->factory(), channel, flags, file, timeout);
   }
   if (verb == "export") return Export(*found, channel, flags, timeout);
+  if (verb == "watch") return WatchChanges(*found, channel, flags);
   const auto* service = found->service;
   const MethodDescriptor* method = nullptr;
   for (int m = 0; m < service->method_count(); ++m) {

@@ -86,6 +86,9 @@ def _options(protos):
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ("grpc.service_config", service_config(protos)),
+        # Each channel its own connection, so a channel kept for watches
+        # (streams that last) never shares one with unary calls.
+        ("grpc.use_local_subchannel_pool", 1),
     ]
 
 
