@@ -188,6 +188,7 @@ class WatchHub::Watcher final : public grpc::ServerWriteReactor<grpc::ByteBuffer
 
   void OnWriteDone(bool ok) override {
     bool next = false;
+    bool more = false;
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
@@ -199,6 +200,7 @@ class WatchHub::Watcher final : public grpc::ServerWriteReactor<grpc::ByteBuffer
         queue_.pop_front();
         queued_ -= in_flight_.Length();
         next = true;
+        more = !queue_.empty();
       } else {
         writing_ = false;
         if (ended_ && pending_finish_.has_value() && !finished_) {
@@ -207,7 +209,10 @@ class WatchHub::Watcher final : public grpc::ServerWriteReactor<grpc::ByteBuffer
         }
       }
     }
-    if (next) StartWrite(&in_flight_);
+    // While more are queued, gRPC may hold a message to send it with the
+    // next ones (the last goes out at once).
+    if (next) StartWrite(&in_flight_, more ? grpc::WriteOptions().set_buffer_hint()
+                                           : grpc::WriteOptions());
     if (finish.has_value()) Finish(*finish);
   }
 

@@ -3,6 +3,8 @@
 // server allows), waits for each one's SYNCED, then creates heroes at
 // --rate a second for --duration_seconds and times each event from its
 // commit_time (the database's clock, on this machine) to its arrival, over
+// every watcher. By default each watcher watches a slice (`age = N`), as a
+// subscription per team or per user would; --slices=0 sends every change to
 // every watcher. With --hold_seconds it only opens the watches and holds
 // them idle (the server's memory with idle watches is measured meanwhile).
 #include <algorithm>
@@ -33,6 +35,10 @@ ABSL_FLAG(double, rate, 1000, "Heroes created a second while measuring.");
 ABSL_FLAG(int, writers, 8, "Threads creating heroes.");
 ABSL_FLAG(double, duration_seconds, 5, "Measured time.");
 ABSL_FLAG(double, hold_seconds, 0, "Only hold the watches idle this long, then exit.");
+ABSL_FLAG(int, slices, 100,
+          "Watcher i watches `age = i % slices` and hero k is created with age k % slices, so "
+          "each change reaches watchers/slices watchers (a subscription per team, say); 0: "
+          "every watcher watches everything.");
 
 namespace {
 
@@ -42,7 +48,8 @@ using heroes::v1::WatchHeroesResponse;
 // One watch: records how long each ADDED took from its commit.
 class Watcher final : public grpc::ClientReadReactor<WatchHeroesResponse> {
  public:
-  Watcher(heroes::v1::HeroService::Stub* stub) {
+  Watcher(heroes::v1::HeroService::Stub* stub, const std::string& filter) {
+    request_.set_filter(filter);
     stub->async()->WatchHeroes(&context_, &request_, this);
     StartRead(&response_);
     StartCall();
@@ -123,9 +130,12 @@ int main(int argc, char** argv) {
     channels.push_back(*channel);
     stubs.push_back(heroes::v1::HeroService::NewStub(*channel));
   }
+  const int slices = std::max(0, absl::GetFlag(FLAGS_slices));
   std::vector<std::unique_ptr<Watcher>> watchers;
   for (int i = 0; i < n; ++i) {
-    watchers.push_back(std::make_unique<Watcher>(stubs[static_cast<size_t>(i / per)].get()));
+    watchers.push_back(std::make_unique<Watcher>(
+        stubs[static_cast<size_t>(i / per)].get(),
+        slices > 0 ? absl::StrCat("age = ", i % slices) : ""));
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   for (auto& watcher : watchers) {
@@ -149,6 +159,8 @@ int main(int argc, char** argv) {
   const absl::Duration duration = absl::Seconds(absl::GetFlag(FLAGS_duration_seconds));
   const absl::Time start = absl::Now();
   std::atomic<int64_t> created{0}, failed{0};
+  // Heroes created in each slice.
+  std::vector<std::atomic<int64_t>> in_slice(static_cast<size_t>(std::max(1, slices)));
   std::vector<std::thread> threads;
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
@@ -162,10 +174,17 @@ int main(int argc, char** argv) {
         heroes::v1::CreateHeroRequest request;
         request.mutable_hero()->set_name(absl::StrCat("watched ", w, "-", k));
         request.mutable_hero()->set_secret_name("w");
+        const int slice = slices > 0 ? static_cast<int>((k * writers + w) % slices) : 0;
+        request.mutable_hero()->set_age(slice);
         heroes::v1::Hero out;
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-        (stub->CreateHero(&context, request, &out).ok() ? created : failed)++;
+        if (stub->CreateHero(&context, request, &out).ok()) {
+          ++created;
+          ++in_slice[static_cast<size_t>(slice)];
+        } else {
+          ++failed;
+        }
       }
     });
   }
@@ -175,17 +194,19 @@ int main(int argc, char** argv) {
   absl::SleepFor(absl::Seconds(2));
   std::vector<double> all;
   int64_t missing = 0;
-  for (auto& watcher : watchers) {
-    std::vector<double> got = watcher->Latencies();
-    missing += created.load() - static_cast<int64_t>(got.size());
+  for (size_t i = 0; i < watchers.size(); ++i) {
+    std::vector<double> got = watchers[i]->Latencies();
+    const int64_t expected =
+        slices > 0 ? in_slice[i % static_cast<size_t>(slices)].load() : created.load();
+    missing += expected - static_cast<int64_t>(got.size());
     all.insert(all.end(), got.begin(), got.end());
   }
   for (auto& watcher : watchers) watcher->Stop();
   std::sort(all.begin(), all.end());
   std::printf(
-      "scenario=watch watchers=%d changes=%lld changes_per_s=%.1f failed=%lld events=%zu "
+      "scenario=watch watchers=%d slices=%d changes=%lld changes_per_s=%.1f failed=%lld events=%zu "
       "missing=%lld p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-      n, static_cast<long long>(created.load()), static_cast<double>(created.load()) / elapsed,
+      n, slices, static_cast<long long>(created.load()), static_cast<double>(created.load()) / elapsed,
       static_cast<long long>(failed.load()), all.size(), static_cast<long long>(missing),
       Percentile(all, 0.5), Percentile(all, 0.99), all.empty() ? 0.0 : all.back());
   return missing == 0 ? 0 : 1;
