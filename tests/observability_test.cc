@@ -28,6 +28,7 @@
 #include "harness/heroes_client.h"
 #include "harness/process.h"
 #include "harness/test_server.h"
+#include "harness/watch_reader.h"
 
 namespace protomodel::testing {
 namespace {
@@ -274,6 +275,32 @@ TEST_F(ObservedServerTest, MetricsReportTheConnectionsAndTheSchemaVersion) {
       server_->database().Exec("SELECT max(version) FROM schema_migrations")[0][0].as<int>();
   EXPECT_EQ(samples.at("protomodel_schema_version"), version);
   EXPECT_GE(version, 3);
+}
+
+TEST_F(ObservedServerTest, MetricsCoverWatches) {
+  const std::map<std::string, double> before = Scrape();
+  heroes::v1::WatchHeroesRequest request;
+  auto watch = std::make_unique<WatchReader>(
+      Channel(kWriter),
+      heroes::v1::Hero::descriptor()->file()->FindServiceByName("HeroService")->FindMethodByName(
+          "WatchHeroes"),
+      request);
+  ASSERT_NE(watch->Next(), nullptr) << "no SYNCED";
+  HeroesClient writer(Channel(kWriter));
+  writer.NewHero("Observed", "o");
+  ASSERT_NE(watch->Next(), nullptr) << "no ADDED";
+  const std::map<std::string, double> during = Scrape();
+  EXPECT_EQ(during.at("protomodel_watches_open"), 1);
+  EXPECT_EQ(Delta(before, during, "protomodel_watch_events_total"), 2);  // SYNCED, ADDED
+  EXPECT_GE(Delta(before, during, "protomodel_watch_lag_seconds_count"), 1);
+  watch.reset();
+  std::map<std::string, double> after;
+  for (int i = 0; i < 100; ++i) {
+    after = Scrape();
+    if (after.at("protomodel_watches_open") == 0) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(after.at("protomodel_watches_open"), 0);
 }
 
 // The x-request-id of a call's response, and its status.

@@ -13,6 +13,8 @@
 #include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
+#include "grimoire/v1/grimoire.grpc.pb.h"
+#include "harness/grimoire_client.h"
 #include "harness/heroes_client.h"
 #include "harness/test_server.h"
 #include "harness/watch_reader.h"
@@ -229,6 +231,32 @@ TEST_F(WatchTest, AThousandWatchesEachReceiveAChange) {
     if (Next(*watch).hero().name() == "everyone") ++received;
   }
   EXPECT_EQ(received, kWatches);
+}
+
+// A watcher that reads nothing while more than 16 MiB of changes queue up
+// for it is ended with UNAVAILABLE; the server does not hold more for it.
+TEST_F(WatchTest, AWatcherThatFallsBehindIsEndedWithUnavailable) {
+  GrimoireClient grimoire(channel());
+  const grimoire::v1::User owner = grimoire.NewUser("slow@example.com");
+  const grimoire::v1::Class room = grimoire.NewClass(owner.id());
+  auto stub = grimoire::v1::ConversationService::NewStub(channel());
+  grpc::ClientContext context;
+  // Without the limit the stream would never end: the deadline ends it.
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grimoire::v1::WatchConversationsRequest request;
+  std::unique_ptr<grpc::ClientReader<grimoire::v1::WatchConversationsResponse>> reader =
+      stub->WatchConversations(&context, request);
+  grimoire::v1::WatchConversationsResponse event;
+  ASSERT_TRUE(reader->Read(&event));
+  ASSERT_EQ(event.type(), protomodel::v1::CHANGE_TYPE_SYNCED);
+  // Each event carries the document: 12 of 3 MiB pass 16 MiB beyond what
+  // the connection's windows hold.
+  const std::string state(3 << 20, 'x');
+  for (int i = 0; i < 12; ++i) grimoire.NewConversation(room.id(), owner.id(), state);
+  // What was on the wire comes, then the end.
+  while (reader->Read(&event)) {
+  }
+  EXPECT_CODE(reader->Finish(), UNAVAILABLE);
 }
 
 // The C++ client resumes by itself when a replica goes away.

@@ -143,6 +143,9 @@ function connectTo(target, protos, options = optionsFromEnv()) {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.service_config': serviceConfig,
+    // A connection of each client's own: one kept for watches (streams that
+    // last) never shares its connection's stream limit with unary calls.
+    'grpc.use_local_subchannel_pool': 1,
     // A fresh object per client: grpc-js deletes `interceptors` from it.
     interceptors: options.token ? [bearerToken(options.token)] : [],
   });
