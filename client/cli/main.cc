@@ -754,6 +754,15 @@ int Import(const protomodel::cli::CatalogResource& resource,
   return 0;
 }
 
+// A --read-mask flag's paths: a,b,c.
+std::vector<std::string> MaskFlag(absl::string_view value) {
+  std::vector<std::string> paths;
+  for (absl::string_view path : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    paths.emplace_back(absl::StripAsciiWhitespace(path));
+  }
+  return paths;
+}
+
 // `protomodel RESOURCES export`: every row the filter selects, one compact
 // JSON object a line, page after page.
 int Export(const protomodel::cli::CatalogResource& resource,
@@ -767,9 +776,7 @@ int Export(const protomodel::cli::CatalogResource& resource,
     } else if (flag == "order-by") {
       options.order_by = value;
     } else if (flag == "read-mask") {
-      for (absl::string_view path : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
-        options.read_mask.emplace_back(absl::StripAsciiWhitespace(path));
-      }
+      options.read_mask = MaskFlag(value);
     } else {
       throw UsageError{absl::StrCat("--", flag, ": not a flag of 'export'")};
     }
@@ -817,9 +824,7 @@ int WatchChanges(const protomodel::cli::CatalogResource& resource,
     } else if (flag == "resume-token") {
       options.resume_token = value;
     } else if (flag == "read-mask") {
-      for (absl::string_view path : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
-        options.read_mask.emplace_back(absl::StripAsciiWhitespace(path));
-      }
+      options.read_mask = MaskFlag(value);
     } else {
       throw UsageError{absl::StrCat("--", flag, ": not a flag of 'watch'")};
     }

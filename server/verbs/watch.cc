@@ -224,8 +224,8 @@ class WatchHub::Watcher final : public grpc::ServerWriteReactor<grpc::ByteBuffer
   std::optional<db::ChangePosition> resume;
   std::string resume_token;
   db::ChangePosition target;
-  // The catching-up thread holds it: not deleted until it lets go.
-  bool in_use = false;
+  // Waiting for, or held by, the catching-up thread: not deleted until it
+  // lets go.
   bool catching_up = false;
   // Came before the reader's current round began.
   bool ready = false;
@@ -510,7 +510,8 @@ void WatchHub::Remove(Watcher* watcher) {
 
 void WatchHub::Reap() {
   const auto gone = [this](Watcher* watcher) {
-    if (!watcher->done() || watcher->in_use) return false;
+    // One the catching-up thread has yet to take, or holds, is let go there.
+    if (!watcher->done() || watcher->catching_up) return false;
     Remove(watcher);
     return true;
   };
@@ -682,12 +683,10 @@ void WatchHub::CatchUpLoop() {
       if (stopping_) return;
       watcher = catching_up_.front();
       catching_up_.pop_front();
-      watcher->in_use = true;
     }
     CatchUp(watcher);
     absl::MutexLock lock(&mu_);
     watcher->catching_up = false;
-    watcher->in_use = false;
     watcher->Release();
   }
 }
