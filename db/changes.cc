@@ -187,7 +187,13 @@ absl::StatusOr<std::vector<std::string>> InstallWatchTriggers(pqxx::connection& 
 absl::StatusOr<ChangePage> ReadChanges(Connection& conn, const ChangePosition& from,
                                        const std::string& upto, const std::string& table,
                                        int limit) {
-  static const Statement kRead{"protomodel_read_changes", R"sql(
+  // The first page of a read finds what became visible through the
+  // transaction id's index; the next pages of the same read (`from.upto` is
+  // `upto`: everything of it up to `after` was sent) go on by seq, so a
+  // million rows from one transaction are read in pages, each costing its
+  // own rows, not the whole batch's.
+  const bool next_page = !upto.empty() && from.upto == upto;
+  static const std::string kColumns = R"sql(
 SELECT s.upto::text, (extract(epoch FROM s.at) * 1000000)::int8,
   (SELECT (extract(epoch FROM "pruned_through") * 1000000)::int8
      FROM "protomodel_change_horizon" WHERE "id" = 1),
@@ -197,13 +203,25 @@ FROM (SELECT coalesce($2::pg_snapshot, pg_current_snapshot()) AS upto,
              statement_timestamp() AS at) s
 LEFT JOIN LATERAL (
   SELECT * FROM "protomodel_changes" c
-  WHERE c."xid" >= pg_snapshot_xmin($1::pg_snapshot)
-    AND NOT pg_visible_in_snapshot(c."xid", $1::pg_snapshot)
+  WHERE NOT pg_visible_in_snapshot(c."xid", $1::pg_snapshot)
     AND pg_visible_in_snapshot(c."xid", s.upto)
+    AND ($5::text IS NULL OR c."table_name" = $5))sql";
+  // Unnamed, so each is planned for its own values: a plan made once for
+  // any snapshot could scan the whole log by seq.
+  static const Statement kFirst{
+      "",
+      kColumns + R"sql(
+    AND c."xid" >= pg_snapshot_xmin($1::pg_snapshot)
     AND NOT (c."seq" <= $4 AND pg_visible_in_snapshot(c."xid", $3::pg_snapshot))
-    AND ($5::text IS NULL OR c."table_name" = $5)
   ORDER BY c."seq" LIMIT $6) c ON true
-ORDER BY c."seq")sql", false};
+ORDER BY c."seq")sql",
+      false};
+  static const Statement kNext{"",
+                               kColumns + R"sql(
+    AND c."seq" > $4 AND $3::text IS NOT NULL
+  ORDER BY c."seq" LIMIT $6) c ON true
+ORDER BY c."seq")sql",
+                               false};
   Params params;
   params.AddText(from.since);
   if (upto.empty()) {
@@ -222,7 +240,7 @@ ORDER BY c."seq")sql", false};
   ChangePage page;
   try {
     pqxx::nontransaction tx(conn.raw());
-    const pqxx::result result = conn.Exec(tx, kRead, std::move(params));
+    const pqxx::result result = conn.Exec(tx, next_page ? kNext : kFirst, std::move(params));
     for (const pqxx::row& row : result) {
       page.upto = row[0].as<std::string>();
       page.upto_micros = Micros(row[1]);

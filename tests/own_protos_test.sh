@@ -41,6 +41,7 @@ import "google/protobuf/field_mask.proto";
 import "google/protobuf/timestamp.proto";
 import "google/protobuf/wrappers.proto";
 import "protomodel/v1/options.proto";
+import "protomodel/v1/watch.proto";
 
 enum Genre {
   GENRE_UNSPECIFIED = 0;
@@ -87,6 +88,17 @@ message ListBooksRequest {
 message ListBooksResponse { repeated Book books = 1; string next_page_token = 2; }
 message UpdateBookRequest { Book book = 1; google.protobuf.FieldMask update_mask = 2; }
 message DeleteBookRequest { int64 id = 1; }
+message WatchBooksRequest {
+  string filter = 1;
+  string resume_token = 2;
+  google.protobuf.FieldMask read_mask = 3;
+}
+message WatchBooksResponse {
+  protomodel.v1.ChangeType type = 1;
+  Book book = 2;
+  string resume_token = 3;
+  google.protobuf.Timestamp commit_time = 4;
+}
 
 service BookService {
   rpc CreateBook(CreateBookRequest) returns (Book);
@@ -94,6 +106,7 @@ service BookService {
   rpc ListBooks(ListBooksRequest) returns (ListBooksResponse);
   rpc UpdateBook(UpdateBookRequest) returns (Book);
   rpc DeleteBook(DeleteBookRequest) returns (google.protobuf.Empty);
+  rpc WatchBooks(WatchBooksRequest) returns (stream WatchBooksResponse);
 }
 EOF
 protoc -I "$work/protos" -I "$here/../proto" --include_imports \
@@ -185,6 +198,16 @@ protomodel() { "$cli" --target="127.0.0.1:$server_port" "$@"; }
 help=$(protomodel books --help) || fail "books --help: $help"
 grep -q 'library.v1.Book' <<<"$help" || fail "books --help: $help"
 grep -q -- '--isbn *string *unique' <<<"$help" || fail "books --help lacks isbn: $help"
+# A watch of the user's table (its triggers came with migrate), through
+# the CLI, while the book below is made.
+timeout 6 "$cli" --target="127.0.0.1:$server_port" books watch --filter='pages > 800' \
+  --read-mask=title >"$work/watch.jsonl" 2>"$work/watch.err" &
+watch_pid=$!
+for _ in $(seq 1 100); do
+  grep -q SYNCED "$work/watch.jsonl" 2>/dev/null && break
+  sleep 0.05
+done
+grep -q SYNCED "$work/watch.jsonl" || fail "books watch: no SYNCED: $(cat "$work/watch.err")"
 made=$(protomodel books create --title=Middlemarch --isbn=9780141439549 --pages=880 \
   --genre=novel --tags=victorian,provincial --reading-time=1.5s --copies-sold=18446744073709551615 \
   --edition=3 --notes='{"room":"A"}' --size='{"width_mm":130}') || fail "books create: $made"
@@ -193,6 +216,14 @@ for want in '"title": "Middlemarch"' '"genre": "NOVEL"' '"provincial"' '"reading
   grep -qF "$want" <<<"$made" || fail "books create lacks $want: $made"
 done
 grep -q -- '--tags *repeated string *a,b,c or JSON' <<<"$help" || fail "books --help lacks tags: $help"
+for _ in $(seq 1 100); do
+  grep -q ADDED "$work/watch.jsonl" && break
+  sleep 0.05
+done
+grep -q '"type":"ADDED","book":{"id":"[0-9]*","title":"Middlemarch"}' "$work/watch.jsonl" ||
+  fail "books watch: $(cat "$work/watch.jsonl" "$work/watch.err")"
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
 have=$(protomodel books list --filter='tags:"victorian"' --all | titles)
 [ "$have" = "Middlemarch " ] || fail "books list tags:victorian gave '$have'"
 have=$(protomodel books list --filter='pages > 800' --order-by=title --all | titles)

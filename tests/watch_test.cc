@@ -103,6 +103,23 @@ TEST_F(WatchTest, ChangesMadeOutsideTheServiceAreWatchedInCommitOrder) {
   EXPECT_EQ(removed.hero().name(), "");
 }
 
+// One transaction of many rows is read in pages; a filter that selects one
+// of them sends that one alone.
+TEST_F(WatchTest, ALargeTransactionIsDeliveredWhole) {
+  std::unique_ptr<WatchReader> everything = Watch(channel());
+  std::unique_ptr<WatchReader> last = Watch(channel(), "name = \"hero 50000\"");
+  Synced(*everything);
+  Synced(*last);
+  database().Exec(
+      "INSERT INTO hero (name, secret_name) "
+      "SELECT 'hero ' || i, 's' FROM generate_series(1, 50000) AS i");
+  ExpectEvent(*last, protomodel::v1::CHANGE_TYPE_ADDED, "hero 50000");
+  int added = 0;
+  while (added < 50000 && Next(*everything).type() == protomodel::v1::CHANGE_TYPE_ADDED) ++added;
+  EXPECT_EQ(added, 50000);
+  EXPECT_EQ(last->Next(absl::Milliseconds(200)), nullptr);
+}
+
 TEST_F(WatchTest, ATruncateEndsTheTablesWatchesWithOutOfRange) {
   std::unique_ptr<WatchReader> watch = Watch(channel());
   Synced(*watch);

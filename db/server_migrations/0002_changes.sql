@@ -15,7 +15,10 @@ CREATE TABLE IF NOT EXISTS "protomodel_changes" (
   "old_values" jsonb,
   "new_values" jsonb
 );
+-- A read starts at its snapshot's oldest transaction (xid), and pages on
+-- through a large batch by seq.
 CREATE INDEX IF NOT EXISTS "protomodel_changes_xid_idx" ON "protomodel_changes" ("xid");
+CREATE INDEX IF NOT EXISTS "protomodel_changes_seq_idx" ON "protomodel_changes" ("seq");
 
 -- Snapshots taken as the log is pruned: the newest one older than the
 -- retention bounds what is deleted.

@@ -566,6 +566,12 @@ void WatchHub::Poll() {
       watcher->ready = true;
       types[watcher->group()->table->schema().name()] = watcher->group();
     }
+    // Nobody watches: the log is not read (an idle replica costs the
+    // database nothing), and the next watcher starts from a fresh snapshot.
+    if (types.empty()) {
+      positioned_ = false;
+      return;
+    }
     from = position_;
     positioned = positioned_;
   }
