@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "db/errors.h"
 #include "db/exec/sql_status.h"
 #include "db/sql/codec.h"
@@ -100,6 +101,25 @@ std::string FunctionBody(const TableSchema& table) {
       "::text, ", ValuesExpr(table, "o"), ", NULL FROM ", kOld, " o;\n",
       "  ELSE\n    ", insert, " VALUES (", name, ", 'T', '', NULL, NULL);\n",
       "  END IF;\n  RETURN NULL;\nEND\n");
+}
+
+// Whether `text` is a pg_snapshot PostgreSQL takes: "xmin:xmax:xip,...",
+// xmin <= every xip < xmax.
+bool IsSnapshot(absl::string_view text) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+  uint64_t xmin = 0, xmax = 0;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &xmin) ||
+      !absl::SimpleAtoi(parts[1], &xmax) || xmin == 0 || xmin > xmax) {
+    return false;
+  }
+  if (parts[2].empty()) return true;
+  uint64_t previous = 0;
+  for (absl::string_view xip : absl::StrSplit(parts[2], ',')) {
+    uint64_t xid = 0;
+    if (!absl::SimpleAtoi(xip, &xid) || xid < xmin || xid >= xmax || xid < previous) return false;
+    previous = xid;
+  }
+  return true;
 }
 
 int64_t Micros(const pqxx::field& field) {
@@ -375,6 +395,11 @@ absl::StatusOr<ChangePosition> DecodeResumeToken(absl::string_view token,
   if (parsed.table() != table.name()) {
     return invalid(absl::StrCat("a token of a watch of ", QuoteIdentifier(parsed.table()),
                                 ", not of ", QuoteIdentifier(table.name())));
+  }
+  for (const std::string* snapshot : {&parsed.since(), &parsed.upto()}) {
+    if (!snapshot->empty() && !IsSnapshot(*snapshot)) {
+      return invalid("not a resume token from this service, or altered");
+    }
   }
   ChangePosition position;
   position.since = parsed.since();

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grimoire/v1/grimoire.grpc.pb.h"
+#include "db/sql/page_token.h"
 #include "harness/grimoire_client.h"
 #include "harness/heroes_client.h"
 #include "harness/test_server.h"
@@ -52,8 +53,9 @@ WatchHeroesResponse Next(WatchReader& watch, absl::Duration timeout = absl::Seco
 }
 
 // The next event, which must be `type` about the hero named `name`.
-WatchHeroesResponse ExpectEvent(WatchReader& watch, ChangeType type, const std::string& name) {
-  WatchHeroesResponse event = Next(watch);
+WatchHeroesResponse ExpectEvent(WatchReader& watch, ChangeType type, const std::string& name,
+                                absl::Duration timeout = absl::Seconds(10)) {
+  WatchHeroesResponse event = Next(watch, timeout);
   EXPECT_EQ(event.type(), type) << event.ShortDebugString();
   if (type != protomodel::v1::CHANGE_TYPE_REMOVED) {
     EXPECT_EQ(event.hero().name(), name) << event.ShortDebugString();
@@ -103,21 +105,37 @@ TEST_F(WatchTest, ChangesMadeOutsideTheServiceAreWatchedInCommitOrder) {
   EXPECT_EQ(removed.hero().name(), "");
 }
 
-// One transaction of many rows is read in pages; a filter that selects one
-// of them sends that one alone.
+// One transaction of many rows is read in pages (of 1000); a filter that
+// selects one of them sends that one alone.
 TEST_F(WatchTest, ALargeTransactionIsDeliveredWhole) {
+  constexpr int kRows = 5500;
   std::unique_ptr<WatchReader> everything = Watch(channel());
-  std::unique_ptr<WatchReader> last = Watch(channel(), "name = \"hero 50000\"");
+  std::unique_ptr<WatchReader> last = Watch(channel(), "name = \"hero 5500\"");
   Synced(*everything);
   Synced(*last);
-  database().Exec(
-      "INSERT INTO hero (name, secret_name) "
-      "SELECT 'hero ' || i, 's' FROM generate_series(1, 50000) AS i");
-  ExpectEvent(*last, protomodel::v1::CHANGE_TYPE_ADDED, "hero 50000");
+  database().Exec(absl::StrCat("INSERT INTO hero (name, secret_name) "
+                               "SELECT 'hero ' || i, 's' FROM generate_series(1, ",
+                               kRows, ") AS i"));
+  ExpectEvent(*last, protomodel::v1::CHANGE_TYPE_ADDED, "hero 5500", absl::Seconds(60));
   int added = 0;
-  while (added < 50000 && Next(*everything).type() == protomodel::v1::CHANGE_TYPE_ADDED) ++added;
-  EXPECT_EQ(added, 50000);
+  while (added < kRows && Next(*everything).type() == protomodel::v1::CHANGE_TYPE_ADDED) ++added;
+  EXPECT_EQ(added, kRows);
   EXPECT_EQ(last->Next(absl::Milliseconds(200)), nullptr);
+}
+
+// A token's checksum is no secret: one made by hand with a snapshot the
+// database would not take is refused as a token, never sent to it.
+TEST_F(WatchTest, AForgedTokenIsInvalidArgument) {
+  for (const char* snapshot : {"5:3:", "1:9:12", "x:y:", "0:0:"}) {
+    protomodel::v1::WatchToken token;
+    token.set_table("hero");
+    token.set_since(snapshot);
+    std::unique_ptr<WatchReader> watch =
+        Watch(channel(), "", db::SealToken("protomodel.watch_token.v1", token.SerializeAsString()));
+    const std::optional<grpc::Status> ended = watch->Ended();
+    ASSERT_TRUE(ended.has_value()) << snapshot;
+    EXPECT_CODE(*ended, INVALID_ARGUMENT) << snapshot;
+  }
 }
 
 TEST_F(WatchTest, ATruncateEndsTheTablesWatchesWithOutOfRange) {

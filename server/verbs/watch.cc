@@ -575,10 +575,9 @@ void WatchHub::Poll() {
     from = position_;
     positioned = positioned_;
   }
-  static absl::Time last_warning = absl::InfinitePast();
-  const auto warn = [](const absl::Status& status) {
-    if (absl::Now() - last_warning > absl::Seconds(30)) {
-      last_warning = absl::Now();
+  const auto warn = [this](const absl::Status& status) {
+    if (absl::Now() - last_warning_ > absl::Seconds(30)) {
+      last_warning_ = absl::Now();
       spdlog::warn("watch: reading the change log: {}", status.message());
     }
   };
@@ -709,6 +708,11 @@ void WatchHub::CatchUp(Watcher* watcher) {
     absl::StatusOr<db::ChangePage> page =
         lease.ok() ? db::ReadChanges(**lease, from, upto, table, kPage) : lease.status();
     if (!page.ok()) {
+      if (page.status().code() != absl::StatusCode::kUnavailable &&
+          page.status().code() != absl::StatusCode::kDeadlineExceeded) {
+        watcher->End(page.status());
+        return;
+      }
       // The database is away: try again while the watcher waits.
       absl::SleepFor(absl::Milliseconds(200));
       continue;

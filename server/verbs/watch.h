@@ -119,6 +119,8 @@ class WatchHub {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_token_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::CondVar wake_catch_up_;
+  // The reader's last warning that it cannot read the log (its thread's).
+  absl::Time last_warning_ = absl::InfinitePast();
   std::thread reader_;
   std::thread catcher_;
 };
