@@ -124,7 +124,7 @@ bool IsSnapshot(absl::string_view text) {
 
 int64_t Micros(const pqxx::field& field) {
   int64_t micros = 0;
-  if (!field.is_null()) absl::SimpleAtoi(field.c_str(), &micros);
+  if (!field.is_null() && !absl::SimpleAtoi(field.c_str(), &micros)) micros = 0;
   return micros;
 }
 
@@ -370,7 +370,7 @@ absl::Status ReadChangeValues(absl::string_view json, const TableSchema& table,
 
 std::string EncodeResumeToken(const ChangePosition& position, const TableSchema& table) {
   protomodel::v1::WatchToken token;
-  token.set_table(table.name());
+  token.set_table_name(table.name());
   token.set_since(position.since);
   if (position.upto != position.since) token.set_upto(position.upto);
   token.set_after(position.after);
@@ -392,8 +392,8 @@ absl::StatusOr<ChangePosition> DecodeResumeToken(absl::string_view token,
   if (!payload.has_value() || !parsed.ParseFromString(*payload) || parsed.since().empty()) {
     return invalid("not a resume token from this service, or altered");
   }
-  if (parsed.table() != table.name()) {
-    return invalid(absl::StrCat("a token of a watch of ", QuoteIdentifier(parsed.table()),
+  if (parsed.table_name() != table.name()) {
+    return invalid(absl::StrCat("a token of a watch of ", QuoteIdentifier(parsed.table_name()),
                                 ", not of ", QuoteIdentifier(table.name())));
   }
   for (const std::string* snapshot : {&parsed.since(), &parsed.upto()}) {

@@ -128,7 +128,7 @@ TEST_F(WatchTest, ALargeTransactionIsDeliveredWhole) {
 TEST_F(WatchTest, AForgedTokenIsInvalidArgument) {
   for (const char* snapshot : {"5:3:", "1:9:12", "x:y:", "0:0:"}) {
     protomodel::v1::WatchToken token;
-    token.set_table("hero");
+    token.set_table_name("hero");
     token.set_since(snapshot);
     std::unique_ptr<WatchReader> watch =
         Watch(channel(), "", db::SealToken("protomodel.watch_token.v1", token.SerializeAsString()));
