@@ -19,25 +19,27 @@ Call::Call(grpc::CallbackServerContext* context, const MethodPlan& plan,
       response_(response_type.New()),
       reply_(reply) {}
 
-absl::Status Call::Parse(const grpc::ByteBuffer& request) {
+absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Message* out) {
   // Read in place: gRPC's GenericDeserialize would clear the buffer, which
   // the handler owns, so it would need a copy. The reader only reads (it
   // wants a non-const buffer for ByteBuffer::c_buffer()).
   bool parsed = false;
   {
     grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
-    parsed = reader.status().ok() && request_->ParseFromZeroCopyStream(&reader);
+    parsed = reader.status().ok() && out->ParseFromZeroCopyStream(&reader);
   }
   if (parsed) {
-    // The wire bytes are not needed again: a document of many MiB is held
-    // once, in the message, not twice.
     const_cast<grpc::ByteBuffer&>(request).Clear();
     return absl::OkStatus();
   }
   return db::WithReason(
-      absl::InvalidArgumentError(absl::StrCat("the request is not a valid ",
-                                              request_->GetDescriptor()->full_name())),
+      absl::InvalidArgumentError(
+          absl::StrCat("the request is not a valid ", out->GetDescriptor()->full_name())),
       db::reason::kInvalidField);
+}
+
+absl::Status Call::Parse(const grpc::ByteBuffer& request) {
+  return ParseRequest(request, request_.get());
 }
 
 void Call::Finish(const absl::Status& status) {

@@ -13,6 +13,11 @@
 
 namespace protomodel::server {
 
+// Parses `request`, a call's request on the wire, into `out`, then clears
+// the wire bytes (a document of many MiB is held once, in the message):
+// INVALID_ARGUMENT when it is not one.
+absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Message* out);
+
 // One unary call of a served method, from its parsed request to its answer.
 // It owns itself: Finish answers the call and deletes it.
 class Call {

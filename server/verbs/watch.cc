@@ -5,7 +5,6 @@
 #include <set>
 
 #include <grpcpp/impl/codegen/proto_utils.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,6 +13,7 @@
 #include "db/sql/codec.h"
 #include "server/transport/logging.h"
 #include "server/transport/status.h"
+#include "server/verbs/call.h"
 #include "server/verbs/checks.h"
 #include "spdlog/spdlog.h"
 
@@ -410,15 +410,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchHub::Start(
     const Message& response_type, grpc::CallbackServerContext* context,
     const grpc::ByteBuffer* request) {
   std::unique_ptr<Message> parsed(request_type.New());
-  {
-    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request));
-    if (!reader.status().ok() || !parsed->ParseFromZeroCopyStream(&reader)) {
-      return new Refused(db::WithReason(
-          absl::InvalidArgumentError(
-              absl::StrCat("the request is not a valid ", parsed->GetDescriptor()->full_name())),
-          db::reason::kInvalidField));
-    }
-  }
+  if (absl::Status s = ParseRequest(*request, parsed.get()); !s.ok()) return new Refused(s);
   const db::TableSchema& schema = table.schema();
   const auto* r = parsed->GetReflection();
   auto group = std::make_unique<Group>();
