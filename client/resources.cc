@@ -53,6 +53,10 @@ struct Verbs {
   const MethodDescriptor* batch_update = nullptr;
   const MethodDescriptor* batch_delete = nullptr;
   const MethodDescriptor* watch = nullptr;
+  const MethodDescriptor* append_update = nullptr;
+  const MethodDescriptor* list_updates = nullptr;
+  const MethodDescriptor* watch_updates = nullptr;
+  const MethodDescriptor* compact = nullptr;
 };
 
 Verbs FindVerbs(const Descriptor* type) {
@@ -76,6 +80,10 @@ Verbs FindVerbs(const Descriptor* type) {
         case Verb::kBatchUpdate: verbs.batch_update = method; break;
         case Verb::kBatchDelete: verbs.batch_delete = method; break;
         case Verb::kWatch: verbs.watch = method; break;
+        case Verb::kAppendUpdate: verbs.append_update = method; break;
+        case Verb::kListUpdates: verbs.list_updates = method; break;
+        case Verb::kWatchUpdates: verbs.watch_updates = method; break;
+        case Verb::kCompact: verbs.compact = method; break;
       }
     }
   }
@@ -152,6 +160,27 @@ void SetString(Message* message, absl::string_view name, absl::string_view value
   }
 }
 
+// A google.protobuf.Timestamp's time.
+absl::Time TimeOf(const Message& time) {
+  const auto* d = time.GetDescriptor();
+  return absl::FromUnixSeconds(time.GetReflection()->GetInt64(time, d->field(0))) +
+         absl::Nanoseconds(time.GetReflection()->GetInt32(time, d->field(1)));
+}
+
+// A <R>Update message's seq, bytes and time.
+DocumentUpdate UpdateOf(const Message& message) {
+  const Descriptor* d = message.GetDescriptor();
+  const auto* r = message.GetReflection();
+  DocumentUpdate update;
+  update.seq = r->GetInt64(message, d->FindFieldByName("seq"));
+  update.data = r->GetString(message, d->FindFieldByName("update"));
+  const FieldDescriptor* time = d->FindFieldByName("created_at");
+  if (time != nullptr && r->HasField(message, time)) {
+    update.created_at = TimeOf(r->GetMessage(message, time));
+  }
+  return update;
+}
+
 void SetMask(Message* message, absl::string_view name, const std::vector<std::string>& paths) {
   const FieldDescriptor* field = message->GetDescriptor()->FindFieldByName(std::string(name));
   if (field == nullptr || paths.empty()) return;
@@ -188,6 +217,10 @@ absl::StatusOr<ResourceClient> ResourceClient::For(const Descriptor* type,
   client.batch_update_ = verbs.batch_update;
   client.batch_delete_ = verbs.batch_delete;
   client.watch_ = verbs.watch;
+  client.append_update_ = verbs.append_update;
+  client.list_updates_ = verbs.list_updates;
+  client.watch_updates_ = verbs.watch_updates;
+  client.compact_ = verbs.compact;
   return client;
 }
 
@@ -356,54 +389,31 @@ const char* TypeName(WatchEvent::Type type) {
   }
 }
 
-absl::Status ResourceClient::Watch(const WatchOptions& options,
-                                   const std::function<bool(WatchEvent& event)>& on_event) const {
-  if (watch_ == nullptr) return Unsupported(*service_, "Watch");
-  const std::string path = absl::StrCat("/", service_->full_name(), "/", watch_->name());
+absl::Status ResourceClient::Stream(const MethodDescriptor* method,
+                                    const std::function<void(Message* request)>& fill,
+                                    const std::function<bool(Message& response)>& on_message) const {
+  const std::string path = absl::StrCat("/", service_->full_name(), "/", method->name());
   const grpc::internal::RpcMethod rpc(path.c_str(),
                                       grpc::internal::RpcMethod::SERVER_STREAMING);
   const std::shared_ptr<grpc::ChannelInterface> channel =
       options_.watch_channel != nullptr ? options_.watch_channel : channel_;
-  const Descriptor* out_type = watch_->output_type();
-  const FieldDescriptor* type_field = out_type->FindFieldByName("type");
-  const FieldDescriptor* resource_field = out_type->FindFieldByName(LowerSnake(type_->name()));
-  const FieldDescriptor* token_field = out_type->FindFieldByName("resume_token");
-  const FieldDescriptor* time_field = out_type->FindFieldByName("commit_time");
-  std::string token = options.resume_token;
   absl::Duration backoff = absl::Milliseconds(50);
   while (true) {
-    std::unique_ptr<Message> request = NewRequest(watch_);
-    SetString(request.get(), "filter", options.filter);
-    SetString(request.get(), "resume_token", token);
-    SetMask(request.get(), "read_mask", options.read_mask);
+    std::unique_ptr<Message> request = NewRequest(method);
+    fill(request.get());
     grpc::ClientContext context;  // no deadline: a watch lasts
     std::unique_ptr<grpc::ClientReader<Message>> reader(
         grpc::internal::ClientReaderFactory<Message>::Create(channel.get(), rpc, &context,
                                                              *request));
-    std::unique_ptr<Message> response = NewResponse(watch_);
+    std::unique_ptr<Message> response = NewResponse(method);
     bool stopped = false;
     while (!stopped && reader->Read(response.get())) {
       backoff = absl::Milliseconds(50);
-      const auto* r = response->GetReflection();
-      WatchEvent event;
-      event.type = static_cast<WatchEvent::Type>(r->GetEnumValue(*response, type_field));
-      event.resume_token = r->GetString(*response, token_field);
-      if (resource_field != nullptr && r->HasField(*response, resource_field)) {
-        event.resource.reset(r->ReleaseMessage(response.get(), resource_field));
-      }
-      if (time_field != nullptr && r->HasField(*response, time_field)) {
-        const Message& time = r->GetMessage(*response, time_field);
-        const auto* d = time.GetDescriptor();
-        event.commit_time =
-            absl::FromUnixSeconds(time.GetReflection()->GetInt64(time, d->field(0))) +
-            absl::Nanoseconds(time.GetReflection()->GetInt32(time, d->field(1)));
-      }
-      token = event.resume_token;
-      response->Clear();
-      if (!on_event(event)) {
+      if (!on_message(*response)) {
         stopped = true;
         context.TryCancel();
       }
+      response->Clear();
     }
     const grpc::Status status = reader->Finish();
     if (stopped) return absl::OkStatus();
@@ -413,6 +423,134 @@ absl::Status ResourceClient::Watch(const WatchOptions& options,
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(1));
   }
+}
+
+absl::Status ResourceClient::Watch(const WatchOptions& options,
+                                   const std::function<bool(WatchEvent& event)>& on_event) const {
+  if (watch_ == nullptr) return Unsupported(*service_, "Watch");
+  const Descriptor* out_type = watch_->output_type();
+  const FieldDescriptor* type_field = out_type->FindFieldByName("type");
+  const FieldDescriptor* resource_field = out_type->FindFieldByName(LowerSnake(type_->name()));
+  const FieldDescriptor* token_field = out_type->FindFieldByName("resume_token");
+  const FieldDescriptor* time_field = out_type->FindFieldByName("commit_time");
+  std::string token = options.resume_token;
+  return Stream(
+      watch_,
+      [&](Message* request) {
+        SetString(request, "filter", options.filter);
+        SetString(request, "resume_token", token);
+        SetMask(request, "read_mask", options.read_mask);
+      },
+      [&](Message& response) {
+        const auto* r = response.GetReflection();
+        WatchEvent event;
+        event.type = static_cast<WatchEvent::Type>(r->GetEnumValue(response, type_field));
+        event.resume_token = r->GetString(response, token_field);
+        if (resource_field != nullptr && r->HasField(response, resource_field)) {
+          event.resource.reset(r->ReleaseMessage(&response, resource_field));
+        }
+        if (time_field != nullptr && r->HasField(response, time_field)) {
+          event.commit_time = TimeOf(r->GetMessage(response, time_field));
+        }
+        token = event.resume_token;
+        return on_event(event);
+      });
+}
+
+// The live document's verbs.
+
+std::string ResourceClient::DocumentKeyName() const {
+  return absl::StrCat(LowerSnake(type_->name()), "_id");
+}
+
+absl::StatusOr<DocumentUpdate> ResourceClient::AppendUpdate(const Key& id, std::string update,
+                                                            std::string request_id) const {
+  if (append_update_ == nullptr) return Unsupported(*service_, "Append<R>Update");
+  std::unique_ptr<Message> request = NewRequest(append_update_);
+  SetKey(request.get(), id, DocumentKeyName());
+  const auto* r = request->GetReflection();
+  r->SetString(request.get(), request->GetDescriptor()->FindFieldByName("update"),
+               std::move(update));
+  SetString(request.get(), "request_id", request_id.empty() ? NewRequestId() : request_id);
+  std::unique_ptr<Message> response = NewResponse(append_update_);
+  if (absl::Status s = CallRetryingUnknown(append_update_, *request, response.get()); !s.ok()) {
+    return s;
+  }
+  return UpdateOf(*response);
+}
+
+absl::StatusOr<std::string> ResourceClient::ListUpdatesPage(
+    const Key& id, int64_t after_seq, int page_size, const std::string& page_token,
+    std::vector<DocumentUpdate>* updates) const {
+  if (list_updates_ == nullptr) return Unsupported(*service_, "List<R>Updates");
+  std::unique_ptr<Message> request = NewRequest(list_updates_);
+  SetKey(request.get(), id, DocumentKeyName());
+  const Descriptor* in = request->GetDescriptor();
+  request->GetReflection()->SetInt64(request.get(), in->FindFieldByName("after_seq"), after_seq);
+  if (page_size > 0) {
+    request->GetReflection()->SetInt32(request.get(), in->FindFieldByName("page_size"),
+                                       page_size);
+  }
+  SetString(request.get(), "page_token", page_token);
+  std::unique_ptr<Message> response = NewResponse(list_updates_);
+  if (absl::Status s = Call(list_updates_, *request, response.get()); !s.ok()) return s;
+  const auto* r = response->GetReflection();
+  const Descriptor* out = response->GetDescriptor();
+  const FieldDescriptor* rows = out->FindFieldByName("updates");
+  for (int i = 0; i < r->FieldSize(*response, rows); ++i) {
+    updates->push_back(UpdateOf(r->GetRepeatedMessage(*response, rows, i)));
+  }
+  return r->GetString(*response, out->FindFieldByName("next_page_token"));
+}
+
+absl::StatusOr<std::vector<DocumentUpdate>> ResourceClient::ListUpdates(const Key& id,
+                                                                        int64_t after_seq) const {
+  std::vector<DocumentUpdate> updates;
+  std::string token;
+  do {
+    absl::StatusOr<std::string> next = ListUpdatesPage(id, after_seq, 0, token, &updates);
+    if (!next.ok()) return next.status();
+    token = *std::move(next);
+  } while (!token.empty());
+  return updates;
+}
+
+absl::Status ResourceClient::WatchUpdates(
+    const Key& id, int64_t after_seq,
+    const std::function<bool(DocumentUpdate& update)>& on_update) const {
+  if (watch_updates_ == nullptr) return Unsupported(*service_, "Watch<R>Updates");
+  int64_t after = after_seq;
+  return Stream(
+      watch_updates_,
+      [&](Message* request) {
+        SetKey(request, id, DocumentKeyName());
+        request->GetReflection()->SetInt64(
+            request, request->GetDescriptor()->FindFieldByName("after_seq"), after);
+      },
+      [&](Message& response) {
+        DocumentUpdate update = UpdateOf(response);
+        after = update.seq;
+        return on_update(update);
+      });
+}
+
+absl::Status ResourceClient::Compact(const Key& id, int64_t through_seq, std::string state,
+                                     Message* out) const {
+  if (compact_ == nullptr) return Unsupported(*service_, "Compact<R>");
+  std::unique_ptr<Message> request = NewRequest(compact_);
+  SetKey(request.get(), id, DocumentKeyName());
+  const Descriptor* in = request->GetDescriptor();
+  const auto* r = request->GetReflection();
+  r->SetInt64(request.get(), in->FindFieldByName("through_seq"), through_seq);
+  // The state travels in the field after <r>_id and through_seq: named as
+  // the resource's is.
+  for (int i = 0; i < in->field_count(); ++i) {
+    if (in->field(i)->type() == FieldDescriptor::TYPE_BYTES) {
+      r->SetString(request.get(), in->field(i), std::move(state));
+      break;
+    }
+  }
+  return Call(compact_, *request, out);
 }
 
 }  // namespace protomodel::client

@@ -32,15 +32,6 @@ constexpr absl::string_view kTokenDomain = "protomodel.watch_token.v1";
 // progress when it was taken.
 constexpr size_t kMaxResumeTokenLength = 256 * 1024;
 
-std::string Literal(absl::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 // The trigger function's name: "protomodel_watch_<table>", shortened with a
 // digest of the table's name where that would pass PostgreSQL's 63 bytes.
 std::string FunctionName(const TableSchema& table) {
@@ -71,20 +62,46 @@ std::string ValuesExpr(const TableSchema& table, absl::string_view alias) {
     pairs.clear();
   };
   for (const Column* column : WatchedColumns(table)) {
-    pairs.push_back(absl::StrCat(Literal(column->name), ", ", ValueExpr(*column, alias)));
+    pairs.push_back(absl::StrCat(QuoteLiteral(column->name), ", ", ValueExpr(*column, alias)));
     if (pairs.size() == 40) flush();
   }
   if (!pairs.empty() || parts.empty()) flush();
   return absl::StrJoin(parts, " || ");
 }
 
-// The body of `table`'s trigger function: one INSERT of the statement's rows.
+// The statements of `table`'s trigger function that keep its live
+// documents' updates (protomodel_document_updates) to the seqs above each
+// one's compacted_seq, by the event: "" for a table without a document.
+struct DocumentClauses {
+  std::string update, remove, truncate;
+};
+DocumentClauses DocumentStatements(const TableSchema& table) {
+  const Document* document = table.document();
+  if (document == nullptr) return {};
+  const std::string name = QuoteLiteral(table.name());
+  const std::string& key = table.primary_key().quoted;
+  const std::string& compacted = document->compacted_seq->quoted;
+  const std::string from = "    DELETE FROM \"protomodel_document_updates\" u";
+  return {
+      // A compaction or a replace moved compacted_seq.
+      absl::StrCat(from, " USING ", kOld, " o JOIN ", kNew, " n ON o.", key, " = n.", key,
+                   "\n      WHERE n.", compacted, " > o.", compacted, " AND u.\"table_name\" = ",
+                   name, " AND u.\"document_key\" = n.", key, "::text AND u.\"seq\" <= n.",
+                   compacted, ";\n"),
+      absl::StrCat(from, " USING ", kOld, " o\n      WHERE u.\"table_name\" = ", name,
+                   " AND u.\"document_key\" = o.", key, "::text;\n"),
+      absl::StrCat(from, " WHERE u.\"table_name\" = ", name, ";\n")};
+}
+
+// The body of `table`'s trigger function: one INSERT of the statement's
+// rows, and for a table with a live document the upkeep of its updates.
 std::string FunctionBody(const TableSchema& table) {
-  const std::string name = Literal(table.name());
+  const std::string name = QuoteLiteral(table.name());
   const std::string& key = table.primary_key().quoted;
   const std::string insert =
       "INSERT INTO \"protomodel_changes\" (\"table_name\", \"op\", \"resource_key\", "
       "\"old_values\", \"new_values\")";
+  const DocumentClauses document = DocumentStatements(table);
   return absl::StrCat(
       "\nBEGIN\n"
       "  IF TG_OP = 'INSERT' THEN\n    ", insert, "\n    SELECT ", name, ", 'I', n.", key,
@@ -96,10 +113,10 @@ std::string FunctionBody(const TableSchema& table) {
       ")::text,\n      CASE WHEN o.", key, " IS NOT NULL THEN ", ValuesExpr(table, "o"),
       " END,\n      CASE WHEN n.", key, " IS NOT NULL THEN ", ValuesExpr(table, "n"),
       " END\n    FROM ", kOld, " o FULL JOIN ", kNew, " n ON o.", key, " = n.", key,
-      "\n    ORDER BY o.", key, " IS NULL;\n",
+      "\n    ORDER BY o.", key, " IS NULL;\n", document.update,
       "  ELSIF TG_OP = 'DELETE' THEN\n    ", insert, "\n    SELECT ", name, ", 'D', o.", key,
-      "::text, ", ValuesExpr(table, "o"), ", NULL FROM ", kOld, " o;\n",
-      "  ELSE\n    ", insert, " VALUES (", name, ", 'T', '', NULL, NULL);\n",
+      "::text, ", ValuesExpr(table, "o"), ", NULL FROM ", kOld, " o;\n", document.remove,
+      "  ELSE\n    ", insert, " VALUES (", name, ", 'T', '', NULL, NULL);\n", document.truncate,
       "  END IF;\n  RETURN NULL;\nEND\n");
 }
 

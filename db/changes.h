@@ -31,6 +31,9 @@ std::vector<const Column*> WatchedColumns(const TableSchema& table);
 
 // The trigger function and the four triggers (insert, update, delete,
 // truncate) that log `table`'s changes, as `CREATE OR REPLACE` statements.
+// For a table with a live document they also delete the updates a
+// compaction or replace merged (those up to its new compacted_seq) and a
+// deleted or truncated row's (db/documents.h).
 std::string WatchTriggerSql(const TableSchema& table);
 
 // Makes or remakes the triggers of every table of `schema` that exists and

@@ -29,6 +29,13 @@ inline constexpr absl::string_view kInvalidFieldMask = "INVALID_FIELD_MASK";
 inline constexpr absl::string_view kReferenceNotFound = "REFERENCE_NOT_FOUND";
 inline constexpr absl::string_view kStillReferenced = "RESOURCE_STILL_REFERENCED";
 inline constexpr absl::string_view kEtagMismatch = "ETAG_MISMATCH";
+// Live documents: a replace while updates wait needs the etag; after_seq
+// below compacted_seq (the updates are merged: reload); a seq past the
+// document's update_seq; a compaction someone else made first.
+inline constexpr absl::string_view kEtagRequired = "ETAG_REQUIRED";
+inline constexpr absl::string_view kDocumentCompacted = "DOCUMENT_COMPACTED";
+inline constexpr absl::string_view kSeqAhead = "SEQ_AHEAD_OF_DOCUMENT";
+inline constexpr absl::string_view kAlreadyCompacted = "ALREADY_COMPACTED";
 inline constexpr absl::string_view kTokenMissing = "TOKEN_MISSING";
 inline constexpr absl::string_view kTokenUnknown = "TOKEN_UNKNOWN";
 }  // namespace reason

@@ -89,6 +89,20 @@ absl::Status Table::EtagMismatch(absl::string_view key) const {
                     reason::kEtagMismatch);
 }
 
+absl::Status Table::Missed(absl::string_view key, bool etag, bool found) const {
+  if (!found) return NotFound(key);
+  if (etag) return EtagMismatch(key);
+  // No etag, and the row is there: only a live document's replace has
+  // another condition (db/sql/sql_build.cc, ReplaceDocument).
+  return WithReason(
+      absl::FailedPreconditionError(absl::StrCat(
+          Describe(key), ": updates wait uncompacted (update_seq > compacted_seq); writing ",
+          table_.document()->state->path,
+          " replaces them: send the etag of the ", table_.name(),
+          " you read, or compact first")),
+      reason::kEtagRequired);
+}
+
 const Column* Table::ViolatedColumn(const absl::Status& status) const {
   const auto [owner, column] = schema_.FindConstraint(ViolatedConstraint(status));
   return owner == &table_ ? column : nullptr;

@@ -305,16 +305,19 @@ class Table {
   absl::Status InsertOnceIn(Connection& conn, pqxx::work& tx, PendingInsert& insert,
                             const std::vector<const Column*>& drawn,
                             const Redraw& redraw) const;
-  // NOT_FOUND or ABORTED for a conditional write of `key` that touched no
-  // row, asked inside `tx`.
+  // Why a conditional write of `key` touched no row: NOT_FOUND unless the
+  // row is `found`; ABORTED with an `etag`; otherwise FAILED_PRECONDITION
+  // (a live document replaced without an etag while updates wait).
+  absl::Status Missed(absl::string_view key, bool etag, bool found) const;
+  // Missed, for a write of `key` that touched no row, asked inside `tx`.
   absl::Status MissedIn(Connection& conn, pqxx::work& tx, const std::string& key,
                         const std::optional<std::string>& etag) const;
   // Runs `replay` on an offloaded thread and answers `done` with it.
   void RunOffloaded(std::function<absl::Status()> replay, Done done) const;
   // ABORTED: the row no longer carries the etag the caller read.
   absl::Status EtagMismatch(absl::string_view key) const;
-  // NOT_FOUND or ABORTED, after a conditional write touched no row: asks
-  // whether the row is there, and with which etag.
+  // Missed, after a conditional write touched no row: asks whether the
+  // row is there.
   void MissedWrite(std::string key, std::optional<std::string> etag, CallLimit limit,
                    Done done) const;
   // Names the field or resource at fault in a constraint violation.

@@ -63,11 +63,11 @@ absl::Status Table::InTransaction(const CallLimit& limit, const char* op, absl::
 
 absl::Status Table::MissedIn(Connection& conn, pqxx::work& tx, const std::string& key,
                              const std::optional<std::string>& etag) const {
-  if (!etag.has_value()) return NotFound(key);
+  if (!etag.has_value() && table_.document() == nullptr) return NotFound(key);
   Params params;
   params.AddText(key);
   const pqxx::result found = conn.Exec(tx, exists_, std::move(params));
-  return found.empty() ? NotFound(key) : EtagMismatch(key);
+  return Missed(key, etag.has_value(), !found.empty());
 }
 
 // BatchGet.

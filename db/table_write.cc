@@ -16,16 +16,16 @@ using google::protobuf::Reflection;
 
 void Table::MissedWrite(std::string key, std::optional<std::string> etag, CallLimit limit,
                         Done done) const {
-  if (!etag.has_value()) return std::move(done)(NotFound(key));
+  if (!etag.has_value() && table_.document() == nullptr) return std::move(done)(NotFound(key));
   Params params;
   params.AddText(key);
   std::string what = Describe(key);
   pipeline_.Run(exists_, std::move(params), std::move(limit),
                 {"update", StatementKind::kRead, std::move(what)},
-                [this, key = std::move(key), done = std::move(done)](
+                [this, key = std::move(key), etag = std::move(etag), done = std::move(done)](
                     absl::StatusOr<Result> result) mutable {
                   if (!result.ok()) return std::move(done)(result.status());
-                  std::move(done)(result->empty() ? NotFound(key) : EtagMismatch(key));
+                  std::move(done)(Missed(key, etag.has_value(), !result->empty()));
                 });
 }
 

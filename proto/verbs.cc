@@ -14,12 +14,28 @@ using google::protobuf::MethodDescriptor;
 const std::string& VerbName(Verb verb) {
   // In Verb's order; never destroyed, so usable until the process ends.
   static const std::string* const kNames =
-      new std::string[10]{"Create",   "Get",         "List",        "Update",      "Delete",
-                          "BatchGet", "BatchCreate", "BatchUpdate", "BatchDelete", "Watch"};
+      new std::string[14]{"Create",          "Get",         "List",        "Update",
+                          "Delete",          "BatchGet",    "BatchCreate", "BatchUpdate",
+                          "BatchDelete",     "Watch",       "Append<R>Update",
+                          "List<R>Updates", "Watch<R>Updates", "Compact<R>"};
   return kNames[static_cast<int>(verb)];
 }
 
 bool IsBatch(Verb verb) { return verb >= Verb::kBatchGet && verb <= Verb::kBatchDelete; }
+
+bool IsDocumentVerb(Verb verb) { return verb >= Verb::kAppendUpdate && verb <= Verb::kCompact; }
+
+bool HasDocument(const Descriptor* message) {
+  if (!IsTable(message)) return false;
+  for (int i = 0; i < message->field_count(); ++i) {
+    const auto& options = message->field(i)->options();
+    if (options.HasExtension(protomodel::v1::column) &&
+        options.GetExtension(protomodel::v1::column).document() == protomodel::v1::DOCUMENT_STATE) {
+      return true;
+    }
+  }
+  return false;
+}
 
 Verb EntryVerb(Verb verb) {
   switch (verb) {
@@ -31,8 +47,54 @@ Verb EntryVerb(Verb verb) {
   }
 }
 
+namespace {
+
+const Descriptor* MessageBeside(const google::protobuf::FileDescriptor& file,
+                                const std::string& name);
+
+// The document verbs, each the prefix and suffix around the resource's name.
+struct DocumentName {
+  Verb verb;
+  const char* prefix;
+  const char* suffix;
+};
+constexpr DocumentName kDocumentNames[] = {{Verb::kAppendUpdate, "Append", "Update"},
+                                           {Verb::kListUpdates, "List", "Updates"},
+                                           {Verb::kWatchUpdates, "Watch", "Updates"},
+                                           {Verb::kCompact, "Compact", ""}};
+
+// The message with a live document that `method`'s name holds between
+// `name`'s prefix and suffix, or nullptr.
+const Descriptor* DocumentNamed(const MethodDescriptor& method, const DocumentName& name) {
+  const std::string& method_name = method.name();
+  const size_t prefix = std::char_traits<char>::length(name.prefix);
+  const size_t suffix = std::char_traits<char>::length(name.suffix);
+  if (method_name.size() <= prefix + suffix ||
+      method_name.compare(0, prefix, name.prefix) != 0 ||
+      method_name.compare(method_name.size() - suffix, suffix, name.suffix) != 0) {
+    return nullptr;
+  }
+  const Descriptor* message = MessageBeside(
+      *method.service()->file(), method_name.substr(prefix, method_name.size() - prefix - suffix));
+  return HasDocument(message) ? message : nullptr;
+}
+
+}  // namespace
+
+const Descriptor* DocumentOf(const MethodDescriptor& method, Verb verb) {
+  for (const DocumentName& name : kDocumentNames) {
+    if (name.verb == verb) return DocumentNamed(method, name);
+  }
+  return nullptr;
+}
+
 std::optional<Verb> VerbOf(const MethodDescriptor& method) {
-  // The batch verbs first: "BatchGetBooks" is not Get's.
+  // A live document's verbs first: "ListBookUpdates" is not List's when
+  // Book has a document.
+  for (const DocumentName& name : kDocumentNames) {
+    if (DocumentNamed(method, name) != nullptr) return name.verb;
+  }
+  // The batch verbs next: "BatchGetBooks" is not Get's.
   for (const Verb verb : {Verb::kBatchGet, Verb::kBatchCreate, Verb::kBatchUpdate,
                           Verb::kBatchDelete, Verb::kCreate, Verb::kGet, Verb::kList,
                           Verb::kUpdate, Verb::kDelete, Verb::kWatch}) {
@@ -62,6 +124,7 @@ bool IsTable(const Descriptor* message) {
 }
 
 const Descriptor* ResourceOf(const MethodDescriptor& method, Verb verb) {
+  if (IsDocumentVerb(verb)) return DocumentOf(method, verb);
   const Descriptor* found = method.output_type();
   if (verb == Verb::kList || verb == Verb::kBatchGet || verb == Verb::kBatchCreate ||
       verb == Verb::kBatchUpdate) {

@@ -1418,6 +1418,280 @@ TEST_P(WatchConformanceTest, BadTokensAndFiltersAreInvalidArgumentNamingTheField
   EXPECT_EQ(ended->error_code(), grpc::StatusCode::INVALID_ARGUMENT) << ended->error_message();
 }
 
+// The live document's rules (API "Live CRDT documents"), over every
+// resource that has one.
+std::vector<const Descriptor*> DocumentMessages() {
+  std::vector<const Descriptor*> messages;
+  for (const Descriptor* message : TableMessages()) {
+    if (HasDocument(message)) messages.push_back(message);
+  }
+  return messages;
+}
+
+class DocumentConformanceTest : public ConformanceTest {
+ protected:
+  void SetUp() override {
+    ConformanceTest::SetUp();
+    document_ = table_->document();
+    ASSERT_NE(document_, nullptr);
+    row_ = CreateRow(*table_, 1);
+    key_ = KeyOf(*row_);
+  }
+
+  // The method of `verb` on this suite's resource.
+  const google::protobuf::MethodDescriptor* MethodOf(Verb verb) const {
+    const auto& service = client_->service();
+    for (int m = 0; m < service.method_count(); ++m) {
+      if (VerbOf(*service.method(m)) == verb) return service.method(m);
+    }
+    return nullptr;
+  }
+
+  // A request of `verb` for the document `key` (this suite's row's).
+  std::unique_ptr<Message> Request(Verb verb) const {
+    const auto* method = MethodOf(verb);
+    EXPECT_NE(method, nullptr);
+    std::unique_ptr<Message> request(google::protobuf::MessageFactory::generated_factory()
+                                         ->GetPrototype(method->input_type())
+                                         ->New());
+    const FieldDescriptor* key = request->GetDescriptor()->field(0);
+    CopyKey(*row_, table_->primary_key().field, request.get(), key);
+    return request;
+  }
+  void SetInt(Message* request, const std::string& name, int64_t value) const {
+    request->GetReflection()->SetInt64(request, request->GetDescriptor()->FindFieldByName(name),
+                                       value);
+  }
+
+  // A watch of the document after `after`.
+  std::unique_ptr<WatchReader> WatchUpdates(int64_t after) const {
+    std::unique_ptr<Message> request = Request(Verb::kWatchUpdates);
+    SetInt(request.get(), "after_seq", after);
+    return std::make_unique<WatchReader>(served->channel, MethodOf(Verb::kWatchUpdates),
+                                         *request);
+  }
+  // The next streamed update's seq and bytes ("" when none came).
+  std::pair<int64_t, std::string> NextUpdate(WatchReader& watch) const {
+    std::unique_ptr<Message> next = watch.Next();
+    if (next == nullptr) return {0, ""};
+    const auto* d = next->GetDescriptor();
+    return {next->GetReflection()->GetInt64(*next, d->FindFieldByName("seq")),
+            next->GetReflection()->GetString(*next, d->FindFieldByName("update"))};
+  }
+
+  int64_t Counter(const Column* column) const {
+    std::unique_ptr<Message> now = New();
+    EXPECT_TRUE(client_->Get(key_, "", now.get()).ok());
+    return now->GetReflection()->GetInt64(*now, column->field);
+  }
+  std::vector<int64_t> Seqs(int64_t after) const {
+    absl::StatusOr<std::vector<client::DocumentUpdate>> updates =
+        client_->ListUpdates(key_, after);
+    EXPECT_TRUE(updates.ok()) << updates.status();
+    std::vector<int64_t> seqs;
+    if (updates.ok()) {
+      for (const auto& update : *updates) seqs.push_back(update.seq);
+    }
+    return seqs;
+  }
+  void Append(int n) const {
+    for (int i = 0; i < n; ++i) {
+      absl::StatusOr<client::DocumentUpdate> appended =
+          client_->AppendUpdate(key_, absl::StrCat("update ", i));
+      ASSERT_TRUE(appended.ok()) << appended.status();
+    }
+  }
+  // The stored updates of every document, as the server's table holds them.
+  int64_t StoredUpdates() const {
+    return served->database->Exec("SELECT count(*) FROM protomodel_document_updates")[0][0]
+        .as<int64_t>();
+  }
+
+  const db::Document* document_ = nullptr;
+  std::unique_ptr<Message> row_;
+  client::Key key_;
+};
+
+// Appends take 1, 2, 3, ..., set update_seq and change the etag; List
+// returns them in order, paged; a request_id makes a retry take no new seq.
+TEST_P(DocumentConformanceTest, AppendsTakeTheNextSeqAndListInOrder) {
+  const std::string etag = row_->GetReflection()->GetString(*row_, table_->etag()->field);
+  for (int i = 1; i <= 5; ++i) {
+    absl::StatusOr<client::DocumentUpdate> appended =
+        client_->AppendUpdate(key_, absl::StrCat("update ", i));
+    ASSERT_TRUE(appended.ok()) << appended.status();
+    EXPECT_EQ(appended->seq, i);
+    EXPECT_EQ(appended->data, absl::StrCat("update ", i));
+    EXPECT_GT(appended->created_at, absl::Now() - absl::Minutes(5));
+  }
+  std::unique_ptr<Message> now = New();
+  ASSERT_TRUE(client_->Get(key_, "", now.get()).ok());
+  EXPECT_EQ(now->GetReflection()->GetInt64(*now, document_->update_seq->field), 5);
+  EXPECT_EQ(now->GetReflection()->GetInt64(*now, document_->compacted_seq->field), 0);
+  EXPECT_NE(now->GetReflection()->GetString(*now, table_->etag()->field), etag);
+
+  EXPECT_EQ(Seqs(0), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(Seqs(3), (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(Seqs(5), (std::vector<int64_t>{}));
+  // Paged: two at a time, each token going on from the last.
+  std::vector<client::DocumentUpdate> paged;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<std::string> next = client_->ListUpdatesPage(key_, 0, 2, token, &paged);
+    ASSERT_TRUE(next.ok()) << next.status();
+    token = *next;
+    ++pages;
+  } while (!token.empty());
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(paged.size(), 5u);
+  EXPECT_EQ(paged[4].data, "update 5");
+  // A token is the request's own.
+  std::vector<client::DocumentUpdate> ignored;
+  absl::StatusOr<std::string> first = client_->ListUpdatesPage(key_, 0, 2, "", &ignored);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(client_->ListUpdatesPage(key_, 1, 2, *first, &ignored).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // A retry with the request_id: the same seq, nothing stored again.
+  const std::string request_id = "6d2f9a8e-1c4b-4f7a-9e3d-2b5c8a1f0e47";
+  absl::StatusOr<client::DocumentUpdate> once = client_->AppendUpdate(key_, "x", request_id);
+  absl::StatusOr<client::DocumentUpdate> twice = client_->AppendUpdate(key_, "x", request_id);
+  ASSERT_TRUE(once.ok() && twice.ok()) << once.status() << twice.status();
+  EXPECT_EQ(once->seq, 6);
+  EXPECT_EQ(twice->seq, 6);
+  EXPECT_EQ(Counter(document_->update_seq), 6);
+}
+
+TEST_P(DocumentConformanceTest, BadRequestsNameTheField) {
+  const auto expect = [](const absl::Status& status, absl::StatusCode code,
+                         const std::string& field) {
+    EXPECT_EQ(status.code(), code) << status;
+    if (!field.empty()) {
+      EXPECT_TRUE(absl::StrContains(status.message(), field)) << status;
+    }
+  };
+  expect(client_->AppendUpdate(key_, "").status(), absl::StatusCode::kInvalidArgument, "update");
+  expect(client_->AppendUpdate(key_, std::string(16 * 1024 * 1024 + 1, 'x')).status(),
+         absl::StatusCode::kInvalidArgument, "update");
+  expect(client_->AppendUpdate(key_, "x", "not-a-uuid").status(),
+         absl::StatusCode::kInvalidArgument, "request_id");
+  expect(client_->ListUpdates(key_, -1).status(), absl::StatusCode::kInvalidArgument,
+         "after_seq");
+  expect(client_->ListUpdates(key_, 1).status(), absl::StatusCode::kOutOfRange, "after_seq");
+  std::unique_ptr<Message> out = New();
+  expect(client_->Compact(key_, 0, "s", out.get()), absl::StatusCode::kInvalidArgument,
+         "through_seq");
+  expect(client_->Compact(key_, 1, "s", out.get()), absl::StatusCode::kOutOfRange,
+         "through_seq");
+  // A key that is not one, and a document that is not there.
+  const client::Key bad = std::holds_alternative<int64_t>(key_) ? client::Key(int64_t{-1})
+                                                                : client::Key("nope");
+  expect(client_->AppendUpdate(bad, "x").status(), absl::StatusCode::kInvalidArgument, "_id");
+  ASSERT_TRUE(client_->Delete(key_, "").ok());
+  expect(client_->AppendUpdate(key_, "x").status(), absl::StatusCode::kNotFound, "");
+  expect(client_->ListUpdates(key_, 0).status(), absl::StatusCode::kNotFound, "");
+  expect(client_->Compact(key_, 1, "s", out.get()), absl::StatusCode::kNotFound, "");
+  std::unique_ptr<WatchReader> watch = WatchUpdates(0);
+  const std::optional<grpc::Status> ended = watch->Ended();
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::NOT_FOUND) << ended->error_message();
+}
+
+// Compaction swaps the state in and drops the updates it merged; a second
+// compaction that far is ABORTED; readers below compacted_seq must reload.
+TEST_P(DocumentConformanceTest, CompactionReplacesMergedUpdates) {
+  Append(4);
+  std::unique_ptr<Message> out = New();
+  ASSERT_TRUE(client_->Compact(key_, 3, "merged through 3", out.get()).ok());
+  EXPECT_EQ(out->GetReflection()->GetString(*out, document_->state->field), "merged through 3");
+  EXPECT_EQ(out->GetReflection()->GetInt64(*out, document_->compacted_seq->field), 3);
+  EXPECT_EQ(out->GetReflection()->GetInt64(*out, document_->update_seq->field), 4);
+  std::unique_ptr<Message> now = New();
+  ASSERT_TRUE(client_->Get(key_, "", now.get()).ok());
+  EXPECT_EQ(now->GetReflection()->GetString(*now, document_->state->field), "merged through 3");
+  EXPECT_EQ(Seqs(3), (std::vector<int64_t>{4}));
+  EXPECT_EQ(client_->ListUpdates(key_, 2).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(StoredUpdates(), 1);
+
+  EXPECT_EQ(client_->Compact(key_, 3, "again", out.get()).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(client_->Compact(key_, 2, "older", out.get()).code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(client_->Get(key_, "", now.get()).ok());
+  EXPECT_EQ(now->GetReflection()->GetString(*now, document_->state->field), "merged through 3");
+  EXPECT_EQ(client_->Compact(key_, 5, "ahead", out.get()).code(), absl::StatusCode::kOutOfRange);
+  // The next append goes on from update_seq.
+  absl::StatusOr<client::DocumentUpdate> next = client_->AppendUpdate(key_, "five");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->seq, 5);
+}
+
+// Writing the state through Update replaces the document: without the etag
+// while updates wait it is FAILED_PRECONDITION (nothing written); with it,
+// it takes the next seq, drops the log and ends the watches OUT_OF_RANGE.
+TEST_P(DocumentConformanceTest, ReplacingTheStateNeedsTheEtagAndEndsWatches) {
+  Append(2);
+  std::unique_ptr<Message> read = New();
+  ASSERT_TRUE(client_->Get(key_, "", read.get()).ok());
+  std::unique_ptr<WatchReader> watch = WatchUpdates(0);
+  EXPECT_EQ(NextUpdate(*watch).first, 1);
+  EXPECT_EQ(NextUpdate(*watch).first, 2);
+
+  std::unique_ptr<Message> replace = New();
+  replace->CopyFrom(*read);
+  replace->GetReflection()->SetString(replace.get(), document_->state->field, "replaced");
+  replace->GetReflection()->SetString(replace.get(), table_->etag()->field, "");
+  std::unique_ptr<Message> out = New();
+  const absl::Status refused = client_->Update(*replace, {document_->state->name}, out.get());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  // A batch is held to the same rule.
+  std::vector<std::unique_ptr<Message>> rows;
+  const absl::Status batch_refused =
+      client_->BatchUpdate({{replace.get(), {document_->state->name}}}, &rows);
+  EXPECT_EQ(batch_refused.code(), absl::StatusCode::kFailedPrecondition) << batch_refused;
+  EXPECT_EQ(Seqs(0), (std::vector<int64_t>{1, 2}));
+
+  replace->GetReflection()->SetString(
+      replace.get(), table_->etag()->field,
+      read->GetReflection()->GetString(*read, table_->etag()->field));
+  ASSERT_TRUE(client_->Update(*replace, {document_->state->name}, out.get()).ok());
+  EXPECT_EQ(out->GetReflection()->GetInt64(*out, document_->update_seq->field), 3);
+  EXPECT_EQ(out->GetReflection()->GetInt64(*out, document_->compacted_seq->field), 3);
+  EXPECT_EQ(Seqs(3), (std::vector<int64_t>{}));
+  EXPECT_EQ(StoredUpdates(), 0);
+  const std::optional<grpc::Status> ended = watch->Ended();
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::OUT_OF_RANGE) << ended->error_message();
+  // With nothing waiting, no etag is needed.
+  replace->GetReflection()->SetString(replace.get(), table_->etag()->field, "");
+  EXPECT_TRUE(client_->Update(*replace, {document_->state->name}, out.get()).ok());
+}
+
+// A watch sends the backlog after after_seq, then each append as it
+// commits; deleting the document ends it NOT_FOUND and drops its updates.
+TEST_P(DocumentConformanceTest, WatchSendsBacklogThenLiveUpdatesUntilDeleted) {
+  Append(3);
+  std::unique_ptr<WatchReader> watch = WatchUpdates(1);
+  EXPECT_EQ(NextUpdate(*watch), std::make_pair(int64_t{2}, std::string("update 1")));
+  EXPECT_EQ(NextUpdate(*watch).first, 3);
+  ASSERT_TRUE(client_->AppendUpdate(key_, "live").ok());
+  EXPECT_EQ(NextUpdate(*watch), std::make_pair(int64_t{4}, std::string("live")));
+  EXPECT_EQ(watch->pending(), 0u);
+
+  std::unique_ptr<WatchReader> ahead = WatchUpdates(5);
+  const std::optional<grpc::Status> refused = ahead->Ended();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->error_code(), grpc::StatusCode::OUT_OF_RANGE);
+
+  ASSERT_TRUE(client_->Delete(key_, "").ok());
+  const std::optional<grpc::Status> ended = watch->Ended();
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::NOT_FOUND) << ended->error_message();
+  EXPECT_EQ(StoredUpdates(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryDocument, DocumentConformanceTest,
+                         ::testing::ValuesIn(DocumentMessages()), ResourceName);
+
 INSTANTIATE_TEST_SUITE_P(EveryResource, WatchConformanceTest,
                          ::testing::ValuesIn(TableMessages()), ResourceName);
 

@@ -234,6 +234,8 @@ TEST(SchemaCommandTest, CheckCoversTheServersOwnTables) {
             "the server's own tables: migration 0001_request_ids is not applied "
             "(protomodel-server migrate applies it)\n"
             "the server's own tables: migration 0002_changes is not applied "
+            "(protomodel-server migrate applies it)\n"
+            "the server's own tables: migration 0003_document_updates is not applied "
             "(protomodel-server migrate applies it)\n");
 }
 

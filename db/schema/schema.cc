@@ -123,12 +123,23 @@ absl::Status Schema::SetDocument(TableSchema* table) {
         ": a live document needs all three of DOCUMENT_STATE, DOCUMENT_UPDATE_SEQ and "
         "DOCUMENT_COMPACTED_SEQ"));
   }
+  if (parts == 3 && table->etag() == nullptr) {
+    // Appends change the etag, and a replace racing them needs one.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "message ", table->descriptor_->full_name(),
+        ": a live document needs an etag (a string field with server_default: "
+        "SERVER_DEFAULT_VERSION)"));
+  }
   return absl::OkStatus();
 }
 
 std::string QuoteIdentifier(absl::string_view identifier) {
   return absl::StrCat("\"", absl::StrReplaceAll(identifier, {{"\"", "\"\""}}),
                       "\"");
+}
+
+std::string QuoteLiteral(absl::string_view text) {
+  return absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "''"}}), "'");
 }
 
 const Column* TableSchema::FindColumn(absl::string_view name) const {

@@ -177,6 +177,8 @@ class Schema {
 
 // `identifier` in double quotes, inner quotes doubled.
 std::string QuoteIdentifier(absl::string_view identifier);
+// `text` as an SQL string literal: in single quotes, inner quotes doubled.
+std::string QuoteLiteral(absl::string_view text);
 
 }  // namespace protomodel::db
 

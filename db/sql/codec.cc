@@ -73,6 +73,21 @@ void SetSecondsNanos(Message* m, int64_t seconds, int32_t nanos) {
   r->SetInt32(m, m->GetDescriptor()->FindFieldByNumber(2), nanos);
 }
 
+}  // namespace
+
+void SetTimestampMicros(Message* timestamp, int64_t micros) {
+  // nanos >= 0: a time before the epoch borrows a second.
+  int64_t seconds = micros / kMicrosPerSecond;
+  int64_t rest = micros % kMicrosPerSecond;
+  if (rest < 0) {
+    seconds -= 1;
+    rest += kMicrosPerSecond;
+  }
+  SetSecondsNanos(timestamp, seconds, static_cast<int32_t>(rest * 1000));
+}
+
+namespace {
+
 absl::StatusOr<Value> TimeValue(const Message& m, ColumnType type, absl::string_view what) {
   int64_t seconds = 0;
   int32_t nanos = 0;
@@ -311,14 +326,6 @@ std::optional<int64_t> ParseDurationMicros(absl::string_view text) {
   return negative ? -total : total;
 }
 
-absl::Status CheckBytesSize(size_t size, absl::string_view what) {
-  if (size <= kMaxBytesValue) return absl::OkStatus();
-  return WithReason(absl::InvalidArgumentError(absl::StrCat(
-                        what, ": ", size, " bytes is over the limit of ", kMaxBytesValue,
-                        " bytes (16 MiB) for a bytes field")),
-                    reason::kFieldTooLarge);
-}
-
 // The text PostgreSQL reads for one value (bytes as `\x` hex), checked.
 absl::StatusOr<std::string> SqlText(const Column& column, Value&& value, ValueUse use,
                                     absl::string_view what) {
@@ -391,6 +398,14 @@ absl::StatusOr<std::string> SqlText(const Column& column, Value&& value, ValueUs
 }
 
 }  // namespace
+
+absl::Status CheckBytesSize(size_t size, absl::string_view what) {
+  if (size <= kMaxBytesValue) return absl::OkStatus();
+  return WithReason(absl::InvalidArgumentError(absl::StrCat(
+                        what, ": ", size, " bytes is over the limit of ", kMaxBytesValue,
+                        " bytes (16 MiB) for a bytes field")),
+                    reason::kFieldTooLarge);
+}
 
 absl::StatusOr<Value> FieldValue(const Message& message, const Column& column, int index,
                                  absl::string_view what) {
@@ -700,14 +715,13 @@ absl::Status ReadColumn(const char* data, size_t size, bool is_null, bool binary
   } else if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
     int64_t micros = 0;
     ok = absl::SimpleAtoi(text, &micros);
-    // Seconds and nanos: nanos >= 0 for a time, of the micros' sign for a length.
-    int64_t seconds = micros / kMicrosPerSecond;
-    int64_t rest = micros % kMicrosPerSecond;
-    if (column.type == ColumnType::kTimestamp && rest < 0) {
-      seconds -= 1;
-      rest += kMicrosPerSecond;
+    if (ok && column.type == ColumnType::kTimestamp) {
+      SetTimestampMicros(r->MutableMessage(out, f), micros);
+    } else if (ok) {
+      // Seconds and nanos of the micros' sign, for a length.
+      SetSecondsNanos(r->MutableMessage(out, f), micros / kMicrosPerSecond,
+                      static_cast<int32_t>(micros % kMicrosPerSecond * 1000));
     }
-    if (ok) SetSecondsNanos(r->MutableMessage(out, f), seconds, static_cast<int32_t>(rest * 1000));
   } else if (column.type == ColumnType::kJson) {
     ok = SetJson(text, f, out).ok();
   } else if (column.wrapper) {

@@ -68,6 +68,14 @@ absl::Status BindField(const google::protobuf::Message& message, const Column& c
 // bytes, JSON and lists, which a message does not repeat.
 std::string ValueText(const google::protobuf::Message& resource, const Column& column);
 
+// OK unless `size` bytes are over kMaxBytesValue: INVALID_ARGUMENT
+// (FIELD_TOO_LARGE) about `what`.
+absl::Status CheckBytesSize(size_t size, absl::string_view what);
+
+// Sets `timestamp` (a google.protobuf.Timestamp, generated or dynamic) to
+// `micros` since the epoch.
+void SetTimestampMicros(google::protobuf::Message* timestamp, int64_t micros);
+
 // Sets `column`'s field of `out` from the text PostgreSQL sent for it (NULL
 // clears it), or, when `binary`, a bytea's raw bytes; INTERNAL when the
 // value is not what the column holds.

@@ -1,5 +1,6 @@
 #include "db/sql/sql_build.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -223,6 +224,40 @@ std::string MaskBit(size_t i) {
   return absl::StrCat("substr(\"v\".\"pm_mask\", ", i + 1, ", 1) = '1'");
 }
 
+// What a write of a live document's state adds to an UPDATE of `table`
+// (the API's "Live CRDT documents"), when `writes` (SQL: whether this row's
+// write holds the state) is true: the write takes the next seq as its
+// update_seq and compacted_seq (so the table's triggers delete every
+// update), and without an etag (`etag_given`, SQL) it applies only while no
+// update waits uncompacted. `row` is the alias the old values are read
+// through. Nothing for a table without a document.
+struct DocumentReplace {
+  std::vector<std::string> sets;
+  std::string condition;  // " AND ...", or ""
+};
+DocumentReplace ReplaceDocument(const TableSchema& table, absl::string_view row,
+                                absl::string_view writes, absl::string_view etag_given) {
+  const Document* document = table.document();
+  if (document == nullptr) return {};
+  const std::string update_seq = absl::StrCat(row, ".", document->update_seq->quoted);
+  const std::string compacted_seq = absl::StrCat(row, ".", document->compacted_seq->quoted);
+  const auto next = [&](const std::string& current) {
+    return writes == "true" ? absl::StrCat(update_seq, " + 1")
+                            : absl::StrCat("CASE WHEN ", writes, " THEN ", update_seq,
+                                           " + 1 ELSE ", current, " END");
+  };
+  DocumentReplace replace;
+  replace.sets = {absl::StrCat(document->update_seq->quoted, " = ", next(update_seq)),
+                  absl::StrCat(document->compacted_seq->quoted, " = ", next(compacted_seq))};
+  if (etag_given == "true") return replace;  // the etag covers every update
+  replace.condition =
+      writes == "true" && etag_given == "false"
+          ? absl::StrCat(" AND ", update_seq, " = ", compacted_seq)
+          : absl::StrCat(" AND (", etag_given, " OR NOT (", writes, ") OR ", update_seq, " = ",
+                         compacted_seq, ")");
+  return replace;
+}
+
 }  // namespace
 
 FullViewJoins RelationJoins(const TableSchema& table, bool binary) {
@@ -348,12 +383,26 @@ std::string BatchUpdateSql(const TableSchema& table, const std::vector<const Col
     absl::StrAppend(&where, " AND (\"v\".\"pm_etag\" IS NULL OR ", t, ".", etag->quoted,
                     " = \"v\".\"pm_etag\")");
   }
+  // A row writing the document's state replaces it.
+  std::string document_matches;
+  if (const Document* document = table.document()) {
+    const auto state = std::find(columns.begin(), columns.end(), document->state);
+    if (state != columns.end()) {
+      const std::string writes = MaskBit(static_cast<size_t>(state - columns.begin()));
+      const std::string etag_given = "\"v\".\"pm_etag\" IS NOT NULL";
+      const DocumentReplace replace = ReplaceDocument(table, t, writes, etag_given);
+      sets.insert(sets.end(), replace.sets.begin(), replace.sets.end());
+      where += replace.condition;
+      document_matches = ReplaceDocument(table, "\"l\"", writes, etag_given).condition;
+    }
+  }
   // Every row is locked (and its etag checked) first; unless all are there
   // and match, nothing is written and no row comes back.
   return absl::StrCat(
       "WITH \"v\"(", absl::StrJoin(names, ", "), ") AS (VALUES ", absl::StrJoin(values, ", "),
       "), \"locked\" AS (SELECT count(*) AS \"pm_n\" FROM (SELECT 1 FROM ", t, " AS \"l\" JOIN \"v\" "
-      "ON \"l\".", pk.quoted, " = \"v\".\"pm_key\"", etag_matches, " FOR UPDATE OF \"l\") AS \"x\") "
+      "ON \"l\".", pk.quoted, " = \"v\".\"pm_key\"", etag_matches, document_matches,
+      " FOR UPDATE OF \"l\") AS \"x\") "
       "UPDATE ", t, " SET ", absl::StrJoin(sets, ", "), " FROM \"v\", \"locked\" WHERE ", where,
       " AND \"locked\".\"pm_n\" = ", rows, " RETURNING ", absl::StrJoin(returning, ", "));
 }
@@ -432,6 +481,14 @@ absl::StatusOr<Statement> UpdateStatement(const TableSchema& table,
       params->AddText(*etag);
       absl::StrAppend(&where, " AND ", etag_column->quoted, " = $", params->size());
     }
+  }
+  if (const Document* document = table.document();
+      document != nullptr && table.Holds(written, *document->state)) {
+    const DocumentReplace replace =
+        ReplaceDocument(table, table.quoted_name(), "true",
+                        etag.has_value() && etag_column != nullptr ? "true" : "false");
+    sets.insert(sets.end(), replace.sets.begin(), replace.sets.end());
+    where += replace.condition;
   }
   const RowForm form = WriteForm(table, written);
   return Statement{

@@ -211,6 +211,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->cruds_.push_back(std::make_unique<Crud>(
         *server->tables_.back(), options.default_deadline, options.max_waiting,
         options.random_text ? options.random_text : RandomText));
+    const bool live = table->document() != nullptr;
+    server->documents_.push_back(
+        live ? std::make_unique<db::DocumentLog>(*server->tables_.back(), *server->pipeline_)
+             : nullptr);
+    server->document_verbs_.push_back(
+        live ? std::make_unique<DocumentVerbs>(*server->documents_.back(),
+                                               options.default_deadline)
+             : nullptr);
   }
   std::vector<const db::Table*> tables;
   for (const auto& table : server->tables_) tables.push_back(table.get());
@@ -233,7 +241,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       const auto& request_type = server->protos_->Prototype(plan.method->input_type());
       const auto& response_type = server->protos_->Prototype(plan.method->output_type());
       routes.push_back({std::move(plan), server->cruds_[table].get(), &request_type,
-                        &response_type, server->watches_.get(), server->tables_[table].get()});
+                        &response_type, server->watches_.get(), server->tables_[table].get(),
+                        server->document_verbs_[table].get(), server->documents_[table].get()});
     }
     server->services_.push_back(
         std::make_unique<ResourceService>(std::move(routes), server->tokens_.get()));

@@ -16,6 +16,7 @@
 #include "db/table.h"
 #include "server/transport/auth.h"
 #include "server/verbs/crud.h"
+#include "server/verbs/document.h"
 #include "server/verbs/executor.h"
 #include "server/transport/health.h"
 #include "server/transport/metrics.h"
@@ -158,6 +159,9 @@ class Server final {
   std::unique_ptr<db::Pool> pool_;
   std::vector<std::unique_ptr<db::Table>> tables_;
   std::vector<std::unique_ptr<Crud>> cruds_;
+  // By table, as tables_: its live documents and their verbs (null without).
+  std::vector<std::unique_ptr<db::DocumentLog>> documents_;
+  std::vector<std::unique_ptr<DocumentVerbs>> document_verbs_;
   std::unique_ptr<ServedProtos> protos_;
   // The resource services' methods, "package.Service/Method": they check
   // their own tokens.

@@ -1,5 +1,7 @@
 #include "server/verbs/checks.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "db/errors.h"
 #include "db/sql/values.h"
@@ -130,5 +132,16 @@ absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
   return columns;
 }
 
+
+absl::StatusOr<int> PageSize(const Message& request, const FieldDescriptor* field) {
+  constexpr int kDefaultPageSize = 50;
+  constexpr int kMaxPageSize = 1000;
+  const int page_size = field == nullptr ? 0 : request.GetReflection()->GetInt32(request, field);
+  if (page_size < 0) {
+    return db::InvalidField(field->name(), db::reason::kInvalidField,
+                            absl::StrCat(field->name(), ": must not be negative, not ", page_size));
+  }
+  return page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+}
 
 }  // namespace protomodel::server

@@ -43,6 +43,11 @@ absl::StatusOr<std::vector<const db::Column*>> MaskColumns(
     const std::vector<std::string>& paths, const db::TableSchema& table,
     absl::string_view mask_name, bool writable);
 
+// The page size a paged request (`field`: its page_size, or nullptr) asks
+// for: 50 when unset, at most 1000 (AIP-158); negative is INVALID_ARGUMENT.
+absl::StatusOr<int> PageSize(const google::protobuf::Message& request,
+                             const google::protobuf::FieldDescriptor* field);
+
 }  // namespace protomodel::server
 
 #endif  // PROTOMODEL_SERVER_VERBS_CHECKS_H_

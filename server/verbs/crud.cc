@@ -45,12 +45,7 @@ Crud::Crud(const db::Table& table, absl::Duration default_deadline, int max_wait
 }
 
 db::CallLimit Crud::Limit(grpc::CallbackServerContext* context) const {
-  const auto deadline = context->deadline();
-  absl::Time limit = absl::Now() + default_deadline_;
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    limit = std::min(absl::FromChrono(deadline), limit);
-  }
-  return db::CallLimit(limit, [context] { return context->IsCancelled(); });
+  return LimitOf(context, default_deadline_);
 }
 
 db::Table::Done Crud::Finisher(Call* call) {

@@ -2,6 +2,7 @@
 #define PROTOMODEL_SERVER_VERBS_PENDING_H_
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,18 @@
 #include "server/verbs/call.h"
 
 namespace protomodel::server {
+
+// A call's deadline (or, when it has none, `default_deadline` from now)
+// and its cancellation, for the database work it does.
+inline db::CallLimit LimitOf(grpc::CallbackServerContext* context,
+                             absl::Duration default_deadline) {
+  const auto deadline = context->deadline();
+  absl::Time limit = absl::Now() + default_deadline;
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    limit = std::min(absl::FromChrono(deadline), limit);
+  }
+  return db::CallLimit(limit, [context] { return context->IsCancelled(); });
+}
 
 // What a call waiting for the database is answered with when it cannot wait.
 

@@ -88,6 +88,7 @@ class Planner {
     const Descriptor* out = method_.output_type();
     const Descriptor* resource = plan_.table->descriptor();
     if (plan_.verb == Verb::kWatch) return PlanWatch(in, out);
+    if (IsDocumentVerb(plan_.verb)) return PlanDocument(in, out);
     if (!IsBatch(plan_.verb)) {
       if (absl::Status s = PlanRequest(in, plan_.verb); !s.ok()) return s;
       if (plan_.verb == Verb::kList) return PlanRows(out, true);
@@ -120,6 +121,64 @@ class Planner {
   }
 
  private:
+  // A live document's verb: its request, and the `<R>Update` messages it
+  // answers with (Compact: the resource).
+  absl::Status PlanDocument(const Descriptor* in, const Descriptor* out) {
+    const Descriptor* resource = plan_.table->descriptor();
+    const std::string key_name = absl::StrCat(LowerSnake(resource->name()), "_id");
+    PLAN_FIELD(id, Field(in, key_name, plan_.table->primary_key().field->type(), true));
+    switch (plan_.verb) {
+      case Verb::kAppendUpdate:
+        PLAN_FIELD(update, Field(in, "update", FieldDescriptor::TYPE_BYTES, true));
+        PLAN_FIELD(request_id, Field(in, "request_id", FieldDescriptor::TYPE_STRING, false));
+        break;
+      case Verb::kListUpdates:
+        PLAN_FIELD(after_seq, Field(in, "after_seq", FieldDescriptor::TYPE_INT64, true));
+        PLAN_FIELD(page_size, Field(in, "page_size", FieldDescriptor::TYPE_INT32, false));
+        PLAN_FIELD(page_token, Field(in, "page_token", FieldDescriptor::TYPE_STRING, false));
+        break;
+      case Verb::kWatchUpdates:
+        PLAN_FIELD(after_seq, Field(in, "after_seq", FieldDescriptor::TYPE_INT64, true));
+        break;
+      default:  // Compact
+        PLAN_FIELD(through_seq, Field(in, "through_seq", FieldDescriptor::TYPE_INT64, true));
+        PLAN_FIELD(state, Field(in, plan_.table->document()->state->name,
+                                FieldDescriptor::TYPE_BYTES, true));
+        break;
+    }
+    if (absl::Status s = NothingElse(in); !s.ok()) return s;
+    if (plan_.verb == Verb::kCompact) {
+      if (out != resource) {
+        return Misfit(absl::StrCat("it must return ", resource->full_name(), ", not ",
+                                   out->full_name()));
+      }
+      return absl::OkStatus();
+    }
+    // <R>Update, beside the resource.
+    const std::string update_name = absl::StrCat(resource->full_name(), "Update");
+    const Descriptor* update = resource->file()->pool()->FindMessageTypeByName(update_name);
+    if (update == nullptr) return Misfit(absl::StrCat("there is no message ", update_name));
+    if (plan_.verb == Verb::kListUpdates) {
+      PLAN_FIELD(rows, Field(out, "updates", FieldDescriptor::TYPE_MESSAGE, true, update, true));
+      PLAN_FIELD(next_page_token,
+                 Field(out, "next_page_token", FieldDescriptor::TYPE_STRING, true));
+      if (absl::Status s = NothingElse(out); !s.ok()) return s;
+    } else if (out != update) {
+      return Misfit(absl::StrCat("it must ", plan_.verb == Verb::kWatchUpdates ? "stream " : "return ",
+                                 update_name, ", not ", out->full_name()));
+    }
+    MethodPlan::UpdateMessage& message = plan_.update_message;
+    message.type = update;
+    PLAN_FIELD(update_message.key,
+               Field(update, key_name, plan_.table->primary_key().field->type(), true));
+    PLAN_FIELD(update_message.seq, Field(update, "seq", FieldDescriptor::TYPE_INT64, true));
+    PLAN_FIELD(update_message.data, Field(update, "update", FieldDescriptor::TYPE_BYTES, true));
+    PLAN_FIELD(update_message.created_at,
+               Field(update, "created_at", FieldDescriptor::TYPE_MESSAGE, false,
+                     update->file()->pool()->FindMessageTypeByName("google.protobuf.Timestamp")));
+    return NothingElse(update);
+  }
+
   // A watch's request, and the message it streams.
   absl::Status PlanWatch(const Descriptor* in, const Descriptor* out) {
     PLAN_FIELD(filter, Field(in, "filter", FieldDescriptor::TYPE_STRING, false));
@@ -222,7 +281,8 @@ class Planner {
 
 VerbClass ClassOf(Verb verb) {
   return verb == Verb::kGet || verb == Verb::kList || verb == Verb::kBatchGet ||
-                 verb == Verb::kWatch
+                 verb == Verb::kWatch || verb == Verb::kListUpdates ||
+                 verb == Verb::kWatchUpdates
              ? VerbClass::kRead
              : VerbClass::kWrite;
 }
@@ -241,10 +301,11 @@ absl::StatusOr<std::vector<MethodPlan>> PlanService(
       return absl::InvalidArgumentError(absl::StrCat(
           "method ", plan.full_name, " is not one of the verbs (Create, Get, Update, Delete "
           "followed by the resource's name; List, BatchGet, BatchCreate, BatchUpdate, "
-          "BatchDelete, Watch followed by its plural)"));
+          "BatchDelete, Watch followed by its plural; for a resource with a live document "
+          "Append<R>Update, List<R>Updates, Watch<R>Updates, Compact<R>)"));
     }
     plan.verb = *verb;
-    if (plan.verb == Verb::kWatch) {
+    if (plan.verb == Verb::kWatch || plan.verb == Verb::kWatchUpdates) {
       if (method.client_streaming() || !method.server_streaming()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "method ", plan.full_name, " must stream its responses (returns (stream ...)) "
@@ -267,6 +328,7 @@ absl::StatusOr<std::vector<MethodPlan>> PlanService(
           absl::StrCat("method ", plan.full_name, ": ", resource->full_name(), " has no table"));
     }
     if (plan.verb != Verb::kList && plan.verb != Verb::kWatch && !IsBatch(plan.verb) &&
+        !IsDocumentVerb(plan.verb) &&
         method.name() != absl::StrCat(VerbName(plan.verb), resource->name())) {
       return absl::InvalidArgumentError(absl::StrCat(
           "method ", plan.full_name, " does not fit the ", VerbName(plan.verb), " verb: want ",

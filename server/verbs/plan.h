@@ -59,6 +59,24 @@ struct MethodPlan {
   const google::protobuf::FieldDescriptor* changed = nullptr;
   const google::protobuf::FieldDescriptor* event_token = nullptr;
   const google::protobuf::FieldDescriptor* commit_time = nullptr;
+  // The document verbs. `id` is the request's `<r>_id`; Append has
+  // `request_id`, ListUpdates `page_size`, `page_token`, `rows` (`updates`)
+  // and `next_page_token`. Besides: Append's `update`, ListUpdates' and
+  // WatchUpdates' `after_seq`, Compact's `through_seq` and the document's
+  // state (named as the resource's field is).
+  const google::protobuf::FieldDescriptor* update = nullptr;
+  const google::protobuf::FieldDescriptor* after_seq = nullptr;
+  const google::protobuf::FieldDescriptor* through_seq = nullptr;
+  const google::protobuf::FieldDescriptor* state = nullptr;
+  // The `<R>Update` message the document verbs answer with (Append), list
+  // (ListUpdates) or stream (WatchUpdates), and its fields.
+  struct UpdateMessage {
+    const google::protobuf::Descriptor* type = nullptr;
+    const google::protobuf::FieldDescriptor* key = nullptr;   // `<r>_id`
+    const google::protobuf::FieldDescriptor* seq = nullptr;
+    const google::protobuf::FieldDescriptor* data = nullptr;  // `update`
+    const google::protobuf::FieldDescriptor* created_at = nullptr;
+  } update_message;
 };
 
 // The plan of every method of `service`, each resource's table taken from

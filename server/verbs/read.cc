@@ -9,12 +9,6 @@
 #include "server/verbs/pending.h"
 
 namespace protomodel::server {
-namespace {
-
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 1000;
-
-}  // namespace
 
 using google::protobuf::Message;
 using google::protobuf::Reflection;
@@ -107,17 +101,14 @@ absl::StatusOr<db::Table::PreparedList> Crud::PrepareList(const Call& call) cons
   const auto text = [&](const google::protobuf::FieldDescriptor* field) {
     return field == nullptr ? std::string() : r->GetString(request, field);
   };
-  const int page_size = plan.page_size == nullptr ? 0 : r->GetInt32(request, plan.page_size);
-  if (page_size < 0) {
-    return db::InvalidField("page_size", db::reason::kInvalidField,
-                            absl::StrCat("page_size: must not be negative, not ", page_size));
-  }
+  absl::StatusOr<int> page_size = PageSize(request, plan.page_size);
+  if (!page_size.ok()) return page_size.status();
   const std::string page_token = text(plan.page_token);
   const std::string filter = text(plan.filter);
   const std::string order_by = text(plan.order_by);
 
   db::ListQuery query;
-  query.page_size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  query.page_size = *page_size;
   query.page_token = page_token;
   query.filter = filter;
   query.order_by = order_by;

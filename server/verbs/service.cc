@@ -9,7 +9,7 @@ ResourceService::ResourceService(std::vector<Route> routes, const TokenStore* to
     : routes_(std::move(routes)), tokens_(tokens) {
   for (size_t i = 0; i < routes_.size(); ++i) {
     const Route* route = &routes_[i];
-    if (route->plan.verb == Verb::kWatch) {
+    if (route->plan.verb == Verb::kWatch || route->plan.verb == Verb::kWatchUpdates) {
       AddMethod(new grpc::internal::RpcServiceMethod(
           route->plan.path.c_str(), grpc::internal::RpcMethod::SERVER_STREAMING, nullptr));
       MarkMethodRawCallback(
@@ -82,7 +82,17 @@ grpc::ServerUnaryReactor* ResourceService::Handle(const Route& route,
     case Verb::kBatchDelete:
       crud.BatchDelete(call);
       break;
+    case Verb::kAppendUpdate:
+      route.documents->Append(call);
+      break;
+    case Verb::kListUpdates:
+      route.documents->ListUpdates(call);
+      break;
+    case Verb::kCompact:
+      route.documents->Compact(call);
+      break;
     case Verb::kWatch:
+    case Verb::kWatchUpdates:
       call->Finish(absl::InternalError("a watch is not unary"));
       break;
   }
@@ -101,6 +111,10 @@ absl::Status ResourceService::Authorize(const Route& route,
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourceService::HandleWatch(
     const Route& route, grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   absl::Status auth = Authorize(route, context);
+  if (auth.ok() && route.plan.verb == Verb::kWatchUpdates) {
+    return route.watches->StartDocument(route.plan, *route.log, *route.request_type,
+                                        *route.response_type, context, request);
+  }
   if (auth.ok()) {
     return route.watches->Start(route.plan, *route.table, *route.request_type,
                                 *route.response_type, context, request);

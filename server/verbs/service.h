@@ -12,6 +12,7 @@
 
 #include "server/transport/auth.h"
 #include "server/verbs/crud.h"
+#include "server/verbs/document.h"
 #include "server/verbs/plan.h"
 #include "server/verbs/watch.h"
 
@@ -31,9 +32,12 @@ class ResourceService final : public grpc::Service {
     const Crud* crud = nullptr;
     const google::protobuf::Message* request_type = nullptr;
     const google::protobuf::Message* response_type = nullptr;
-    // Watch: the replica's watches and the method's table.
+    // Watch, Watch<R>Updates: the replica's watches and the method's table.
     WatchHub* watches = nullptr;
     const db::Table* table = nullptr;
+    // The document verbs: the table's live documents.
+    const DocumentVerbs* documents = nullptr;
+    const db::DocumentLog* log = nullptr;
   };
 
   // With `tokens`, each call's token is checked against the method's full

@@ -15,6 +15,7 @@
 #include "server/transport/status.h"
 #include "server/verbs/call.h"
 #include "server/verbs/checks.h"
+#include "server/verbs/document.h"
 #include "spdlog/spdlog.h"
 
 namespace protomodel::server {
@@ -24,6 +25,10 @@ using google::protobuf::Message;
 
 // Changes read from the log at once.
 constexpr int kPage = 1000;
+// A document's updates read at once, at most: rows, and bytes (but for one
+// larger update).
+constexpr int kDocumentPage = 200;
+constexpr size_t kDocumentPageBytes = 4 * 1024 * 1024;
 // protomodel.v1.ChangeType's numbers.
 constexpr int kAdded = 1;
 constexpr int kModified = 2;
@@ -83,17 +88,7 @@ struct WatchHub::Group {
     }
     r->SetString(response.get(), plan->event_token, token);
     if (plan->commit_time != nullptr && micros != 0) {
-      Message* time = r->MutableMessage(response.get(), plan->commit_time);
-      const auto* d = time->GetDescriptor();
-      int64_t seconds = micros / 1000000;
-      int64_t rest = micros % 1000000;
-      if (rest < 0) {
-        seconds -= 1;
-        rest += 1000000;
-      }
-      time->GetReflection()->SetInt64(time, d->FindFieldByName("seconds"), seconds);
-      time->GetReflection()->SetInt32(time, d->FindFieldByName("nanos"),
-                                      static_cast<int32_t>(rest * 1000));
+      db::SetTimestampMicros(r->MutableMessage(response.get(), plan->commit_time), micros);
     }
     return Serialize(*response);
   }
@@ -105,6 +100,21 @@ struct WatchHub::Group {
     absl::StatusOr<bool> match = db::MatchFilter(*filter, table->schema(), *row);
     return match.ok() && *match;
   }
+};
+
+// One live document and its watchers (Watch<R>Updates), each at its own
+// seq.
+struct WatchHub::Document {
+  std::string key;           // the table's name, "\n", the document's key
+  std::string document_key;  // validated key text
+  const MethodPlan* plan = nullptr;
+  const db::DocumentLog* log = nullptr;
+  const Message* response_type = nullptr;  // <R>Update
+  std::vector<Watcher*> members;
+  // A read is under way (the document stays until it is answered).
+  bool fetching = false;
+  // To be read again: it changed, a watcher came or drained, a read failed.
+  bool dirty = false;
 };
 
 // One watch call: a reactor with a queue of serialized messages, one write
@@ -229,6 +239,12 @@ class WatchHub::Watcher final : public grpc::ServerWriteReactor<grpc::ByteBuffer
   bool catching_up = false;
   // Came before the reader's current round began.
   bool ready = false;
+  // Watch<R>Updates: the watcher's document (its group is null), the last
+  // seq queued for it, and whether it waits for its queue to drain before
+  // it is sent more.
+  Document* document = nullptr;
+  int64_t sent_seq = 0;
+  bool paused = false;
 
  private:
   // Marks the watch ended; returns the status to finish with now, or none
@@ -393,6 +409,15 @@ WatchHub::~WatchHub() {
   reader_.join();
   catcher_.join();
   absl::MutexLock lock(&mu_);
+  // Reads under way answer into the documents: wait for them.
+  mu_.Await(absl::Condition(
+      +[](std::map<std::string, std::unique_ptr<Document>>* documents) {
+        for (const auto& [key, document] : *documents) {
+          if (document->fetching) return false;
+        }
+        return true;
+      },
+      &documents_));
   Reap();
 }
 
@@ -492,6 +517,9 @@ void WatchHub::EndAll(const absl::Status& status) {
     for (Watcher* watcher : group->members) watcher->End(status);
   }
   for (Watcher* watcher : joining_) watcher->End(status);
+  for (auto& [key, document] : documents_) {
+    for (Watcher* watcher : document->members) watcher->End(status);
+  }
 }
 
 void WatchHub::Remove(Watcher* watcher) {
@@ -514,6 +542,12 @@ void WatchHub::Reap() {
     bool referenced = !members.empty();
     for (Watcher* watcher : joining_) referenced = referenced || watcher->group() == it->second.get();
     it = referenced ? std::next(it) : groups_.erase(it);
+  }
+  for (auto it = documents_.begin(); it != documents_.end();) {
+    auto& members = it->second->members;
+    members.erase(std::remove_if(members.begin(), members.end(), gone), members.end());
+    // A document being read stays until its read is answered.
+    it = members.empty() && !it->second->fetching ? documents_.erase(it) : std::next(it);
   }
 }
 
@@ -543,15 +577,19 @@ void WatchHub::Poll() {
     Reap();
     if (tokens_ != nullptr && absl::Now() >= next_token_check_) {
       next_token_check_ = absl::Now() + options_.recheck_tokens;
+      const auto recheck = [this](Watcher* watcher, const MethodPlan& plan) {
+        AuthResult auth = tokens_->Check(watcher->authorization(), plan.full_name, kReadClass);
+        if (!auth.status.ok()) watcher->End(auth.status);
+      };
       for (auto& [key, group] : groups_) {
-        for (Watcher* watcher : group->members) {
-          AuthResult auth = tokens_->Check(watcher->authorization(), group->plan->full_name,
-                                           kReadClass);
-          if (!auth.status.ok()) watcher->End(auth.status);
-        }
+        for (Watcher* watcher : group->members) recheck(watcher, *group->plan);
+      }
+      for (auto& [key, document] : documents_) {
+        for (Watcher* watcher : document->members) recheck(watcher, *document->plan);
       }
     }
     for (auto& [key, group] : groups_) types[group->table->schema().name()] = group.get();
+
     // Watchers that came before this round's snapshot join at its end: what
     // committed before they came is not theirs.
     for (Watcher* watcher : joining_) {
@@ -560,7 +598,7 @@ void WatchHub::Poll() {
     }
     // Nobody watches: the log is not read (an idle replica costs the
     // database nothing), and the next watcher starts from a fresh snapshot.
-    if (types.empty()) {
+    if (types.empty() && documents_.empty()) {
       positioned_ = false;
       return;
     }
@@ -605,6 +643,9 @@ void WatchHub::Poll() {
       }
       {
         absl::MutexLock lock(&mu_);
+        if (!documents_.empty()) {
+          for (const db::Change& change : page->changes) Touch(change);
+        }
         for (auto& [key, group] : groups_) {
           bool truncated = false;
           std::vector<grpc::ByteBuffer> events = batch.Events(*group, &truncated);
@@ -628,47 +669,228 @@ void WatchHub::Poll() {
   }
   // Let the joining in: from here, every change not yet delivered comes in
   // a later round.
-  absl::MutexLock lock(&mu_);
-  std::map<const Group*, grpc::ByteBuffer> synced;
-  const auto synced_of = [&](const Group* group) -> const grpc::ByteBuffer& {
-    auto it = synced.find(group);
-    if (it == synced.end()) {
-      it = synced
-               .emplace(group, group->Event(kSynced, nullptr,
-                                            db::EncodeResumeToken(position_,
-                                                                  group->table->schema()),
-                                            0))
-               .first;
+  std::vector<Document*> fetch;
+  {
+    absl::MutexLock lock(&mu_);
+    // A document's new watchers: its updates are read now, after the
+    // reader's position was taken; whatever commits later comes in a later
+    // round, which marks the document to be read again.
+    for (auto& [key, document] : documents_) {
+      for (Watcher* watcher : document->members) {
+        if (!watcher->ready) {
+          watcher->ready = true;
+          document->dirty = true;
+        }
+      }
     }
-    return it->second;
-  };
-  std::vector<Watcher*> later;
-  for (Watcher* watcher : joining_) {
-    if (!watcher->ready) {
-      later.push_back(watcher);
-      continue;
+    fetch = TakeDirty();
+    std::map<const Group*, grpc::ByteBuffer> synced;
+    const auto synced_of = [&](const Group* group) -> const grpc::ByteBuffer& {
+      auto it = synced.find(group);
+      if (it == synced.end()) {
+        it = synced
+                 .emplace(group, group->Event(kSynced, nullptr,
+                                              db::EncodeResumeToken(position_,
+                                                                    group->table->schema()),
+                                              0))
+                 .first;
+      }
+      return it->second;
+    };
+    std::vector<Watcher*> later;
+    for (Watcher* watcher : joining_) {
+      if (!watcher->ready) {
+        later.push_back(watcher);
+        continue;
+      }
+      Group* group = watcher->group();
+      if (watcher->resume.has_value()) {
+        watcher->Send(group->Event(kSynced, nullptr, watcher->resume_token, 0));
+        watcher->target = position_;
+        watcher->catching_up = true;
+        catching_up_.push_back(watcher);
+      } else {
+        watcher->Send(synced_of(group));
+      }
+      group->members.push_back(watcher);
     }
-    Group* group = watcher->group();
-    if (watcher->resume.has_value()) {
-      watcher->Send(group->Event(kSynced, nullptr, watcher->resume_token, 0));
-      watcher->target = position_;
-      watcher->catching_up = true;
-      catching_up_.push_back(watcher);
-    } else {
-      watcher->Send(synced_of(group));
-    }
-    group->members.push_back(watcher);
-  }
-  joining_ = std::move(later);
-  if (!catching_up_.empty()) wake_catch_up_.Signal();
-  const absl::Time stale = absl::Now() - options_.bookmark;
-  for (auto& [key, group] : groups_) {
-    for (Watcher* watcher : group->members) {
-      if (!watcher->catching_up && watcher->last_queued() < stale) {
-        watcher->Send(synced_of(group.get()));
+    joining_ = std::move(later);
+    if (!catching_up_.empty()) wake_catch_up_.Signal();
+    const absl::Time stale = absl::Now() - options_.bookmark;
+    for (auto& [key, group] : groups_) {
+      for (Watcher* watcher : group->members) {
+        if (!watcher->catching_up && watcher->last_queued() < stale) {
+          watcher->Send(synced_of(group.get()));
+        }
       }
     }
   }
+  Fetch(fetch);
+}
+
+void WatchHub::Touch(const db::Change& change) {
+  if (change.op == db::Change::Op::kTruncate) {
+    // Every document of the table: each read finds it gone.
+    const std::string prefix = absl::StrCat(change.table, "\n");
+    for (auto it = documents_.lower_bound(prefix);
+         it != documents_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      it->second->dirty = true;
+    }
+    return;
+  }
+  auto it = documents_.find(absl::StrCat(change.table, "\n", change.key));
+  if (it != documents_.end()) it->second->dirty = true;
+}
+
+std::vector<WatchHub::Document*> WatchHub::TakeDirty() {
+  std::vector<Document*> dirty;
+  for (auto& [key, document] : documents_) {
+    for (Watcher* watcher : document->members) {
+      // A paused watcher whose queue drained wants more.
+      if (watcher->paused && watcher->queued() < options_.max_queued_bytes / 4) {
+        watcher->paused = false;
+        document->dirty = true;
+      }
+    }
+    if (document->dirty && !document->fetching) {
+      document->dirty = false;
+      document->fetching = true;
+      dirty.push_back(document.get());
+    }
+  }
+  return dirty;
+}
+
+void WatchHub::Fetch(const std::vector<Document*>& documents) {
+  for (Document* document : documents) {
+    int64_t after = -1;
+    {
+      absl::MutexLock lock(&mu_);
+      for (Watcher* watcher : document->members) {
+        if (watcher->ended() || watcher->paused) continue;
+        if (after < 0 || watcher->sent_seq < after) after = watcher->sent_seq;
+      }
+      if (after < 0) {
+        document->fetching = false;
+        continue;
+      }
+    }
+    document->log->ReadUpdates(document->document_key, after, kDocumentPage, kDocumentPageBytes,
+                               db::CallLimit(absl::Now() + absl::Seconds(30)),
+                               [this, document](absl::StatusOr<db::DocumentLog::Page> page) {
+                                 Fetched(document, std::move(page));
+                               });
+  }
+}
+
+void WatchHub::Fetched(Document* document, absl::StatusOr<db::DocumentLog::Page> page) {
+  std::vector<Document*> again;
+  {
+    absl::MutexLock lock(&mu_);
+    document->fetching = false;
+    if (!page.ok()) {
+      const absl::StatusCode code = page.status().code();
+      if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
+          code == absl::StatusCode::kResourceExhausted) {
+        document->dirty = true;  // the next round tries again
+        return;
+      }
+      // Deleted (NOT_FOUND), or what no retry mends.
+      for (Watcher* watcher : document->members) watcher->End(page.status());
+      return;
+    }
+    // Each update serialized once, for every watcher that lacks it.
+    std::vector<std::optional<grpc::ByteBuffer>> messages(page->updates.size());
+    const auto message = [&](size_t i) -> const grpc::ByteBuffer& {
+      if (!messages[i].has_value()) {
+        std::unique_ptr<Message> update(document->response_type->New());
+        const db::DocumentLog::Entry& entry = page->updates[i];
+        FillUpdate(*document->plan, document->document_key, entry.seq, entry.created_micros,
+                   entry.data, update.get());
+        messages[i] = Serialize(*update);
+      }
+      return *messages[i];
+    };
+    const size_t pause = options_.max_queued_bytes / 4;
+    for (Watcher* watcher : document->members) {
+      if (watcher->ended() || watcher->paused) continue;
+      absl::Status status =
+          document->log->CheckAfter(document->document_key, watcher->sent_seq, page->update_seq,
+                                    page->compacted_seq, document->plan->after_seq->name());
+      for (size_t i = 0; status.ok() && i < page->updates.size(); ++i) {
+        const int64_t seq = page->updates[i].seq;
+        if (seq <= watcher->sent_seq) continue;
+        if (seq != watcher->sent_seq + 1) {
+          // Compacted past it between its reads: what it lacks is merged.
+          status = document->log->CheckAfter(document->document_key, watcher->sent_seq,
+                                             page->update_seq, seq - 1,
+                                             document->plan->after_seq->name());
+          break;
+        }
+        const size_t queued = watcher->queued();
+        if (queued > 0 && queued + message(i).Length() > pause) {
+          watcher->paused = true;
+          break;
+        }
+        watcher->Send(message(i));
+        watcher->sent_seq = seq;
+      }
+      if (!status.ok()) {
+        watcher->End(status);
+      } else if (!watcher->paused && watcher->sent_seq < page->update_seq) {
+        document->dirty = true;  // more than a page behind: read on now
+      }
+    }
+    if (document->dirty && !stopping_) {
+      document->dirty = false;
+      document->fetching = true;
+      again.push_back(document);
+    }
+  }
+  Fetch(again);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchHub::StartDocument(
+    const MethodPlan& plan, const db::DocumentLog& log, const Message& request_type,
+    const Message& response_type, grpc::CallbackServerContext* context,
+    const grpc::ByteBuffer* request) {
+  std::unique_ptr<Message> parsed(request_type.New());
+  if (absl::Status s = ParseRequest(*request, parsed.get()); !s.ok()) return new Refused(s);
+  absl::StatusOr<std::string> key = DocumentKey(plan, log.schema(), *parsed);
+  if (!key.ok()) return new Refused(key.status());
+  absl::StatusOr<int64_t> after = SeqField(*parsed, plan.after_seq, 0);
+  if (!after.ok()) return new Refused(after.status());
+
+  absl::MutexLock lock(&mu_);
+  if (draining_ || stopping_) {
+    return new Refused(absl::UnavailableError("the server is shutting down: watch elsewhere"));
+  }
+  if (open_ >= options_.max_watches) {
+    return new Refused(absl::ResourceExhaustedError(absl::StrCat(
+        "this replica holds its limit of ", options_.max_watches,
+        " watches (--max_watches); try again later or on another replica")));
+  }
+  auto& slot = documents_[absl::StrCat(log.schema().name(), "\n", *key)];
+  if (slot == nullptr) {
+    slot = std::make_unique<Document>();
+    slot->key = absl::StrCat(log.schema().name(), "\n", *key);
+    slot->document_key = *key;
+    slot->plan = &plan;
+    slot->log = &log;
+    slot->response_type = &response_type;
+  }
+  // Its queue stays under a quarter of the limit (it pauses), but for one
+  // update of up to 16 MiB.
+  auto* watcher = new Watcher(nullptr,
+                              std::string(MetadataValue(context->client_metadata(),
+                                                        "authorization")),
+                              options_.max_queued_bytes * 2, metrics_);
+  watcher->document = slot.get();
+  watcher->sent_seq = *after;
+  slot->members.push_back(watcher);
+  ++open_;
+  if (metrics_ != nullptr) metrics_->WatchOpened();
+  return watcher;
 }
 
 void WatchHub::CatchUpLoop() {

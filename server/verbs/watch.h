@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "db/changes.h"
+#include "db/documents.h"
 #include "db/exec/pool.h"
 #include "db/sql/filter.h"
 #include "db/table.h"
@@ -69,6 +70,20 @@ class WatchHub {
       const google::protobuf::Message& response_type, grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request);
 
+  // Serves one call of a Watch<R>Updates method: the document's updates
+  // after the request's after_seq, then each one as it commits, in seq
+  // order. The reader's round tells which documents changed; each changed
+  // document's updates are read once (one statement on its table's
+  // pipeline) for all its watchers, a page at a time, and a watcher with a
+  // long queue is not sent more until it drains. A watcher the document
+  // left behind (compacted or replaced past it) is ended with OUT_OF_RANGE,
+  // and every one with NOT_FOUND when the document is deleted.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDocument(
+      const MethodPlan& plan, const db::DocumentLog& log,
+      const google::protobuf::Message& request_type,
+      const google::protobuf::Message& response_type, grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request);
+
   // A watch call refused with `status` before it began.
   static grpc::ServerWriteReactor<grpc::ByteBuffer>* Refuse(const absl::Status& status);
 
@@ -81,6 +96,7 @@ class WatchHub {
 
   class Watcher;
   struct Group;
+  struct Document;
 
  private:
   struct Batch;
@@ -94,6 +110,14 @@ class WatchHub {
   // Reads the changes a resumed watcher missed, up to the reader's position
   // when it joined.
   void CatchUp(Watcher* watcher);
+  // Reads the updates `documents` lack and sends them (each one's
+  // `fetching` set).
+  void Fetch(const std::vector<Document*>& documents);
+  void Fetched(Document* document, absl::StatusOr<db::DocumentLog::Page> page);
+  // Marks the documents of `change` to be read again.
+  void Touch(const db::Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The documents to read now, each marked as being read.
+  std::vector<Document*> TakeDirty() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes watchers whose calls are over.
   void Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Remove(Watcher* watcher) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -115,6 +139,8 @@ class WatchHub {
   // round, watchers catching up.
   std::map<std::string, std::unique_ptr<Group>> groups_ ABSL_GUARDED_BY(mu_);
   std::vector<Watcher*> joining_ ABSL_GUARDED_BY(mu_);
+  // Watched live documents by table name and key ("conversation\n<id>").
+  std::map<std::string, std::unique_ptr<Document>> documents_ ABSL_GUARDED_BY(mu_);
   std::deque<Watcher*> catching_up_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_token_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

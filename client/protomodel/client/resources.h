@@ -56,6 +56,13 @@ struct WatchEvent {
   }
 };
 
+// One update of a live document (a `<R>Update` message).
+struct DocumentUpdate {
+  int64_t seq = 0;
+  std::string data;  // the update's bytes, opaque (a Yjs update, say)
+  absl::Time created_at = absl::InfinitePast();
+};
+
 // "ADDED", "MODIFIED", "REMOVED", "SYNCED".
 const char* TypeName(WatchEvent::Type type);
 
@@ -129,13 +136,53 @@ class ResourceClient {
   absl::Status Watch(const WatchOptions& options,
                      const std::function<bool(WatchEvent& event)>& on_event) const;
 
+  // A live document's verbs (Append<R>Update, List<R>Updates,
+  // Watch<R>Updates, Compact<R>). A reader gets the resource, applies its
+  // state, then the updates after its compacted_seq (ListUpdates or
+  // WatchUpdates); OUT_OF_RANGE from either means read the resource again.
+  //
+  // Stores `update` as the document's next update and returns its seq. A
+  // fresh request_id (or the one given) makes the channel's retries, and
+  // those of an UNKNOWN outcome, store it once.
+  absl::StatusOr<DocumentUpdate> AppendUpdate(const Key& id, std::string update,
+                                              std::string request_id = "") const;
+  // One page of the updates after `after_seq`; the next page token ("" on
+  // the last).
+  absl::StatusOr<std::string> ListUpdatesPage(const Key& id, int64_t after_seq, int page_size,
+                                              const std::string& page_token,
+                                              std::vector<DocumentUpdate>* updates) const;
+  // Every update after `after_seq`, following the pages.
+  absl::StatusOr<std::vector<DocumentUpdate>> ListUpdates(const Key& id, int64_t after_seq) const;
+  // The updates after `after_seq`, then each one as it commits, in seq
+  // order, to `on_update` until it returns false (then OK); on the watch
+  // channel, with no deadline, resuming by itself after UNAVAILABLE from
+  // the last seq it got. NOT_FOUND when the document is deleted;
+  // OUT_OF_RANGE when it was compacted or replaced past the watch.
+  absl::Status WatchUpdates(const Key& id, int64_t after_seq,
+                            const std::function<bool(DocumentUpdate& update)>& on_update) const;
+  // `state` is the document's state merged with its updates up to
+  // `through_seq`: it replaces the state, and those updates go. Fills `out`.
+  // ABORTED when someone compacted that far first.
+  absl::Status Compact(const Key& id, int64_t through_seq, std::string state,
+                       google::protobuf::Message* out) const;
+
  private:
   ResourceClient() = default;
   // Calls `method` with `request`, filling `response`.
   absl::Status Call(const google::protobuf::MethodDescriptor* method,
                     const google::protobuf::Message& request,
                     google::protobuf::Message* response) const;
-  // Call, again while the outcome is UNKNOWN (requests with request_ids).
+  // Reads the server stream of `method` with no deadline on the watch
+  // channel: the request `fill` makes (anew on each attempt), each message
+  // to `on_message` until it returns false; after UNAVAILABLE it starts
+  // again, backing off from 50 ms to 1 s.
+  absl::Status Stream(const google::protobuf::MethodDescriptor* method,
+                      const std::function<void(google::protobuf::Message* request)>& fill,
+                      const std::function<bool(google::protobuf::Message& response)>& on_message)
+      const;
+  // The document verbs' key field, "<r>_id".
+  std::string DocumentKeyName() const;
+    // Call, again while the outcome is UNKNOWN (requests with request_ids).
   absl::Status CallRetryingUnknown(const google::protobuf::MethodDescriptor* method,
                                    const google::protobuf::Message& request,
                                    google::protobuf::Message* response) const;
@@ -164,6 +211,10 @@ class ResourceClient {
   const google::protobuf::MethodDescriptor* batch_update_ = nullptr;
   const google::protobuf::MethodDescriptor* batch_delete_ = nullptr;
   const google::protobuf::MethodDescriptor* watch_ = nullptr;
+  const google::protobuf::MethodDescriptor* append_update_ = nullptr;
+  const google::protobuf::MethodDescriptor* list_updates_ = nullptr;
+  const google::protobuf::MethodDescriptor* watch_updates_ = nullptr;
+  const google::protobuf::MethodDescriptor* compact_ = nullptr;
 };
 
 // ResourceClient for a generated message type R:
@@ -218,6 +269,27 @@ class Resources {
   absl::Status Watch(const WatchOptions& options,
                      const std::function<bool(WatchEvent& event)>& on_event) const {
     return client_.Watch(options, on_event);
+  }
+
+  // A live document's verbs: see ResourceClient.
+  absl::StatusOr<DocumentUpdate> AppendUpdate(const Key& id, std::string update,
+                                              std::string request_id = "") const {
+    return client_.AppendUpdate(id, std::move(update), std::move(request_id));
+  }
+  absl::StatusOr<std::vector<DocumentUpdate>> ListUpdates(const Key& id,
+                                                          int64_t after_seq) const {
+    return client_.ListUpdates(id, after_seq);
+  }
+  absl::Status WatchUpdates(const Key& id, int64_t after_seq,
+                            const std::function<bool(DocumentUpdate& update)>& on_update) const {
+    return client_.WatchUpdates(id, after_seq, on_update);
+  }
+  absl::StatusOr<R> Compact(const Key& id, int64_t through_seq, std::string state) const {
+    R out;
+    if (absl::Status s = client_.Compact(id, through_seq, std::move(state), &out); !s.ok()) {
+      return s;
+    }
+    return out;
   }
 
   // The batch methods: see ResourceClient.
