@@ -236,7 +236,9 @@ TEST_F(DocumentTest, CompactionRacesLoseNothing) {
     ASSERT_TRUE(now.ok());
     const absl::StatusOr<Conversation> compacted =
         conversations.Compact(conversation_.id(), now->update_seq(), "merged");
-    if (!compacted.ok()) EXPECT_EQ(compacted.status().code(), absl::StatusCode::kAborted);
+    if (!compacted.ok()) {
+      EXPECT_EQ(compacted.status().code(), absl::StatusCode::kAborted) << compacted.status();
+    }
   }
   stop.store(true);
   appender.join();

@@ -12,6 +12,9 @@
 # PROTOMODEL_TEST_SECURE_READER_TOKEN (granted */Get*,*/List* only). Without
 # it those variables are cleared, so the command connects in plaintext
 # without a token whatever the caller's environment holds.
+#
+# With PROTOMODEL_TEST_REPLICAS=2 a second server serves the same database,
+# as another replica would: PROTOMODEL_TARGET_REPLICA is its address.
 set -euo pipefail
 server=$1
 pg_dir=$2
@@ -24,8 +27,10 @@ admin=$("$here/../scripts/pg.sh" start "$pg_dir" auto --fast)
 db="client_$$_$RANDOM"
 tmp=$(mktemp -d)
 server_pid=
+replica_pid=
 cleanup() {
   stop_server || true
+  if [ -n "$replica_pid" ]; then kill -TERM "$replica_pid" 2>/dev/null || true; wait "$replica_pid" 2>/dev/null || true; fi
   PGOPTIONS=--client-min-messages=warning psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
   rm -rf "$tmp"
 }
@@ -94,6 +99,11 @@ if [ "$secure" = 1 ]; then
           --tls_client_ca_file "$tmp/ca.crt" --auth_tokens_file "$tmp/tokens")
 fi
 
+if [ "${PROTOMODEL_TEST_REPLICAS:-1}" = 2 ]; then
+  start_server "$server" "$url" "$tmp/replica.log" --log_rpcs=false "${flags[@]}"
+  replica_pid=$server_pid
+  export PROTOMODEL_TARGET_REPLICA="127.0.0.1:$server_port"
+fi
 start_server "$server" "$url" "$log" --log_rpcs=false "${flags[@]}"
 port=$server_port
 export PROTOMODEL_TARGET="127.0.0.1:$port"
