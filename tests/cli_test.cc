@@ -18,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -429,6 +430,59 @@ TEST_F(CliTest, WatchPrintsAJsonLineForEachChange) {
   EXPECT_TRUE(absl::StrContains(got[1], R"("name":"Old","age":40})")) << got[1];
   EXPECT_FALSE(JsonField(got[1], "resume_token").empty()) << got[1];
   EXPECT_FALSE(JsonField(got[1], "commit_time").empty()) << got[1];
+}
+
+// A live document through the CLI: updates appended (bytes from files),
+// listed, watched and compacted.
+TEST_F(CliTest, AppendsListsWatchesAndCompactsADocument) {
+  // A field of the CLI's indented JSON.
+  const auto field = [](const std::string& json, const std::string& key) {
+    return JsonField(absl::StrReplaceAll(json, {{"\": ", "\":"}}), key);
+  };
+  CommandResult user = Cli("users create --email=ada@example.com --display-name=Ada");
+  ASSERT_EQ(user.exit, 0) << user.output;
+  const std::string user_id = field(user.output, "id");
+  CommandResult cls = Cli("classes create --name='CS 101' --owner-id=" + user_id);
+  ASSERT_EQ(cls.exit, 0) << cls.output;
+  CommandResult conversation = Cli("conversations create --class-id=" +
+                                   field(cls.output, "id") + " --owner-id=" + user_id);
+  ASSERT_EQ(conversation.exit, 0) << conversation.output;
+  const std::string id = field(conversation.output, "id");
+  const std::string dir = ::testing::TempDir();
+  const std::string update = absl::StrCat(dir, "/cli-update-", getpid());
+  std::ofstream(update, std::ios::binary) << std::string("\x01\x02\x03", 3);
+
+  const std::string out = absl::StrCat(dir, "/cli-watch-updates-", getpid());
+  std::thread watch([&] { CliToFile("conversations watch-updates --conversation-id=" + id, out); });
+  CommandResult appended = Cli("conversations append-update --conversation-id=" + id +
+                               " --update=@" + update);
+  ASSERT_EQ(appended.exit, 0) << appended.output;
+  EXPECT_EQ(field(appended.output, "seq"), "1") << appended.output;
+  ASSERT_EQ(Cli("conversations append-update --conversation-id=" + id + " --update=@" + update)
+                .exit, 0);
+  CommandResult listed = Cli("conversations list-updates --conversation-id=" + id +
+                             " --after-seq=1");
+  ASSERT_EQ(listed.exit, 0) << listed.output;
+  EXPECT_TRUE(absl::StrContains(listed.output, "\"seq\": \"2\"")) << listed.output;
+  EXPECT_TRUE(absl::StrContains(listed.output, "AQID")) << listed.output;  // base64
+
+  const auto lines = [&] { return LinesOf(ReadFile(out)); };
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (lines().size() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  RunProcess(absl::StrCat("pkill -INT -f -- '^[^ ]*protomodel --target=", test_server().address(),
+                          " conversations watch-updates' || true"));
+  watch.join();
+  ASSERT_EQ(lines().size(), 2u) << ReadFile(out);
+  EXPECT_EQ(JsonField(lines()[1], "seq"), "2") << lines()[1];
+  EXPECT_EQ(JsonField(lines()[1], "update"), "AQID") << lines()[1];
+
+  CommandResult compacted = Cli("conversations compact --conversation-id=" + id +
+                                " --through-seq=2 --crdt-state=@" + update);
+  ASSERT_EQ(compacted.exit, 0) << compacted.output;
+  EXPECT_EQ(field(compacted.output, "compacted_seq"), "2") << compacted.output;
+  EXPECT_EQ(Cli("conversations compact --conversation-id=" + id +
+                " --through-seq=2 --crdt-state=@" + update).exit, 10)  // ABORTED
+      << "compacted already";
 }
 
 // A TCP proxy on a loopback port of its own to `upstream` (IPv4 HOST:PORT)

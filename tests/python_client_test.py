@@ -85,6 +85,57 @@ class PythonClientTest(unittest.TestCase):
             grimoire_pb2.GetConversationRequest(id=created.id), timeout=30)
         self.assertEqual(got.crdt_state, state)
 
+    def test_live_document_append_list_watch_compact(self):
+        users = grimoire_pb2_grpc.UserServiceStub(self.channel)
+        classes = grimoire_pb2_grpc.ClassServiceStub(self.channel)
+        conversations = grimoire_pb2_grpc.ConversationServiceStub(self.channel)
+        user = users.CreateUser(grimoire_pb2.CreateUserRequest(user=grimoire_pb2.User(
+            email=uuid.uuid4().hex + "@py", display_name="Py")), timeout=10)
+        cls = classes.CreateClass(grimoire_pb2.CreateClassRequest(
+            **{"class": grimoire_pb2.Class(name="Py 101", owner_id=user.id)}), timeout=10)
+        conversation = conversations.CreateConversation(grimoire_pb2.CreateConversationRequest(
+            conversation=grimoire_pb2.Conversation(class_id=cls.id, owner_id=user.id)),
+            timeout=10)
+        request_id = str(uuid.uuid4())
+        for i in range(3):
+            appended = conversations.AppendConversationUpdate(
+                grimoire_pb2.AppendConversationUpdateRequest(
+                    conversation_id=conversation.id, update=b"u%d" % i,
+                    request_id=request_id if i == 2 else str(uuid.uuid4())), timeout=10)
+            self.assertEqual(appended.seq, i + 1)
+        retried = conversations.AppendConversationUpdate(
+            grimoire_pb2.AppendConversationUpdateRequest(
+                conversation_id=conversation.id, update=b"u2", request_id=request_id),
+            timeout=10)
+        self.assertEqual(retried.seq, 3)
+
+        listed = conversations.ListConversationUpdates(
+            grimoire_pb2.ListConversationUpdatesRequest(
+                conversation_id=conversation.id, after_seq=1), timeout=10)
+        self.assertEqual([(u.seq, u.update) for u in listed.updates], [(2, b"u1"), (3, b"u2")])
+
+        watch = conversations.WatchConversationUpdates(
+            grimoire_pb2.WatchConversationUpdatesRequest(
+                conversation_id=conversation.id, after_seq=2), timeout=30)
+        self.assertEqual(next(watch).seq, 3)
+        conversations.AppendConversationUpdate(grimoire_pb2.AppendConversationUpdateRequest(
+            conversation_id=conversation.id, update=b"live"), timeout=10)
+        self.assertEqual(next(watch).update, b"live")
+        watch.cancel()
+
+        compacted = conversations.CompactConversation(grimoire_pb2.CompactConversationRequest(
+            conversation_id=conversation.id, through_seq=4, crdt_state=b"merged"), timeout=10)
+        self.assertEqual((compacted.compacted_seq, compacted.update_seq), (4, 4))
+        self.assertEqual(compacted.crdt_state, b"merged")
+        with self.assertRaises(grpc.RpcError) as again:
+            conversations.CompactConversation(grimoire_pb2.CompactConversationRequest(
+                conversation_id=conversation.id, through_seq=4, crdt_state=b"late"), timeout=10)
+        self.assertEqual(again.exception.code(), grpc.StatusCode.ABORTED)
+        with self.assertRaises(grpc.RpcError) as gone:
+            conversations.ListConversationUpdates(grimoire_pb2.ListConversationUpdatesRequest(
+                conversation_id=conversation.id, after_seq=0), timeout=10)
+        self.assertEqual(gone.exception.code(), grpc.StatusCode.OUT_OF_RANGE)
+
 
 class ErrorDetailsTest(unittest.TestCase):
     """What the server sends in grpc-status-details-bin (docs/API.md, "Error

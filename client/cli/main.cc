@@ -413,6 +413,18 @@ std::string TypeName(const FieldDescriptor* field) {
 }
 
 // What a field's options say, in words.
+// A verb as the CLI names it: "create", ..., "watch", and a live
+// document's "append-update", "list-updates", "watch-updates", "compact".
+std::string CliVerb(protomodel::Verb verb) {
+  switch (verb) {
+    case protomodel::Verb::kAppendUpdate: return "append-update";
+    case protomodel::Verb::kListUpdates: return "list-updates";
+    case protomodel::Verb::kWatchUpdates: return "watch-updates";
+    case protomodel::Verb::kCompact: return "compact";
+    default: return absl::AsciiStrToLower(protomodel::VerbName(verb));
+  }
+}
+
 std::string FieldNotes(const FieldDescriptor* field) {
   const protomodel::v1::ColumnOptions& column =
       field->options().GetExtension(protomodel::v1::column);
@@ -420,7 +432,8 @@ std::string FieldNotes(const FieldDescriptor* field) {
   if (column.primary_key()) notes.push_back("the id");
   if (column.output_only() || column.generated() != protomodel::v1::KEY_GENERATION_UNSPECIFIED ||
       column.server_default() != protomodel::v1::SERVER_DEFAULT_UNSPECIFIED ||
-      column.has_relation()) {
+      column.has_relation() || column.document() == protomodel::v1::DOCUMENT_UPDATE_SEQ ||
+      column.document() == protomodel::v1::DOCUMENT_COMPACTED_SEQ) {
     notes.push_back("output only");
   }
   if (column.required()) notes.push_back("required");
@@ -465,10 +478,13 @@ std::string VerbFlags(const MethodDescriptor* method, const std::string& verb) {
     } else {
       absl::StrAppend(&flag, absl::AsciiStrToUpper(field->name()));
     }
-    const bool needed = field->name() == "id" && (verb == "get" || verb == "delete");
+    // The key, and a document verb's <r>_id (its first field), are needed.
+    const bool needed = (field->name() == "id" && (verb == "get" || verb == "delete")) ||
+                        (i == 0 && absl::EndsWith(field->name(), "_id") &&
+                         (absl::StrContains(verb, "update") || verb == "compact"));
     flags.push_back(needed ? flag : absl::StrCat("[", flag, "]"));
   }
-  if (verb == "list") flags.push_back("[--all]");
+  if (verb == "list" || verb == "list-updates") flags.push_back("[--all]");
   return absl::StrJoin(flags, " ");
 }
 
@@ -495,8 +511,7 @@ void ResourceHelp(const std::string& plural, const google::protobuf::ServiceDesc
     const std::optional<protomodel::Verb> known = protomodel::VerbOf(*method);
     // The batches are called through import (and a script's own client).
     if (known.has_value() && protomodel::IsBatch(*known)) continue;
-    const std::string verb = known.has_value() ? absl::AsciiStrToLower(protomodel::VerbName(*known))
-                                               : method->name();
+    const std::string verb = known.has_value() ? CliVerb(*known) : method->name();
     std::cout << absl::StrFormat("  %-7s %s\n", verb, VerbFlags(method, verb));
   }
   // The CLI's own verbs, over BatchCreate and List.
@@ -814,6 +829,53 @@ int Export(const protomodel::cli::CatalogResource& resource,
 
 // `protomodel RESOURCES watch`: each change as one compact JSON object a
 // line, flushed as it comes, until interrupted or the watch fails.
+// Watch<R>Updates: a JSON line per update of the document, the backlog
+// after --after-seq first, until interrupted.
+int WatchUpdates(const protomodel::cli::CatalogResource& resource,
+                 const std::shared_ptr<grpc::Channel>& channel,
+                 const std::map<std::string, std::string>& flags) {
+  const std::string key_flag =
+      absl::StrReplaceAll(protomodel::LowerSnake(resource.message->name()), {{"_", "-"}}) + "-id";
+  std::string id;
+  int64_t after = 0;
+  for (const auto& [flag, value] : flags) {
+    if (flag == key_flag) {
+      id = value;
+    } else if (flag != "after-seq" || !absl::SimpleAtoi(value, &after)) {
+      throw UsageError{absl::StrCat("--", flag, ": not a flag of 'watch-updates'",
+                                    flag == "after-seq" ? " (want a number)" : "")};
+    }
+  }
+  if (id.empty()) throw UsageError{absl::StrCat("watch-updates: --", key_flag, " is required")};
+  absl::StatusOr<protomodel::client::ResourceClient> client =
+      protomodel::client::ResourceClient::For(resource.message, channel);
+  if (!client.ok()) return Fail(ToGrpc(client.status()));
+  const FieldDescriptor* pk = resource.message->field(0);
+  int64_t number = 0;
+  const protomodel::client::Key key =
+      pk->cpp_type() == FieldDescriptor::CPPTYPE_INT64 && absl::SimpleAtoi(id, &number)
+          ? protomodel::client::Key(number)
+          : protomodel::client::Key(id);
+  bool written = true;
+  const absl::Status status =
+      client->WatchUpdates(key, after, [&](protomodel::client::DocumentUpdate& update) {
+        std::cout << absl::StrCat(
+                         "{\"seq\":\"", update.seq, "\",\"update\":\"",
+                         absl::Base64Escape(update.data), "\",\"created_at\":\"",
+                         absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", update.created_at,
+                                          absl::UTCTimeZone()),
+                         "\"}\n")
+                  << std::flush;
+        written = static_cast<bool>(std::cout);
+        return written;
+      });
+  if (!written) {
+    std::cerr << "protomodel: " << resource.plural << " watch-updates: cannot write stdout\n";
+    return kOutputError;
+  }
+  return Fail(ToGrpc(status));
+}
+
 int WatchChanges(const protomodel::cli::CatalogResource& resource,
                  const std::shared_ptr<grpc::Channel>& channel,
                  const std::map<std::string, std::string>& flags) {
@@ -953,12 +1015,12 @@ int Run(int argc, char** argv) {
   }
   if (verb == "export") return Export(*found, channel, flags, timeout);
   if (verb == "watch") return WatchChanges(*found, channel, flags);
+  if (verb == "watch-updates") return WatchUpdates(*found, channel, flags);
   const auto* service = found->service;
   const MethodDescriptor* method = nullptr;
   for (int m = 0; m < service->method_count(); ++m) {
-    std::string prefix = verb;
-    if (!prefix.empty()) prefix[0] = absl::ascii_toupper(prefix[0]);
-    if (absl::StartsWith(service->method(m)->name(), prefix) && verb == absl::AsciiStrToLower(verb)) {
+    const std::optional<protomodel::Verb> known = protomodel::VerbOf(*service->method(m));
+    if (known.has_value() && !protomodel::IsBatch(*known) && CliVerb(*known) == verb) {
       method = service->method(m);
     }
   }
@@ -978,7 +1040,7 @@ int Run(int argc, char** argv) {
     for (const std::string& name : named) AddMaskPath(mask, name);
     if (named.empty()) throw UsageError{"update: give at least one field to write"};
   }
-  if (verb == "create") {
+  if (verb == "create" || verb == "append-update") {
     // A fresh request_id per logical create: the channel's retries on
     // UNAVAILABLE then never create twice.
     if (const FieldDescriptor* id = request->GetDescriptor()->FindFieldByName("request_id")) {
