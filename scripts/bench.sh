@@ -44,7 +44,7 @@ fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "${JOBS:-2}" --target protomodel-server protomodel-load protomodel-watch-load \
-  protomodel-handwritten-peer protomodel >/dev/null
+  protomodel-document-load protomodel-handwritten-peer protomodel >/dev/null
 peers=tests/bench/peers
 if [ ! -f "$peers/node/node_modules/.package-lock.json" ] ||
    [ "$peers/node/package-lock.json" -nt "$peers/node/node_modules/.package-lock.json" ]; then
@@ -239,6 +239,32 @@ echo "$watch_all" >&2
 echo "$watch_one" >&2
 echo "$watch_many" >&2
 
+# Live documents: appends of 100-byte updates spread over 100 conversations,
+# against pgbench inserting the same rows (the update log's) at the same
+# concurrency; all to one conversation from 16 writers (each append waits
+# for the one before it on that row's lock); loading a 1 MB state and 1000
+# updates as a reader does, against one Get of the same bytes as a state;
+# append-to-watcher latency with the watcher on a second replica.
+echo "bench: live documents" >&2
+doc_load() { "$build/tests/bench/protomodel-document-load" --target "127.0.0.1:$port" "$@" || true; }
+psql "$bench_url" -qc "CREATE SEQUENCE IF NOT EXISTS bench_update_seq" >/dev/null
+update_hex=$(printf 'u%.0s' $(seq 100) | od -An -tx1 | tr -d ' \n')
+printf '%s\n' '\set d random(1, 100)' \
+  "INSERT INTO protomodel_document_updates (table_name, document_key, seq, \"update\") VALUES ('pgbench', :d, nextval('bench_update_seq'), '\\x$update_hex');" \
+  >"$out/insert_update.sql"
+pg_update=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_update.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
+doc_many=$(doc_load --mode append --conversations 100 --clients "$clients" --duration_seconds "$seconds")
+doc_one=$(doc_load --mode append --conversations 1 --clients 16 --duration_seconds "$seconds")
+doc_read=$(doc_load --mode load --snapshot_bytes 1048576 --updates 1000 --update_bytes 100)
+main_pid=$server_pid
+start_server "$build/server/protomodel-server" "$bench_url" "$out/replica.log" --log_rpcs=false
+replica_pid=$server_pid
+server_pid=$main_pid
+doc_latency=$(doc_load --mode latency --replica "127.0.0.1:$server_port" --rate 200 --duration_seconds "$seconds")
+kill -TERM "$replica_pid" 2>/dev/null || true
+wait "$replica_pid" 2>/dev/null || true
+printf '%s\n' "pgbench insert update row: $pg_update" "$doc_many" "$doc_one" "$doc_read" "$doc_latency" >&2
+
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<" $1"; }
 line_of() { grep "scenario=$1 " "$results"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -415,6 +441,7 @@ bound_plain=$(bound "$pg_batch_plain")
   target "RSS with 16 x 1 MB writes MB" "$write_rss" "<=" 64
   target "WatchHeroes p99 commit-to-event, 1000 watchers (100 slices), 1000 changes/s, ms" "$(field "$watch_many" p99_ms)" "<=" 100
   target "Server RSS with 1000 idle watches over the idle server's, MB" "$watch_rss_mb" "<=" 64
+  target "Append 100-byte updates over 100 conversations / pgbench inserting the rows" "$(ratio "$(field "$doc_many" appends_per_s)" "$pg_update")" ">=" 0.5
   echo
   echo "Other figures:"
   echo
@@ -431,6 +458,11 @@ bound_plain=$(bound "$pg_batch_plain")
   echo "| server peak RSS, GetHero, MB | $(field "$(line_of get_hero)" rss_mb) | ≤ 64 |"
   echo "| WatchHeroes commit-to-event, 1 watcher, p50 / p99 ms | $(field "$watch_one" p50_ms) / $(field "$watch_one" p99_ms) ($(field "$watch_one" changes_per_s) changes/s, $(field "$watch_one" missing) events missing) | |"
   echo "| WatchHeroes commit-to-event, 1000 watchers of 100 slices, p50 / p99 ms | $(field "$watch_many" p50_ms) / $(field "$watch_many" p99_ms) ($(field "$watch_many" changes_per_s) changes/s, $(field "$watch_many" missing) events missing) | |"
+  echo "| pgbench inserting 100-byte update rows (the log's), rows/s | $pg_update | reference |"
+  echo "| AppendConversationUpdate over 100 conversations, $clients in flight | $(field "$doc_many" appends_per_s)/s: $(ratio "$(field "$doc_many" appends_per_s)" "$pg_update") of pgbench's; p50 / p99 $(field "$doc_many" p50_ms) / $(field "$doc_many" p99_ms) ms | ≥ 0.5 of pgbench |"
+  echo "| AppendConversationUpdate to one conversation, 16 writers | $(field "$doc_one" appends_per_s)/s, p50 / p99 $(field "$doc_one" p50_ms) / $(field "$doc_one" p99_ms) ms | report |"
+  echo "| Loading a 1 MB state + 1000 updates (Get, then ListConversationUpdates) / GetConversation of the same bytes as one state | $(field "$doc_read" document_ms) ms / $(field "$doc_read" snapshot_ms) ms: $(field "$doc_read" ratio) | report |"
+  echo "| Append-to-watcher on another replica, 200 appends/s, p50 / p99 ms | $(field "$doc_latency" p50_ms) / $(field "$doc_latency" p99_ms) ($(field "$doc_latency" received) of $(field "$doc_latency" appends) received) | ≤ 1000 |"
   echo "| WatchHeroes commit-to-event, 1000 watchers of every change, p50 / p99 ms | $(field "$watch_all" p50_ms) / $(field "$watch_all" p99_ms) ($(field "$watch_all" changes_per_s) changes/s, $(field "$watch_all" events) events, $(field "$watch_all" missing) missing) | |"
   echo
   echo "Where a call's CPU goes ($clients in flight; microseconds of CPU a call, from /proc; the three share $(nproc) cores, so $(nproc) s / (their sum) bounds the calls a second):"

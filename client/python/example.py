@@ -98,8 +98,9 @@ class _CallDetails(collections.namedtuple(
     pass
 
 
-class BearerToken(grpc.UnaryUnaryClientInterceptor):
-    """Adds `authorization: Bearer <token>` to every call. An interceptor
+class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call, unary or
+    streaming (Watch...). An interceptor
     rather than grpc.access_token_call_credentials, which gRPC sends over TLS
     only: this also works in plaintext, for a server behind a mesh sidecar
     that terminates mTLS (--allow_plaintext_tokens)."""
@@ -107,11 +108,16 @@ class BearerToken(grpc.UnaryUnaryClientInterceptor):
     def __init__(self, token):
         self._header = ("authorization", "Bearer " + token)
 
-    def intercept_unary_unary(self, continuation, details, request):
+    def _with_token(self, details):
         metadata = list(details.metadata or []) + [self._header]
-        return continuation(_CallDetails(
-            details.method, details.timeout, metadata, details.credentials,
-            details.wait_for_ready, details.compression), request)
+        return _CallDetails(details.method, details.timeout, metadata, details.credentials,
+                            details.wait_for_ready, details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
 
 
 def _read(variable):
