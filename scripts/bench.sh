@@ -248,9 +248,9 @@ echo "$watch_many" >&2
 echo "bench: live documents" >&2
 doc_load() { "$build/tests/bench/protomodel-document-load" --target "127.0.0.1:$port" "$@" || true; }
 psql "$bench_url" -qc "CREATE SEQUENCE IF NOT EXISTS bench_update_seq" >/dev/null
-update_hex=$(printf 'u%.0s' $(seq 100) | od -An -tx1 | tr -d ' \n')
+update_hex=$(printf 'u%.0s' $(seq 100) | od -v -An -tx1 | tr -d ' \n')
 printf '%s\n' '\set d random(1, 100)' \
-  "INSERT INTO protomodel_document_updates (table_name, document_key, seq, \"update\") VALUES ('pgbench', :d, nextval('bench_update_seq'), '\\x$update_hex');" \
+  "INSERT INTO protomodel_document_updates (table_name, document_key, seq, \"update\") VALUES ('pgbench', :d::text, nextval('bench_update_seq'), '\\x$update_hex');" \
   >"$out/insert_update.sql"
 pg_update=$("$pgbin/pgbench" -n -M prepared -f "$out/insert_update.sql" -c "$clients" -j 2 -T "$seconds" "$bench_url" 2>/dev/null | tps)
 doc_many=$(doc_load --mode append --conversations 100 --clients "$clients" --duration_seconds "$seconds")
