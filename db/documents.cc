@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "db/errors.h"
 #include "db/rows.h"
@@ -52,6 +53,46 @@ DocumentLog::DocumentLog(const Table& table, Pipeline& pipeline)
           "\"seq\", \"update\") SELECT ", literal, ", $1::text, \"seq\", $2::bytea FROM \"doc\" "
           "RETURNING \"seq\"::text, ", kMicros),
       false};
+  // For each of `rows` rows, $3i+1 the key, $3i+2 the update, $3i+3 the
+  // request_id; rows with a NULL key are padding.
+  for (const size_t rows : {size_t{4}, size_t{16}, kMaxAppendBatch}) {
+    std::vector<std::string> values;
+    for (size_t i = 0; i < rows; ++i) {
+      values.push_back(absl::StrCat("(", i + 1, ", $", 3 * i + 1, "::text, $", 3 * i + 2,
+                                    "::bytea, $", 3 * i + 3, "::uuid)"));
+    }
+    const std::string pk_type = TypeName(t.primary_key());
+    append_many_.emplace_back(
+        rows,
+        Statement{
+            absl::StrCat(name, ".append_updates.", rows),
+            absl::StrCat(
+                "WITH \"input\" AS MATERIALIZED (SELECT * FROM (VALUES ",
+                absl::StrJoin(values, ", "),
+                ") AS v(\"ord\", \"k\", \"u\", \"r\") WHERE \"k\" IS NOT NULL), "
+                "\"counts\" AS (SELECT \"k\", count(*) AS \"n\" FROM \"input\" GROUP BY \"k\"), "
+                // In key order, so that two batches never wait for each other
+                // in a circle.
+                "\"locked\" AS (SELECT count(*) AS \"n\" FROM (SELECT 1 FROM ", table_name,
+                " d JOIN \"counts\" c ON d.", pk, " = c.\"k\"::", pk_type, " ORDER BY d.", pk,
+                " FOR UPDATE OF d) AS x), "
+                "\"doc\" AS (UPDATE ", table_name, " d SET ", update_seq, " = d.", update_seq,
+                " + c.\"n\", ", t.etag()->quoted, " = gen_random_uuid()::text FROM \"counts\" c, "
+                "\"locked\" WHERE d.", pk, " = c.\"k\"::", pk_type, " RETURNING c.\"k\", d.",
+                update_seq, " AS \"last\", c.\"n\"), "
+                "\"numbered\" AS MATERIALIZED (SELECT i.\"ord\", i.\"k\", i.\"u\", i.\"r\", "
+                "doc.\"last\" - doc.\"n\" + row_number() OVER (PARTITION BY i.\"k\" ORDER BY "
+                "i.\"ord\") AS \"seq\" FROM \"input\" i JOIN \"doc\" ON doc.\"k\" = i.\"k\"), "
+                "\"recorded\" AS (INSERT INTO \"protomodel_request_ids\" (\"request_id\", "
+                "\"table_name\", \"resource_key\") SELECT \"r\", ", QuoteLiteral(AppendsName(t)),
+                ", \"k\" || '/' || \"seq\" FROM \"numbered\" WHERE \"r\" IS NOT NULL), "
+                "\"stored\" AS (INSERT INTO \"protomodel_document_updates\" (\"table_name\", "
+                "\"document_key\", \"seq\", \"update\") SELECT ", literal,
+                ", \"k\", \"seq\", \"u\" FROM \"numbered\") "
+                "SELECT \"ord\"::text, \"seq\"::text, (extract(epoch from now()) * 1000000)::int8::text "
+                "FROM \"numbered\""),
+            false});
+  }
   // $1 the request_id.
   find_appended_ = {
       absl::StrCat(name, ".find_appended"),
@@ -118,6 +159,55 @@ void DocumentLog::Append(std::string key, absl::string_view data, std::string re
         if (result->empty()) return std::move(done)(table_.NotFound(key));
         std::move(done)(Appended{std::move(key), CellInt(result->cell(0, 0)),
                                  CellInt(result->cell(0, 1))});
+      });
+}
+
+void DocumentLog::AppendMany(std::vector<PendingAppend> appends, CallLimit limit,
+                             AppendedMany done) const {
+  const Statement* statement = nullptr;
+  size_t rows = 0;
+  for (const auto& [capacity, candidate] : append_many_) {
+    if (capacity >= appends.size()) {
+      statement = &candidate;
+      rows = capacity;
+      break;
+    }
+  }
+  if (statement == nullptr) {
+    return std::move(done)(absl::InvalidArgumentError("too many appends for one statement"));
+  }
+  Params params;
+  for (size_t i = 0; i < rows; ++i) {
+    if (i >= appends.size()) {
+      params.AddNull();
+      params.AddNull();
+      params.AddNull();
+      continue;
+    }
+    params.AddText(appends[i].key);
+    params.AddBinaryView(appends[i].data);
+    if (appends[i].request_id.empty()) {
+      params.AddNull();
+    } else {
+      params.AddText(appends[i].request_id);
+    }
+  }
+  pipeline_.Run(
+      *statement, std::move(params), std::move(limit),
+      {"append_update", StatementKind::kWrite, absl::StrCat("appending to ", schema().name(), " documents")},
+      [this, appends = std::move(appends), done = std::move(done)](
+          absl::StatusOr<Result> result) mutable {
+        if (!result.ok()) return std::move(done)(result.status());
+        std::vector<absl::StatusOr<Appended>> each;
+        for (const PendingAppend& append : appends) each.push_back(table_.NotFound(append.key));
+        for (size_t row = 0; row < result->size(); ++row) {
+          const int64_t ord = CellInt(result->cell(row, 0));
+          if (ord < 1 || static_cast<size_t>(ord) > appends.size()) continue;
+          const size_t i = static_cast<size_t>(ord - 1);
+          each[i] = Appended{appends[i].key, CellInt(result->cell(row, 1)),
+                             CellInt(result->cell(row, 2))};
+        }
+        std::move(done)(std::move(each));
       });
 }
 

@@ -56,6 +56,25 @@ class DocumentLog {
   void Append(std::string key, absl::string_view data, std::string request_id, CallLimit limit,
               AppendDone done) const;
 
+  // One append of a batch: its document, its bytes (outliving the call)
+  // and its request_id ("" for none).
+  struct PendingAppend {
+    std::string key;
+    absl::string_view data;
+    std::string request_id;
+  };
+  // Appends that arrived together, in one statement: the documents' rows
+  // locked in key order, each bumped once by its appends' count, and every
+  // update stored, a document's in the order given. Answers each append's
+  // outcome (NOT_FOUND for a missing document) when the statement ran, or
+  // the statement's error, with nothing written (a request_id recorded
+  // before: make them one by one with Append to learn which).
+  using AppendedMany =
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<absl::StatusOr<Appended>>> each) &&>;
+  void AppendMany(std::vector<PendingAppend> appends, CallLimit limit, AppendedMany done) const;
+  // The most appends AppendMany takes at once.
+  static constexpr size_t kMaxAppendBatch = 64;
+
   // A document's counters and its updates after a seq, in seq order.
   struct Page {
     int64_t update_seq = 0;
@@ -99,6 +118,9 @@ class DocumentLog {
   std::vector<const Column*> all_columns_;
   RowForm compact_form_;
   Statement append_;
+  // AppendMany's, by the rows it holds (4, 16, 64: the rest padded with
+  // NULLs).
+  std::vector<std::pair<size_t, Statement>> append_many_;
   Statement find_appended_;
   Statement read_;
   Statement compact_;

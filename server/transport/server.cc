@@ -217,7 +217,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
              : nullptr);
     server->document_verbs_.push_back(
         live ? std::make_unique<DocumentVerbs>(*server->documents_.back(),
-                                               options.default_deadline)
+                                               options.default_deadline, options.max_waiting)
              : nullptr);
   }
   std::vector<const db::Table*> tables;

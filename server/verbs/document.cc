@@ -77,8 +77,16 @@ absl::StatusOr<int64_t> SeqField(const Message& request, const FieldDescriptor* 
   return value;
 }
 
-DocumentVerbs::DocumentVerbs(const db::DocumentLog& log, absl::Duration default_deadline)
-    : log_(log), default_deadline_(default_deadline) {}
+DocumentVerbs::DocumentVerbs(const db::DocumentLog& log, absl::Duration default_deadline,
+                             int max_waiting)
+    : log_(log),
+      default_deadline_(default_deadline),
+      appends_(std::make_unique<Batcher<PendingAppend>>(
+          BatchLimits{.max_batch = db::DocumentLog::kMaxAppendBatch,
+                      .max_queued = static_cast<size_t>(max_waiting)},
+          [this](std::vector<PendingAppend> appends, Batcher<PendingAppend>::Finished finished) {
+            AppendBatch(std::move(appends), std::move(finished));
+          })) {}
 
 db::CallLimit DocumentVerbs::Limit(grpc::CallbackServerContext* context) const {
   return LimitOf(context, default_deadline_);
@@ -107,14 +115,76 @@ void DocumentVerbs::Append(Call* call) const {
       request_id = *std::move(uuid);
     }
   }
-  log_.Append(*std::move(key), data, std::move(request_id), Limit(call->context()),
-              [call, data = &data](absl::StatusOr<db::DocumentLog::Appended> appended) {
-                if (appended.ok()) {
-                  FillUpdate(call->plan(), appended->key, appended->seq,
-                             appended->created_micros, *data, call->response());
-                }
-                Answer(call, appended.status());
+  PendingAppend pending{call, *std::move(key), &data, std::move(request_id),
+                        Limit(call->context())};
+  if (!appends_->Add(pending)) call->Finish(Overloaded());
+}
+
+namespace {
+
+// Answers an append with the seq it took.
+void AnswerAppend(Call* call, const std::string& data,
+                  const absl::StatusOr<db::DocumentLog::Appended>& appended) {
+  if (appended.ok()) {
+    FillUpdate(call->plan(), appended->key, appended->seq, appended->created_micros, data,
+               call->response());
+  }
+  Answer(call, appended.status());
+}
+
+}  // namespace
+
+void DocumentVerbs::AppendOne(PendingAppend append) const {
+  Call* call = append.call;
+  const std::string* data = append.data;
+  log_.Append(std::move(append.key), *data, std::move(append.request_id), std::move(append.limit),
+              [call, data](absl::StatusOr<db::DocumentLog::Appended> appended) {
+                AnswerAppend(call, *data, appended);
               });
+}
+
+void DocumentVerbs::AppendBatch(std::vector<PendingAppend> appends,
+                                Batcher<PendingAppend>::Finished finished) const {
+  std::vector<PendingAppend> live = Startable(std::move(appends));
+  if (live.empty()) return std::move(finished)();
+  if (live.size() == 1) {
+    Call* call = live[0].call;
+    const std::string* data = live[0].data;
+    return log_.Append(std::move(live[0].key), *data, std::move(live[0].request_id),
+                       std::move(live[0].limit),
+                       [call, data, finished = std::move(finished)](
+                           absl::StatusOr<db::DocumentLog::Appended> appended) mutable {
+                         std::move(finished)();
+                         AnswerAppend(call, *data, appended);
+                       });
+  }
+  std::vector<db::DocumentLog::PendingAppend> rows;
+  for (const PendingAppend& append : live) {
+    rows.push_back({append.key, *append.data, append.request_id});
+  }
+  db::CallLimit limit = SharedLimit(live);
+  log_.AppendMany(
+      std::move(rows), std::move(limit),
+      [this, live = std::move(live), finished = std::move(finished)](
+          absl::StatusOr<std::vector<absl::StatusOr<db::DocumentLog::Appended>>> each) mutable {
+        std::move(finished)();
+        if (each.ok()) {
+          for (size_t i = 0; i < live.size(); ++i) {
+            AnswerAppend(live[i].call, *live[i].data, (*each)[i]);
+          }
+          return;
+        }
+        // Nothing was written. In doubt, unreachable or out of time: the same
+        // answer for all. Refused (a request_id recorded before, a deadlock
+        // with another replica's batch): each on its own statement.
+        const absl::StatusCode code = each.status().code();
+        if (code == absl::StatusCode::kUnknown || code == absl::StatusCode::kUnavailable ||
+            code == absl::StatusCode::kCancelled || code == absl::StatusCode::kDeadlineExceeded) {
+          for (PendingAppend& append : live) Answer(append.call, each.status());
+          return;
+        }
+        for (PendingAppend& append : live) AppendOne(std::move(append));
+      });
 }
 
 void DocumentVerbs::ListUpdates(Call* call) const {

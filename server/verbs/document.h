@@ -2,6 +2,9 @@
 #define PROTOMODEL_SERVER_VERBS_DOCUMENT_H_
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <google/protobuf/message.h>
 
@@ -9,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "db/documents.h"
+#include "server/verbs/batcher.h"
 #include "server/verbs/call.h"
 
 namespace protomodel::server {
@@ -30,19 +34,39 @@ absl::StatusOr<int64_t> SeqField(const google::protobuf::Message& request,
 // Compact<R>) over one table, as Crud serves the standard ones: checked on
 // gRPC's thread, one statement on the pipeline, finished when the database
 // answers. Watch<R>Updates is WatchHub's.
+//
+// Appends that arrive while earlier ones are under way go together, in one
+// statement (db::DocumentLog::AppendMany), as creates do (see Crud).
 class DocumentVerbs final {
  public:
-  DocumentVerbs(const db::DocumentLog& log, absl::Duration default_deadline);
+  // At most `max_waiting` appends wait for a batch.
+  DocumentVerbs(const db::DocumentLog& log, absl::Duration default_deadline, int max_waiting);
 
   void Append(Call* call) const;
   void ListUpdates(Call* call) const;
   void Compact(Call* call) const;
 
  private:
+  // An append checked and waiting for its batch.
+  struct PendingAppend {
+    Call* call;
+    std::string key;
+    const std::string* data;  // the request's
+    std::string request_id;
+    db::CallLimit limit;
+    size_t bytes() const { return data->size(); }
+  };
+
   db::CallLimit Limit(grpc::CallbackServerContext* context) const;
+  // Stores a batch of appends, in one statement when there are several.
+  void AppendBatch(std::vector<PendingAppend> appends,
+                   Batcher<PendingAppend>::Finished finished) const;
+  // One append on its own statement.
+  void AppendOne(PendingAppend append) const;
 
   const db::DocumentLog& log_;
   const absl::Duration default_deadline_;
+  std::unique_ptr<Batcher<PendingAppend>> appends_;
 };
 
 }  // namespace protomodel::server
