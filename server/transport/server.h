@@ -136,6 +136,9 @@ class Server final {
   int waiting_calls() const {
     int waiting = 0;
     for (const auto& crud : cruds_) waiting += crud->waiting();
+    for (const auto& documents : document_verbs_) {
+      if (documents != nullptr) waiting += documents->waiting();
+    }
     return waiting;
   }
   // The health port and the metrics port bound (0 when not serving).

@@ -43,6 +43,8 @@ class DocumentVerbs final {
   DocumentVerbs(const db::DocumentLog& log, absl::Duration default_deadline, int max_waiting);
 
   void Append(Call* call) const;
+  // Appends waiting for their batch.
+  int waiting() const { return static_cast<int>(appends_->waiting()); }
   void ListUpdates(Call* call) const;
   void Compact(Call* call) const;
 
