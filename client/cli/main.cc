@@ -850,12 +850,20 @@ int WatchUpdates(const protomodel::cli::CatalogResource& resource,
   absl::StatusOr<protomodel::client::ResourceClient> client =
       protomodel::client::ResourceClient::For(resource.message, channel);
   if (!client.ok()) return Fail(ToGrpc(client.status()));
-  const FieldDescriptor* pk = resource.message->field(0);
-  int64_t number = 0;
-  const protomodel::client::Key key =
-      pk->cpp_type() == FieldDescriptor::CPPTYPE_INT64 && absl::SimpleAtoi(id, &number)
-          ? protomodel::client::Key(number)
-          : protomodel::client::Key(id);
+  // The key's type is the primary key's: an integer id, or text (a UUID).
+  protomodel::client::Key key = id;
+  for (int i = 0; i < resource.message->field_count(); ++i) {
+    const FieldDescriptor* field = resource.message->field(i);
+    if (!field->options().GetExtension(protomodel::v1::column).primary_key() ||
+        field->cpp_type() != FieldDescriptor::CPPTYPE_INT64) {
+      continue;
+    }
+    int64_t number = 0;
+    if (!absl::SimpleAtoi(id, &number)) {
+      throw UsageError{absl::StrCat("--", key_flag, ": '", id, "' is not an integer")};
+    }
+    key = number;
+  }
   bool written = true;
   const absl::Status status =
       client->WatchUpdates(key, after, [&](protomodel::client::DocumentUpdate& update) {
