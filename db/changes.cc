@@ -15,6 +15,7 @@
 #include "db/exec/sql_status.h"
 #include "db/sql/codec.h"
 #include "db/sql/page_token.h"
+#include "db/sql/sql_build.h"
 
 namespace protomodel::db {
 namespace {
@@ -47,7 +48,7 @@ std::string FunctionName(const TableSchema& table) {
 std::string ValueExpr(const Column& column, absl::string_view alias) {
   const std::string ref = absl::StrCat(alias, ".", column.quoted);
   if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
-    return absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8::text");
+    return absl::StrCat(MicrosSql(ref), "::text");
   }
   return absl::StrCat(ref, "::text");
 }

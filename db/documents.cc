@@ -22,8 +22,6 @@ int64_t CellInt(const Cell& cell) {
   return value;
 }
 
-constexpr char kMicros[] = "(extract(epoch from \"created_at\") * 1000000)::int8::text";
-
 }  // namespace
 
 DocumentLog::DocumentLog(const Table& table, Pipeline& pipeline)
@@ -44,14 +42,14 @@ DocumentLog::DocumentLog(const Table& table, Pipeline& pipeline)
       absl::StrCat(name, ".append_update"),
       absl::StrCat(
           "WITH \"doc\" AS (UPDATE ", table_name, " SET ", update_seq, " = ", update_seq, " + 1",
-          ", ", t.etag()->quoted, " = gen_random_uuid()::text WHERE ", pk, " = ", key,
+          ", ", t.etag()->quoted, " = ", kNewVersionSql, " WHERE ", pk, " = ", key,
           " RETURNING ", update_seq, " AS \"seq\"), "
           "\"recorded\" AS (INSERT INTO \"protomodel_request_ids\" (\"request_id\", "
           "\"table_name\", \"resource_key\") SELECT $3::uuid, ", QuoteLiteral(AppendsName(t)),
           ", $1::text || '/' || \"seq\" FROM \"doc\" WHERE $3::uuid IS NOT NULL) "
           "INSERT INTO \"protomodel_document_updates\" (\"table_name\", \"document_key\", "
           "\"seq\", \"update\") SELECT ", literal, ", $1::text, \"seq\", $2::bytea FROM \"doc\" "
-          "RETURNING \"seq\"::text, ", kMicros),
+          "RETURNING \"seq\"::text, ", MicrosSql("\"created_at\""), "::text"),
       false};
   // For each of `rows` rows, $3i+1 the key, $3i+2 the update, $3i+3 the
   // request_id; rows with a NULL key are padding.
@@ -77,7 +75,7 @@ DocumentLog::DocumentLog(const Table& table, Pipeline& pipeline)
                 " d JOIN \"counts\" c ON d.", pk, " = c.\"k\"::", pk_type, " ORDER BY d.", pk,
                 " FOR UPDATE OF d) AS x), "
                 "\"doc\" AS (UPDATE ", table_name, " d SET ", update_seq, " = d.", update_seq,
-                " + c.\"n\", ", t.etag()->quoted, " = gen_random_uuid()::text FROM \"counts\" c, "
+                " + c.\"n\", ", t.etag()->quoted, " = ", kNewVersionSql, " FROM \"counts\" c, "
                 "\"locked\" WHERE d.", pk, " = c.\"k\"::", pk_type, " RETURNING c.\"k\", d.",
                 update_seq, " AS \"last\", c.\"n\"), "
                 "\"numbered\" AS MATERIALIZED (SELECT i.\"ord\", i.\"k\", i.\"u\", i.\"r\", "
@@ -89,14 +87,14 @@ DocumentLog::DocumentLog(const Table& table, Pipeline& pipeline)
                 "\"stored\" AS (INSERT INTO \"protomodel_document_updates\" (\"table_name\", "
                 "\"document_key\", \"seq\", \"update\") SELECT ", literal,
                 ", \"k\", \"seq\", \"u\" FROM \"numbered\") "
-                "SELECT \"ord\"::text, \"seq\"::text, (extract(epoch from now()) * 1000000)::int8::text "
-                "FROM \"numbered\""),
+                "SELECT \"ord\"::text, \"seq\"::text, ", MicrosSql("now()"),
+                "::text FROM \"numbered\""),
             false});
   }
   // $1 the request_id.
   find_appended_ = {
       absl::StrCat(name, ".find_appended"),
-      absl::StrCat("SELECT \"resource_key\", ", kMicros,
+      absl::StrCat("SELECT \"resource_key\", ", MicrosSql("\"created_at\""), "::text",
                    " FROM \"protomodel_request_ids\" WHERE \"request_id\" = $1::uuid AND "
                    "\"table_name\" = ",
                    QuoteLiteral(AppendsName(t))),
@@ -107,7 +105,7 @@ DocumentLog::DocumentLog(const Table& table, Pipeline& pipeline)
       absl::StrCat(name, ".read_updates"),
       absl::StrCat(
           "SELECT d.", update_seq, "::text, d.", compacted_seq, "::text, u.\"seq\"::text, ",
-          "(extract(epoch from u.\"created_at\") * 1000000)::int8::text, u.\"update\" FROM ",
+          MicrosSql("u.\"created_at\""), "::text, u.\"update\" FROM ",
           table_name, " d LEFT JOIN LATERAL (SELECT \"seq\", \"created_at\", \"update\", "
           "sum(octet_length(\"update\")) OVER (ORDER BY \"seq\") AS \"through\", "
           "octet_length(\"update\") AS \"size\" FROM \"protomodel_document_updates\" WHERE "
@@ -116,16 +114,16 @@ DocumentLog::DocumentLog(const Table& table, Pipeline& pipeline)
           "u.\"through\" = u.\"size\" WHERE d.", pk, " = ", key, " ORDER BY u.\"seq\""),
       true};
   // $1 key, $2 through, $3 the state.
-  const std::vector<bool> written = t.ColumnSet({document.state});
-  compact_form_ = WriteForm(t, written);
+  // The state comes back NULL: the caller has it.
+  const RowForm compact_form = WriteForm(t, t.ColumnSet({document.state}));
   compact_ = {
       absl::StrCat(name, ".compact"),
       absl::StrCat("UPDATE ", table_name, " SET ", document.state->quoted, " = $3::bytea, ",
                    compacted_seq, " = $2::int8, ", t.etag()->quoted,
-                   " = gen_random_uuid()::text WHERE ", pk, " = ", key, " AND ", compacted_seq,
+                   " = ", kNewVersionSql, " WHERE ", pk, " = ", key, " AND ", compacted_seq,
                    " < $2::int8 AND ", update_seq, " >= $2::int8 RETURNING ",
-                   SelectList(all_columns_, "", compact_form_)),
-      compact_form_.binary};
+                   SelectList(all_columns_, "", compact_form)),
+      compact_form.binary};
   counters_ = {absl::StrCat(name, ".document_counters"),
                absl::StrCat("SELECT ", update_seq, "::text, ", compacted_seq, "::text FROM ",
                             table_name, " WHERE ", pk, " = ", key),

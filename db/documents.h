@@ -116,7 +116,6 @@ class DocumentLog {
   const Table& table_;
   Pipeline& pipeline_;
   std::vector<const Column*> all_columns_;
-  RowForm compact_form_;
   Statement append_;
   // AppendMany's, by the rows it holds (4, 16, 64: the rest padded with
   // NULLs).

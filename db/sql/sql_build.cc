@@ -16,10 +16,6 @@ namespace {
 
 using google::protobuf::Message;
 
-// A fresh opaque version for etag columns, on insert (the column default in
-// the migration) and on every update.
-constexpr char kNewVersionSql[] = "gen_random_uuid()::text";
-
 // The SQL expression that reads `column` in the form Table parses.
 // A bytea column read as raw bytes in a binary result.
 bool IsRawBytes(const Column& column) {
@@ -32,7 +28,7 @@ std::string ColumnExpr(const Column& column, absl::string_view alias, const RowF
   }
   std::string ref = alias.empty() ? column.quoted : absl::StrCat(alias, ".", column.quoted);
   if (column.type == ColumnType::kTimestamp || column.type == ColumnType::kDuration) {
-    ref = absl::StrCat("(extract(epoch from ", ref, ") * 1000000)::int8");
+    ref = MicrosSql(ref);
   }
   if (form.binary && !IsRawBytes(column)) return absl::StrCat(ref, "::text");
   return ref;
@@ -259,6 +255,10 @@ DocumentReplace ReplaceDocument(const TableSchema& table, absl::string_view row,
 }
 
 }  // namespace
+
+std::string MicrosSql(absl::string_view time) {
+  return absl::StrCat("(extract(epoch from ", time, ") * 1000000)::int8");
+}
 
 FullViewJoins RelationJoins(const TableSchema& table, bool binary) {
   FullViewJoins joins;

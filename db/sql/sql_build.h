@@ -20,6 +20,14 @@ namespace protomodel::db {
 // A statement's text depends only on the table, the columns written and
 // whether an etag is checked, never on the values (tests/fuzz/ checks this).
 
+// A fresh opaque version for etag columns, on insert (the column default in
+// the migration) and on every update.
+inline constexpr char kNewVersionSql[] = "gen_random_uuid()::text";
+
+// `time` (a timestamptz or interval) as the microseconds since the epoch
+// (or in the interval) Table reads times back as: a bigint.
+std::string MicrosSql(absl::string_view time);
+
 // How a statement returns a table's rows.
 struct RowForm {
   // Binary results (Statement::binary_results): bytea columns come as raw

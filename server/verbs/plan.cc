@@ -167,8 +167,6 @@ class Planner {
       return Misfit(absl::StrCat("it must ", plan_.verb == Verb::kWatchUpdates ? "stream " : "return ",
                                  update_name, ", not ", out->full_name()));
     }
-    MethodPlan::UpdateMessage& message = plan_.update_message;
-    message.type = update;
     PLAN_FIELD(update_message.key,
                Field(update, key_name, plan_.table->primary_key().field->type(), true));
     PLAN_FIELD(update_message.seq, Field(update, "seq", FieldDescriptor::TYPE_INT64, true));

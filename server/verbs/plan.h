@@ -68,10 +68,9 @@ struct MethodPlan {
   const google::protobuf::FieldDescriptor* after_seq = nullptr;
   const google::protobuf::FieldDescriptor* through_seq = nullptr;
   const google::protobuf::FieldDescriptor* state = nullptr;
-  // The `<R>Update` message the document verbs answer with (Append), list
-  // (ListUpdates) or stream (WatchUpdates), and its fields.
+  // The fields of the `<R>Update` message the document verbs answer with
+  // (Append), list (ListUpdates) or stream (WatchUpdates).
   struct UpdateMessage {
-    const google::protobuf::Descriptor* type = nullptr;
     const google::protobuf::FieldDescriptor* key = nullptr;   // `<r>_id`
     const google::protobuf::FieldDescriptor* seq = nullptr;
     const google::protobuf::FieldDescriptor* data = nullptr;  // `update`

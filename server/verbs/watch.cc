@@ -483,23 +483,33 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchHub::Start(
   group->key = absl::StrCat(plan.full_name, "\n", filter, "\n", absl::StrJoin(paths, ","));
 
   absl::MutexLock lock(&mu_);
-  if (draining_ || stopping_) {
-    return new Refused(absl::UnavailableError("the server is shutting down: watch elsewhere"));
-  }
-  if (open_ >= options_.max_watches) {
-    return new Refused(absl::ResourceExhaustedError(absl::StrCat(
-        "this replica holds its limit of ", options_.max_watches,
-        " watches (--max_watches); try again later or on another replica")));
-  }
+  if (absl::Status refused = CanOpen(); !refused.ok()) return new Refused(refused);
   auto& slot = groups_[group->key];
   if (slot == nullptr) slot = std::move(group);
-  auto* watcher =
-      new Watcher(slot.get(), std::string(MetadataValue(context->client_metadata(),
-                                                        "authorization")),
-                  options_.max_queued_bytes, metrics_);
+  Watcher* watcher = Open(slot.get(), context, options_.max_queued_bytes);
   watcher->resume = std::move(resume);
   watcher->resume_token = token;
   joining_.push_back(watcher);
+  return watcher;
+}
+
+absl::Status WatchHub::CanOpen() const {
+  if (draining_ || stopping_) {
+    return absl::UnavailableError("the server is shutting down: watch elsewhere");
+  }
+  if (open_ >= options_.max_watches) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this replica holds its limit of ", options_.max_watches,
+        " watches (--max_watches); try again later or on another replica"));
+  }
+  return absl::OkStatus();
+}
+
+WatchHub::Watcher* WatchHub::Open(Group* group, grpc::CallbackServerContext* context,
+                                  size_t max_queued) {
+  auto* watcher = new Watcher(
+      group, std::string(MetadataValue(context->client_metadata(), "authorization")), max_queued,
+      metrics_);
   ++open_;
   if (metrics_ != nullptr) metrics_->WatchOpened();
   return watcher;
@@ -862,18 +872,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchHub::StartDocument(
   if (!after.ok()) return new Refused(after.status());
 
   absl::MutexLock lock(&mu_);
-  if (draining_ || stopping_) {
-    return new Refused(absl::UnavailableError("the server is shutting down: watch elsewhere"));
-  }
-  if (open_ >= options_.max_watches) {
-    return new Refused(absl::ResourceExhaustedError(absl::StrCat(
-        "this replica holds its limit of ", options_.max_watches,
-        " watches (--max_watches); try again later or on another replica")));
-  }
-  auto& slot = documents_[absl::StrCat(log.schema().name(), "\n", *key)];
+  if (absl::Status refused = CanOpen(); !refused.ok()) return new Refused(refused);
+  std::string document_key = absl::StrCat(log.schema().name(), "\n", *key);
+  auto& slot = documents_[document_key];
   if (slot == nullptr) {
     slot = std::make_unique<Document>();
-    slot->key = absl::StrCat(log.schema().name(), "\n", *key);
+    slot->key = std::move(document_key);
     slot->document_key = *key;
     slot->plan = &plan;
     slot->log = &log;
@@ -881,15 +885,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchHub::StartDocument(
   }
   // Its queue stays under a quarter of the limit (it pauses), but for one
   // update of up to 16 MiB.
-  auto* watcher = new Watcher(nullptr,
-                              std::string(MetadataValue(context->client_metadata(),
-                                                        "authorization")),
-                              options_.max_queued_bytes * 2, metrics_);
+  Watcher* watcher = Open(nullptr, context, options_.max_queued_bytes * 2);
   watcher->document = slot.get();
   watcher->sent_seq = *after;
   slot->members.push_back(watcher);
-  ++open_;
-  if (metrics_ != nullptr) metrics_->WatchOpened();
   return watcher;
 }
 

@@ -118,6 +118,12 @@ class WatchHub {
   void Touch(const db::Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The documents to read now, each marked as being read.
   std::vector<Document*> TakeDirty() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why a new watch may not open now (the replica drains, or holds
+  // --max_watches), or OK.
+  absl::Status CanOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // A new watcher of `group` (null for a document's), counted as open.
+  Watcher* Open(Group* group, grpc::CallbackServerContext* context, size_t max_queued)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes watchers whose calls are over.
   void Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Remove(Watcher* watcher) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
